@@ -1,0 +1,1 @@
+"""Ronin's HTTP API (FastAPI): commands become events, queries read read models."""

@@ -1,0 +1,1 @@
+"""Ronin's event catalogue, codec and event store (Redis Streams + PostgreSQL archive)."""

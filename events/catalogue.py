@@ -1,0 +1,230 @@
+"""The event catalogue: every fact Ronin records, as frozen, versioned pydantic models.
+
+Names are past tense (something that happened). Each class has a ``topic`` (the Redis
+stream it travels on) and a ``schema_version``; the codec writes both into the envelope.
+Events carry identifiers, paths relative to the storage root, times and boxes, never pixels.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, ClassVar
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class Topic(StrEnum):
+    """A stream of related events; one Redis stream per topic."""
+
+    CAMERAS = "cameras"
+    RECORDINGS = "recordings"
+    DETECTIONS = "detections"
+    FRAMES = "frames"
+    ALERTS = "alerts"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+UnitFloat = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+NonNegativeInt = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Text = Annotated[str, Field(max_length=4096)]
+
+
+class Event(BaseModel):
+    """Base of all events: an id (the idempotency key) and when it happened."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: ClassVar[Topic]
+    schema_version: ClassVar[int] = 1
+
+    event_id: UUID = Field(default_factory=uuid4)
+    occurred_at: AwareDatetime = Field(default_factory=utc_now)
+
+
+# --- cameras -------------------------------------------------------------------------
+
+
+class CameraEvent(Event):
+    topic: ClassVar[Topic] = Topic.CAMERAS
+    camera_id: UUID
+
+
+class CameraConfigured(CameraEvent):
+    """Shared shape of CameraAdded and CameraUpdated: the camera's whole configuration."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    rtsp_url: Text
+    credentials_ciphertext: Text | None = None
+    group: Annotated[str, Field(max_length=200)] | None = None
+    position: NonNegativeInt = 0
+    enabled: bool = True
+    detection_enabled: bool = True
+
+
+class CameraAdded(CameraConfigured):
+    """A camera was registered. Credentials travel only as Fernet ciphertext."""
+
+
+class CameraUpdated(CameraConfigured):
+    """A camera's configuration changed; the event carries the whole new configuration."""
+
+
+class CameraRemoved(CameraEvent):
+    """A camera was removed; its recordings stay until retention purges them."""
+
+
+class CameraConnected(CameraEvent):
+    """Ingest opened the camera's stream."""
+
+    worker: Text
+
+
+class CameraDisconnected(CameraEvent):
+    """Ingest lost the camera's stream, with the reason in words."""
+
+    reason: Text
+
+
+class RecordingStarted(CameraEvent):
+    """Ingest began writing segments for a camera."""
+
+    worker: Text
+
+
+class RecordingStopped(CameraEvent):
+    """Ingest stopped writing segments for a camera."""
+
+    reason: Text
+
+
+# --- recordings ----------------------------------------------------------------------
+
+
+class SegmentEvent(Event):
+    topic: ClassVar[Topic] = Topic.RECORDINGS
+    segment_id: UUID
+    camera_id: UUID
+
+
+class SegmentClosed(SegmentEvent):
+    """A recording segment is complete and fsynced; ``path`` is relative to the storage root."""
+
+    path: Text
+    start: AwareDatetime
+    end: AwareDatetime
+    duration_s: NonNegativeFloat
+    bytes: NonNegativeInt
+    video_codec: Annotated[str, Field(max_length=32)]
+    width: NonNegativeInt
+    height: NonNegativeInt
+    fps: NonNegativeFloat
+    audio_codec: Annotated[str, Field(max_length=32)] | None = None
+    recovered: bool = False
+
+
+class PurgeReason(StrEnum):
+    AGE = "age"
+    SIZE = "size"
+    EMERGENCY = "emergency"
+    RECONCILED = "reconciled"
+    CAMERA_REMOVED = "camera_removed"
+
+
+class RetentionPurged(SegmentEvent):
+    """A segment's file was (or is about to be) deleted by retention, with the reason."""
+
+    path: Text
+    bytes_freed: NonNegativeInt
+    reason: PurgeReason
+
+
+class SegmentTranscoded(SegmentEvent):
+    """A closed segment was re-encoded and swapped in place."""
+
+    path: Text
+    old_bytes: NonNegativeInt
+    new_bytes: NonNegativeInt
+    old_codec: Annotated[str, Field(max_length=32)]
+    new_codec: Annotated[str, Field(max_length=32)]
+
+
+# --- frames, detections, alerts ------------------------------------------------------
+
+
+class BoundingBox(BaseModel):
+    """A box in normalised image coordinates (0..1), top-left to bottom-right."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    x1: UnitFloat
+    y1: UnitFloat
+    x2: UnitFloat
+    y2: UnitFloat
+
+
+class FrameSampled(Event):
+    """A live frame was chosen for detection; ``source_path`` names the HLS segment."""
+
+    topic: ClassVar[Topic] = Topic.FRAMES
+    camera_id: UUID
+    source_path: Text
+    offset_s: NonNegativeFloat
+    captured_at: AwareDatetime
+
+
+class ObjectDetected(Event):
+    """A model found an object in a frame (of a recorded segment, or live when no segment)."""
+
+    topic: ClassVar[Topic] = Topic.DETECTIONS
+    detection_id: UUID
+    camera_id: UUID
+    segment_id: UUID | None = None
+    offset_s: NonNegativeFloat | None = None
+    detected_at: AwareDatetime
+    label: Annotated[str, Field(min_length=1, max_length=64)]
+    class_id: NonNegativeInt
+    confidence: UnitFloat
+    box: BoundingBox
+    frame_number: NonNegativeInt
+    model_id: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class AlertRaised(Event):
+    """A debounced detection worth telling a person about, with a snapshot."""
+
+    topic: ClassVar[Topic] = Topic.ALERTS
+    alert_id: UUID
+    camera_id: UUID
+    detection_id: UUID
+    label: Annotated[str, Field(min_length=1, max_length=64)]
+    confidence: UnitFloat
+    detected_at: AwareDatetime
+    snapshot_path: Text | None = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        CameraAdded,
+        CameraUpdated,
+        CameraRemoved,
+        CameraConnected,
+        CameraDisconnected,
+        RecordingStarted,
+        RecordingStopped,
+        SegmentClosed,
+        RetentionPurged,
+        SegmentTranscoded,
+        FrameSampled,
+        ObjectDetected,
+        AlertRaised,
+    )
+}
+"""Every concrete event type by its wire name (the class name)."""

@@ -1,0 +1,67 @@
+"""Worker liveness in Redis: each worker refreshes a short-lived hash; health reads them.
+
+A worker that stops cleanly unregisters; one that dies simply stops refreshing, and
+its hash expires, so health reports it down.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import redis
+from redis import exceptions as redis_errors
+
+from events.errors import StoreUnavailable
+
+REGISTRY = "ronin:workers"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    name: str
+    alive: bool
+    last_seen: float | None
+    detail: dict[str, str]
+
+
+class WorkerHeartbeat:
+    """Refreshes ``ronin:worker:{name}`` every call to :meth:`beat` (throttled)."""
+
+    def __init__(self, client: redis.Redis, name: str, ttl_s: float = 15.0) -> None:
+        self._redis, self.name, self._ttl = client, name, ttl_s
+        self._last = 0.0
+
+    def beat(self, **detail: object) -> None:
+        now = time.time()
+        if now - self._last < self._ttl / 5:
+            return
+        self._last = now
+        key = f"ronin:worker:{self.name}"
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.sadd(REGISTRY, self.name)
+            pipe.hset(key, mapping={"last_seen": now, **{k: str(v) for k, v in detail.items()}})
+            pipe.pexpire(key, int(self._ttl * 1000))
+            pipe.execute()
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as e:
+            raise StoreUnavailable(f"Redis is unreachable: {e}") from e
+
+    def stop(self) -> None:
+        try:
+            self._redis.srem(REGISTRY, self.name)
+            self._redis.delete(f"ronin:worker:{self.name}")
+        except redis_errors.RedisError:
+            pass
+
+
+def worker_statuses(client: redis.Redis) -> list[WorkerStatus]:
+    """Every registered worker, alive or not (a dead one's hash has expired)."""
+    statuses = []
+    for raw in sorted(client.smembers(REGISTRY)):  # type: ignore[union-attr]
+        name = raw.decode() if isinstance(raw, bytes) else str(raw)
+        data = client.hgetall(f"ronin:worker:{name}")
+        detail = {k.decode(): v.decode() for k, v in data.items()}  # type: ignore[union-attr]
+        last_seen = float(detail.pop("last_seen")) if "last_seen" in detail else None
+        statuses.append(WorkerStatus(name, last_seen is not None, last_seen, detail))
+    return statuses

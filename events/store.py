@@ -1,0 +1,394 @@
+"""The event store over Redis Streams: append, consumer groups, ack, reclaim, dead letters.
+
+One stream per :class:`~events.catalogue.Topic`, keyed ``{prefix}:{topic}``; a message
+that keeps failing moves to ``{prefix}:{topic}:dead`` with the reason. Streams are
+trimmed only by the archiver (``events.archive``), never on append.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import redis
+from redis import exceptions as redis_errors
+
+from events.catalogue import Event, Topic
+from events.codec import encode
+from events.errors import StoreUnavailable
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class StreamId:
+    """A Redis stream entry id ``ms-seq``; ordered like Redis orders them."""
+
+    ms: int
+    seq: int
+
+    @classmethod
+    def parse(cls, text: str | bytes) -> StreamId:
+        raw = text.decode() if isinstance(text, bytes) else text
+        ms, _, seq = raw.partition("-")
+        return cls(int(ms), int(seq or 0))
+
+    def next(self) -> StreamId:
+        """The smallest id greater than this one."""
+        return StreamId(self.ms, self.seq + 1)
+
+    def __str__(self) -> str:
+        return f"{self.ms}-{self.seq}"
+
+
+ZERO = StreamId(0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One stream entry, undecoded (so a malformed one can still be dead-lettered)."""
+
+    topic: Topic
+    stream_id: StreamId
+    fields: Mapping[bytes, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    """What Redis knows about one consumer group on a stream."""
+
+    name: str
+    consumers: int
+    pending: int
+    last_delivered: StreamId
+    lag: int | None
+    oldest_pending: StreamId | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message moved aside because it kept failing."""
+
+    stream_id: StreamId
+    original_id: StreamId
+    group: str
+    reason: str
+    fields: Mapping[bytes, bytes]
+
+
+class EventStore(Protocol):
+    """What workers need from the event store (contract-tested in tests/test_event_store)."""
+
+    def append(self, event: Event) -> StreamId: ...
+    def append_many(self, events: Sequence[Event]) -> list[StreamId]: ...
+    def ensure_group(self, topic: Topic, group: str, start: StreamId = ZERO) -> None: ...
+    def read_group(
+        self, topic: Topic, group: str, consumer: str, count: int, block_ms: int | None
+    ) -> list[Message]: ...
+    def read_own_pending(
+        self, topic: Topic, group: str, consumer: str, count: int
+    ) -> list[Message]: ...
+    def claim_stale(
+        self, topic: Topic, group: str, consumer: str, min_idle_ms: int, count: int
+    ) -> list[Message]: ...
+    def delivery_counts(self, topic: Topic, group: str, ids: Sequence[StreamId]) -> dict[
+        StreamId, int
+    ]: ...
+    def ack(self, topic: Topic, group: str, ids: Sequence[StreamId]) -> None: ...
+    def dead_letter(self, topic: Topic, group: str, message: Message, reason: str) -> None: ...
+    def dead_letters(self, topic: Topic, count: int = 100) -> list[DeadLetter]: ...
+    def read_range(self, topic: Topic, after: StreamId, count: int) -> list[Message]: ...
+    def first_id(self, topic: Topic) -> StreamId | None: ...
+    def last_id(self, topic: Topic) -> StreamId | None: ...
+    def length(self, topic: Topic) -> int: ...
+    def groups(self, topic: Topic) -> list[GroupState]: ...
+    def trim_below(self, topic: Topic, floor: StreamId) -> int: ...
+
+
+class RedisEventStore:
+    """:class:`EventStore` on Redis Streams (Redis ≥ 6.2 for XAUTOCLAIM)."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "ronin") -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "ronin") -> RedisEventStore:
+        return cls(redis.Redis.from_url(url), prefix)
+
+    @property
+    def client(self) -> redis.Redis:
+        return self._redis
+
+    def key(self, topic: Topic) -> str:
+        return f"{self._prefix}:{topic.value}"
+
+    def dead_key(self, topic: Topic) -> str:
+        return f"{self._prefix}:{topic.value}:dead"
+
+    # --- writing -------------------------------------------------------------------
+
+    def append(self, event: Event) -> StreamId:
+        return self.append_many([event])[0]
+
+    def append_many(self, events: Sequence[Event]) -> list[StreamId]:
+        if not events:
+            return []
+
+        def run() -> list[StreamId]:
+            pipe = self._redis.pipeline(transaction=False)
+            for event in events:
+                pipe.xadd(self.key(event.topic), encode(event))  # type: ignore[arg-type]
+            return [StreamId.parse(i) for i in pipe.execute()]
+
+        return self._call(run)
+
+    # --- consumer groups -----------------------------------------------------------
+
+    def ensure_group(self, topic: Topic, group: str, start: StreamId = ZERO) -> None:
+        def run() -> None:
+            try:
+                self._redis.xgroup_create(self.key(topic), group, id=str(start), mkstream=True)
+            except redis_errors.ResponseError as e:
+                if "BUSYGROUP" not in str(e):
+                    raise
+
+        self._call(run)
+
+    def set_group_position(self, topic: Topic, group: str, position: StreamId) -> None:
+        self._call(lambda: self._redis.xgroup_setid(self.key(topic), group, id=str(position)))
+
+    def read_group(
+        self, topic: Topic, group: str, consumer: str, count: int, block_ms: int | None
+    ) -> list[Message]:
+        return self._xreadgroup(topic, group, consumer, ">", count, block_ms)
+
+    def read_own_pending(
+        self, topic: Topic, group: str, consumer: str, count: int
+    ) -> list[Message]:
+        return self._xreadgroup(topic, group, consumer, "0", count, None)
+
+    def _xreadgroup(
+        self, topic: Topic, group: str, consumer: str, start: str, count: int, block: int | None
+    ) -> list[Message]:
+        key = self.key(topic)
+        reply = self._call(
+            lambda: self._redis.xreadgroup(group, consumer, {key: start}, count=count, block=block)
+        )
+        messages: list[Message] = []
+        for _stream, entries in reply or []:
+            messages.extend(self._messages(topic, entries))
+        return messages
+
+    def claim_stale(
+        self, topic: Topic, group: str, consumer: str, min_idle_ms: int, count: int
+    ) -> list[Message]:
+        """XAUTOCLAIM messages idle longer than ``min_idle_ms`` (left by a dead consumer)."""
+        key = self.key(topic)
+        claimed: list[Message] = []
+        cursor = "0-0"
+        while len(claimed) < count:
+            reply = self._call(
+                lambda c=cursor: self._redis.xautoclaim(  # type: ignore[misc]
+                    key, group, consumer, min_idle_ms, start_id=c, count=count - len(claimed)
+                )
+            )
+            cursor, entries = reply[0], reply[1]
+            claimed.extend(self._messages(topic, entries))
+            deleted = reply[2] if len(reply) > 2 else []
+            if deleted:  # entries trimmed away while pending: nothing left to deliver
+                self.ack(topic, group, [StreamId.parse(i) for i in deleted])
+            if cursor in (b"0-0", "0-0"):
+                break
+        return claimed
+
+    def delivery_counts(
+        self, topic: Topic, group: str, ids: Sequence[StreamId]
+    ) -> dict[StreamId, int]:
+        if not ids:
+            return {}
+        low, high = min(ids), max(ids)
+        rows = self._call(
+            lambda: self._redis.xpending_range(
+                self.key(topic), group, min=str(low), max=str(high), count=len(ids) * 4 + 10
+            )
+        )
+        wanted = set(ids)
+        counts = {}
+        for row in rows:
+            sid = StreamId.parse(row["message_id"])
+            if sid in wanted:
+                counts[sid] = int(row["times_delivered"])
+        return counts
+
+    def ack(self, topic: Topic, group: str, ids: Sequence[StreamId]) -> None:
+        if ids:
+            self._call(lambda: self._redis.xack(self.key(topic), group, *[str(i) for i in ids]))
+
+    def dead_letter(self, topic: Topic, group: str, message: Message, reason: str) -> None:
+        """Move a message to the topic's dead-letter stream with the reason, then ack it."""
+        fields: dict[bytes, bytes] = {
+            b"original_id": str(message.stream_id).encode(),
+            b"group": group.encode(),
+            b"reason": reason.encode(errors="replace")[:4000],
+        }
+        for name, value in message.fields.items():
+            fields[b"original." + name] = value
+
+        def run() -> None:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.xadd(self.dead_key(topic), fields)  # type: ignore[arg-type]
+            pipe.xack(self.key(topic), group, str(message.stream_id))
+            pipe.execute()
+
+        self._call(run)
+
+    def dead_letters(self, topic: Topic, count: int = 100) -> list[DeadLetter]:
+        entries = self._call(lambda: self._redis.xrange(self.dead_key(topic), count=count))
+        letters = []
+        for sid, fields in entries:
+            original = {
+                k[len(b"original.") :]: v for k, v in fields.items() if k.startswith(b"original.")
+            }
+            letters.append(
+                DeadLetter(
+                    stream_id=StreamId.parse(sid),
+                    original_id=StreamId.parse(fields[b"original_id"]),
+                    group=fields[b"group"].decode(),
+                    reason=fields[b"reason"].decode(errors="replace"),
+                    fields=original,
+                )
+            )
+        return letters
+
+    # --- reading and trimming ------------------------------------------------------
+
+    def read_range(self, topic: Topic, after: StreamId, count: int) -> list[Message]:
+        entries = self._call(
+            lambda: self._redis.xrange(self.key(topic), min=f"({after}", count=count)
+        )
+        return self._messages(topic, entries)
+
+    def first_id(self, topic: Topic) -> StreamId | None:
+        entries = self._call(lambda: self._redis.xrange(self.key(topic), count=1))
+        return StreamId.parse(entries[0][0]) if entries else None
+
+    def last_id(self, topic: Topic) -> StreamId | None:
+        entries = self._call(lambda: self._redis.xrevrange(self.key(topic), count=1))
+        return StreamId.parse(entries[0][0]) if entries else None
+
+    def length(self, topic: Topic) -> int:
+        return int(self._call(lambda: self._redis.xlen(self.key(topic))))
+
+    def groups(self, topic: Topic) -> list[GroupState]:
+        key = self.key(topic)
+
+        def run() -> list[GroupState]:
+            try:
+                infos = self._redis.xinfo_groups(key)
+            except redis_errors.ResponseError:
+                return []  # no such stream yet
+            states = []
+            for info in infos:
+                name = _text(info["name"])
+                oldest = None
+                if int(info["pending"]):
+                    summary = self._redis.xpending(key, name)
+                    oldest = StreamId.parse(summary["min"])
+                lag = info.get("lag")
+                states.append(
+                    GroupState(
+                        name=name,
+                        consumers=int(info["consumers"]),
+                        pending=int(info["pending"]),
+                        last_delivered=StreamId.parse(info["last-delivered-id"]),
+                        lag=None if lag is None else int(lag),
+                        oldest_pending=oldest,
+                    )
+                )
+            return states
+
+        return self._call(run)
+
+    def trim_below(self, topic: Topic, floor: StreamId) -> int:
+        """Remove entries with ids below ``floor`` (XTRIM MINID, exact)."""
+        return int(
+            self._call(
+                lambda: self._redis.xtrim(self.key(topic), minid=str(floor), approximate=False)
+            )
+        )
+
+    # --- plumbing ------------------------------------------------------------------
+
+    @staticmethod
+    def _messages(topic: Topic, entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> list[
+        Message
+    ]:
+        return [
+            Message(topic, StreamId.parse(sid), fields)
+            for sid, fields in entries
+            if fields is not None
+        ]
+
+    @staticmethod
+    def _call(fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as e:
+            raise StoreUnavailable(f"Redis is unreachable: {e}") from e
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@contextmanager
+def lease(client: redis.Redis, key: str, owner: str, ttl_ms: int) -> Iterator[Lease]:
+    """Hold a Redis lease for the duration of a ``with`` block (released on exit)."""
+    held = Lease(client, key, owner, ttl_ms)
+    try:
+        yield held
+    finally:
+        held.release()
+
+
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class Lease:
+    """A single-holder lease in Redis (``SET NX PX``), renewed by its holder.
+
+    A projection is consumed by one lease holder at a time, so events are applied in
+    stream order; a holder that dies loses the lease after ``ttl_ms``.
+    """
+
+    def __init__(self, client: redis.Redis, key: str, owner: str, ttl_ms: int) -> None:
+        self._redis, self.key, self.owner, self.ttl_ms = client, key, owner, ttl_ms
+
+    def try_acquire(self) -> bool:
+        """Take the lease if free, or renew it if already ours."""
+        try:
+            if self._redis.set(self.key, self.owner, nx=True, px=self.ttl_ms):
+                return True
+            return bool(self._redis.eval(_RENEW, 1, self.key, self.owner, self.ttl_ms))
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as e:
+            raise StoreUnavailable(f"Redis is unreachable: {e}") from e
+
+    def release(self) -> None:
+        try:
+            self._redis.eval(_RELEASE, 1, self.key, self.owner)
+        except redis_errors.RedisError:
+            pass  # it expires by itself

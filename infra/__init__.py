@@ -1,0 +1,1 @@
+"""Deployment and wiring: settings, the embedded servers, ``ronin up``, the CLI."""

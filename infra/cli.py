@@ -1,0 +1,115 @@
+"""The ``ronin`` command line; settings are read here, once, and passed down."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from events.archive import EventArchive, EventLog
+from events.errors import RoninError
+from events.store import RedisEventStore
+from infra.settings import Settings, load_settings
+from projector.migrations import migrate
+from projector.postgres import PostgresReadModels
+from projector.readmodels import postgres_projections
+from projector.replay import Replayer
+
+app = typer.Typer(help="Ronin: a self-hosted network video recorder.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return load_settings()
+
+
+@app.command()
+def up(
+    port: int | None = typer.Option(None, help="API port (default API_PORT or 8000)"),
+) -> None:
+    """Start everything on this machine: Redis, PostgreSQL, workers and the API."""
+    from infra.supervisor import Supervisor
+
+    settings = _settings()
+    if port is not None:
+        settings = settings.model_copy(update={"api_port": port})
+    raise typer.Exit(Supervisor(settings, say=console.print).run())
+
+
+@app.command()
+def api(
+    host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)
+) -> None:
+    """Serve the HTTP API (needs REDIS_URL and DATABASE_URL)."""
+    import uvicorn
+
+    from api.app import ApiConfig, create_app
+
+    settings = _settings()
+    redis_url, database_url = settings.require_urls()
+    config = ApiConfig(
+        redis_url=redis_url,
+        database_url=database_url,
+        analytics_snapshot=settings.analytics_snapshot_path,
+        expected_workers=settings.expected_workers,
+    )
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def worker(name: str = typer.Argument(..., help="projector, analytics or archiver")) -> None:
+    """Run one worker process."""
+    from infra.workers import run_worker
+
+    run_worker(name, _settings())
+
+
+@app.command(name="migrate")
+def migrate_command() -> None:
+    """Apply pending PostgreSQL migrations."""
+    _, database_url = _settings().require_urls()
+    with psycopg.connect(database_url) as conn:
+        applied = migrate(conn)
+    console.print(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
+
+
+@app.command()
+def replay(projection: str = typer.Argument(..., help="cameras or recordings")) -> None:
+    """Rebuild a read model from the first archived event, then swap it in."""
+    redis_url, database_url = _settings().require_urls()
+    projections = {p.name: p for p in postgres_projections()}
+    chosen = projections.get(projection)
+    if chosen is None:
+        raise RoninError(f"unknown projection {projection!r}; choose {', '.join(projections)}")
+    store = RedisEventStore.from_url(redis_url)
+    archive = EventArchive(psycopg.connect(database_url))
+    total = archive.count(chosen.topic) + store.length(chosen.topic)
+    replayer = Replayer(EventLog(store, archive), PostgresReadModels(psycopg.connect(database_url)))
+    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"replaying {projection}", total=total)
+        result = replayer.replay(chosen, lambda n: progress.advance(task, n))
+    console.print(
+        f"{result.projection}: {result.events} events replayed, {result.skipped} skipped, "
+        f"position {result.position}"
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except RoninError as e:
+        console.print(f"[red]error:[/red] {e}")
+        sys.exit(2)
+
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""The embedded servers: a real redis-server and a real PostgreSQL under the data directory.
+
+Both come from Debian's packages (``redis-server`` 7.0, ``postgresql`` 15), which
+``infra/bootstrap.sh`` installs. They listen on Unix sockets only, in ``{data}/run``,
+so several stacks (tests, a demo) never fight over ports and nothing listens on the
+network. PostgreSQL refuses to run as root: as root it runs as the ``postgres`` user.
+
+Starting is idempotent and survives a kill -9: a leftover server of ours (found by its
+pid file) is stopped first, a pid file whose process is gone or is not ours is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import glob
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import redis
+
+from events.errors import EmbeddedServiceError
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
+    """A ``preexec_fn`` asking Linux to signal the child when its parent dies."""
+
+    def set_pdeathsig() -> None:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, sig)
+
+    return set_pdeathsig
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """How to start one child process of ``ronin up``."""
+
+    name: str
+    argv: Sequence[str]
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    stop_signal: int = signal.SIGTERM
+    log: Path | None = None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def process_cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def stop_leftover(pid_file: Path, marker: str, sig: int, timeout_s: float = 30) -> None:
+    """Stop a process left running by an earlier run (its pid file names it), or remove a
+    stale pid file whose process is gone or is not ours."""
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        pid_file.unlink(missing_ok=True)
+        return
+    if not process_alive(pid) or marker not in process_cmdline(pid):
+        pid_file.unlink(missing_ok=True)
+        return
+    os.kill(pid, sig)
+    deadline = time.monotonic() + timeout_s
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if process_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise EmbeddedServiceError(f"{what} did not become ready within {timeout_s:.0f} s")
+
+
+class EmbeddedRedis:
+    """redis-server with append-only persistence, on ``{data}/run/redis.sock``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.dir = data_dir / "redis"
+        self.run_dir = data_dir / "run"
+        self.socket = self.run_dir / "redis.sock"
+        self.pid_file = self.run_dir / "redis.pid"
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def prepare(self) -> ServiceSpec:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise EmbeddedServiceError(
+                "redis-server is not installed: run `bash infra/bootstrap.sh` (or set REDIS_URL)"
+            )
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        stop_leftover(self.pid_file, "redis-server", signal.SIGTERM)
+        return ServiceSpec(
+            name="redis",
+            argv=[
+                binary,
+                "--port", "0",
+                "--unixsocket", str(self.socket),
+                "--unixsocketperm", "700",
+                "--dir", str(self.dir),
+                "--pidfile", str(self.pid_file),
+                "--appendonly", "yes",
+                "--appendfsync", "everysec",
+                "--save", "",
+                "--daemonize", "no",
+                "--loglevel", "warning",
+            ],
+        )
+
+    def ready(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL cluster in ``{data}/postgres``, socket in ``{data}/run/pg``."""
+
+    database = "ronin"
+    role = "ronin"
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.pgdata = data_dir / "postgres"
+        self.socket_dir = data_dir / "run" / "pg"
+        self.user = "postgres" if os.geteuid() == 0 else None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.role}@/{self.database}?host={self.socket_dir}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://{self.role}@/postgres?host={self.socket_dir}"
+
+    def prepare(self) -> ServiceSpec:
+        bindir = self._bindir()
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self._own(self.socket_dir)
+        stop_leftover(self.pgdata / "postmaster.pid", "postgres", signal.SIGINT)
+        for lock in self.socket_dir.glob(".s.PGSQL.*.lock"):
+            stop_leftover(lock, "postgres", signal.SIGINT)
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._initdb(bindir)
+        return ServiceSpec(
+            name="postgres",
+            argv=[
+                str(bindir / "postgres"),
+                "-D", str(self.pgdata),
+                "-k", str(self.socket_dir),
+                "-c", "listen_addresses=",
+                "-c", "max_connections=200",
+            ],
+            user=self.user,
+            stop_signal=signal.SIGINT,  # fast shutdown
+        )
+
+    def ready(self) -> bool:
+        try:
+            with psycopg.connect(self.admin_url, connect_timeout=2):
+                return True
+        except psycopg.Error:
+            return False
+
+    def create_database(self) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{self.database}"')
+
+    def _bindir(self) -> Path:
+        candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), reverse=True)
+        found = shutil.which("postgres")
+        if found:
+            candidates.insert(0, found)
+        if not candidates:
+            raise EmbeddedServiceError(
+                "PostgreSQL is not installed: run `bash infra/bootstrap.sh` (or set DATABASE_URL)"
+            )
+        return Path(candidates[0]).parent
+
+    def _initdb(self, bindir: Path) -> None:
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        self.pgdata.chmod(0o700)
+        self._own(self.pgdata)
+        self._check_reachable()
+        result = subprocess.run(
+            [
+                str(bindir / "initdb"),
+                "-D", str(self.pgdata),
+                "-U", self.role,
+                "--auth=trust",
+                "-E", "UTF8",
+                "--no-locale",
+            ],
+            user=self.user,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise EmbeddedServiceError(f"initdb failed: {result.stderr.strip()[-2000:]}")
+
+    def _own(self, path: Path) -> None:
+        if self.user is None:
+            return
+        entry = pwd.getpwnam(self.user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _check_reachable(self) -> None:
+        """As root, PostgreSQL runs as ``postgres``: every parent must let it pass."""
+        if self.user is None:
+            return
+        self.data_dir.chmod(self.data_dir.stat().st_mode | 0o011)
+        for parent in self.data_dir.parents:
+            if not parent.stat().st_mode & 0o001:
+                raise EmbeddedServiceError(
+                    f"PostgreSQL runs as user postgres and cannot enter {parent}; "
+                    "choose RONIN_DATA_DIR outside it (e.g. /var/lib/ronin)"
+                )
+
+
+def start_service(spec: ServiceSpec, log_dir: Path) -> subprocess.Popen[bytes]:
+    """Start a child that dies with us; its output goes to ``{log_dir}/{name}.log``."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = spec.log or log_dir / f"{spec.name}.log"
+    with open(log_path, "ab") as log_file:
+        try:
+            return subprocess.Popen(
+                list(spec.argv),
+                env={**os.environ, **spec.env},
+                user=spec.user,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent(spec.stop_signal),
+                start_new_session=True,
+            )
+        except OSError as e:
+            raise EmbeddedServiceError(f"cannot start {spec.name}: {e}") from e
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int, timeout_s: float = 20) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,101 @@
+"""Ronin's configuration: one pydantic-settings object, read once at the entrypoint.
+
+Environment variables use the seed's names (DATABASE_URL, REDIS_URL, STORAGE_ROOT,
+RETENTION_DAYS, RETENTION_MAX_GB, JWT_SECRET_KEY, ENCRYPTION_KEY, ML_ENABLED,
+ML_CONFIDENCE_THRESHOLD, ML_CLASS_FILTER, LIVE_DETECTION_ENABLED, LIVE_DETECTION_FPS)
+plus RONIN_ENV, RONIN_DATA_DIR, API_HOST and API_PORT. With DATABASE_URL or REDIS_URL
+unset, ``ronin up`` starts its own servers under the data directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from events.errors import ConfigurationError
+
+DEFAULT_JWT_SECRET = "ronin-development-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    ronin_env: Literal["development", "production"] = "development"
+    ronin_data_dir: Path = Path("ronin-data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    storage_root: Path | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+    ronin_workers: str = Field(
+        "", description="comma-separated workers health expects (set by `ronin up`)"
+    )
+
+    retention_days: float | None = Field(30, gt=0)
+    retention_max_gb: float | None = Field(None, gt=0)
+
+    jwt_secret_key: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
+    encryption_key: SecretStr | None = None
+
+    ml_enabled: bool = True
+    ml_model_path: Path | None = None
+    ml_confidence_threshold: float = Field(0.5, ge=0, le=1)
+    ml_class_filter: str = ""
+    live_detection_enabled: bool = False
+    live_detection_fps: float = Field(1.0, gt=0, le=10)
+
+    archive_interval_s: float = Field(5.0, gt=0)
+    snapshot_interval_s: float = Field(5.0, gt=0)
+    lease_ttl_ms: int = Field(10_000, ge=100)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.ronin_env == "production":
+            if self.jwt_secret_key.get_secret_value() == DEFAULT_JWT_SECRET:
+                raise ValueError("JWT_SECRET_KEY must be set in production")
+            if self.encryption_key is None:
+                raise ValueError("ENCRYPTION_KEY must be set in production")
+        return self
+
+    @property
+    def data_dir(self) -> Path:
+        return self.ronin_data_dir.resolve()
+
+    @property
+    def recordings_root(self) -> Path:
+        return (self.storage_root or self.data_dir / "recordings").resolve()
+
+    @property
+    def analytics_path(self) -> Path:
+        return self.data_dir / "analytics" / "analytics.duckdb"
+
+    @property
+    def analytics_snapshot_path(self) -> Path:
+        return self.data_dir / "analytics" / "snapshot.duckdb"
+
+    @property
+    def class_filter(self) -> frozenset[str]:
+        return frozenset(c.strip() for c in self.ml_class_filter.split(",") if c.strip())
+
+    @property
+    def expected_workers(self) -> list[str]:
+        return [w.strip() for w in self.ronin_workers.split(",") if w.strip()]
+
+    def require_urls(self) -> tuple[str, str]:
+        """(redis_url, database_url), or a clear error when a worker runs without them."""
+        if not self.redis_url or not self.database_url:
+            raise ConfigurationError(
+                "REDIS_URL and DATABASE_URL must be set (`ronin up` sets them for its workers)"
+            )
+        return self.redis_url, self.database_url
+
+
+def load_settings() -> Settings:
+    """Read the environment; a bad value is a ConfigurationError naming it."""
+    try:
+        return Settings()
+    except ValueError as e:
+        raise ConfigurationError(str(e)) from e

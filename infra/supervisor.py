@@ -1,0 +1,198 @@
+"""``ronin up``: start the embedded servers, migrate, run the workers and the API, supervise.
+
+Order up: Redis, PostgreSQL (both only when their URL is not configured), migrations,
+then workers and the API. A child that exits is restarted with capped exponential
+backoff. Ctrl-C or SIGTERM stops everything in reverse order. A lock on
+``{data}/ronin.lock`` keeps a second ``ronin up`` on the same data directory from
+starting a second stack; it is released by the kernel even after kill -9.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from subprocess import Popen
+from typing import IO
+
+import psycopg
+
+from events.errors import EmbeddedServiceError
+from infra.embedded import (
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    ServiceSpec,
+    start_service,
+    stop_process,
+    wait_until,
+)
+from infra.settings import Settings
+from projector.migrations import migrate
+
+log = logging.getLogger(__name__)
+
+WORKERS = ("projector", "analytics", "archiver")
+
+
+def backoff_s(failures: int, base: float = 0.5, cap: float = 30.0) -> float:
+    """Delay before restart number ``failures`` (0, 1, 2, ...): doubling, capped."""
+    return float(min(cap, base * 2 ** max(0, failures)))
+
+
+@dataclass(slots=True)
+class Child:
+    spec: ServiceSpec
+    proc: Popen[bytes] | None = None
+    failures: int = 0
+    started_at: float = 0.0
+    restart_at: float | None = None
+
+
+@dataclass(slots=True)
+class Supervisor:
+    settings: Settings
+    say: Callable[[str], None] = print
+    stopping: threading.Event = field(default_factory=threading.Event)
+    infra: list[Child] = field(default_factory=list)
+    apps: list[Child] = field(default_factory=list)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.settings.data_dir / "logs"
+
+    def run(self) -> int:
+        """Start everything, supervise until asked to stop, stop everything."""
+        lock = self._lock()
+        if lock is None:
+            self.say(
+                f"Ronin is already running on {self.settings.data_dir} "
+                f"(http://{self.settings.api_host}:{self.settings.api_port})."
+            )
+            return 0
+        self._handle_signals()
+        try:
+            env = self._start_infrastructure()
+            self._migrate(env["DATABASE_URL"])
+            self._start_apps(env)
+            self.say(f"Ronin is up: http://{self.settings.api_host}:{self.settings.api_port}")
+            self._supervise()
+        finally:
+            self._stop_all()
+            lock.close()
+        return 0
+
+    # --- steps ---------------------------------------------------------------------
+
+    def _lock(self) -> IO[str] | None:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(self.settings.data_dir / "ronin.lock", "a+")  # noqa: SIM115
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        return handle
+
+    def _handle_signals(self) -> None:
+        def request_stop(signum: int, _frame: object) -> None:
+            self.stopping.set()
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+
+    def _start_infrastructure(self) -> dict[str, str]:
+        data = self.settings.data_dir
+        env = {"RONIN_DATA_DIR": str(data)}
+        redis_url, database_url = self.settings.redis_url, self.settings.database_url
+        if not redis_url:
+            embedded_redis = EmbeddedRedis(data)
+            self._start_infra_child(embedded_redis.prepare(), embedded_redis.ready)
+            redis_url = embedded_redis.url
+        if not database_url:
+            pg = EmbeddedPostgres(data)
+            self._start_infra_child(pg.prepare(), pg.ready)
+            pg.create_database()
+            database_url = pg.url
+        env["REDIS_URL"], env["DATABASE_URL"] = redis_url, database_url
+        return env
+
+    def _start_infra_child(self, spec: ServiceSpec, ready: Callable[[], bool]) -> None:
+        self.say(f"starting {spec.name}")
+        child = Child(spec, start_service(spec, self.log_dir), started_at=time.monotonic())
+        self.infra.append(child)
+
+        def up() -> bool:
+            if child.proc is not None and child.proc.poll() is not None:
+                raise EmbeddedServiceError(
+                    f"{spec.name} exited at start (code {child.proc.returncode}); "
+                    f"see {self.log_dir / (spec.name + '.log')}"
+                )
+            return ready()
+
+        wait_until(up, 60, spec.name)
+
+    def _migrate(self, database_url: str) -> None:
+        with psycopg.connect(database_url) as conn:
+            applied = migrate(conn)
+        if applied:
+            self.say(f"migrated: {', '.join(applied)}")
+
+    def _start_apps(self, env: dict[str, str]) -> None:
+        env = {**env, "RONIN_WORKERS": ",".join(WORKERS)}
+        python = [sys.executable, "-m", "infra.cli"]
+        for worker in WORKERS:
+            self.apps.append(Child(ServiceSpec(worker, [*python, "worker", worker], env)))
+        api = [*python, "api", "--host", self.settings.api_host, "--port",
+               str(self.settings.api_port)]
+        self.apps.append(Child(ServiceSpec("api", api, env)))
+        for child in self.apps:
+            self._spawn(child)
+
+    def _spawn(self, child: Child) -> None:
+        child.proc = start_service(child.spec, self.log_dir)
+        child.started_at = time.monotonic()
+        child.restart_at = None
+
+    def _supervise(self) -> None:
+        while not self.stopping.wait(0.5):
+            now = time.monotonic()
+            for child in self.infra:
+                if child.proc is not None and child.proc.poll() is not None:
+                    self.say(f"{child.spec.name} exited (code {child.proc.returncode}); stopping")
+                    self.stopping.set()
+            for child in self.apps:
+                self._restart_if_needed(child, now)
+
+    def _restart_if_needed(self, child: Child, now: float) -> None:
+        if child.proc is None or child.proc.poll() is None:
+            if child.restart_at is not None and now >= child.restart_at:
+                self._spawn(child)
+            return
+        if child.restart_at is None:
+            if now - child.started_at > 60:
+                child.failures = 0  # it ran well for a while: start the backoff over
+            delay = backoff_s(child.failures)
+            child.failures += 1
+            child.restart_at = now + delay
+            child.proc = None
+            self.say(f"{child.spec.name} exited; restarting in {delay:.1f} s")
+
+    def _stop_all(self) -> None:
+        for child in reversed(self.apps):
+            if child.proc is not None:
+                stop_process(child.proc, signal.SIGTERM)
+        for child in reversed(self.infra):
+            if child.proc is not None:
+                stop_process(child.proc, child.spec.stop_signal, timeout_s=60)
+        self.say("Ronin stopped")

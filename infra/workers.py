@@ -1,0 +1,155 @@
+"""Worker processes (``ronin worker NAME``): each wires its parts, then loops over named steps.
+
+- ``projector``: PostgreSQL read models (cameras, recordings).
+- ``analytics``: DuckDB analytics tables, publishing a snapshot for the API.
+- ``archiver``: copies stream entries into the PostgreSQL archive, then trims streams.
+
+A worker stops cleanly on SIGTERM/SIGINT; if Redis or PostgreSQL is briefly
+unreachable it waits and retries instead of exiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import psycopg
+
+from events.archive import Archiver, EventArchive, EventLog
+from events.catalogue import Topic
+from events.errors import ConfigurationError, StoreUnavailable
+from events.heartbeat import WorkerHeartbeat
+from events.store import RedisEventStore
+from infra.settings import Settings
+from projector.analytics import DuckDBReadModels
+from projector.postgres import PostgresReadModels
+from projector.projection import Projection, ReadModelSink
+from projector.readmodels import analytics_projections, postgres_projections
+from projector.runner import ProjectionRunner, RunnerConfig
+
+log = logging.getLogger(__name__)
+
+
+def stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def consumer_name(worker: str) -> str:
+    return f"{worker}@{socket.gethostname()}:{os.getpid()}"
+
+
+def build_runners(
+    settings: Settings,
+    store: RedisEventStore,
+    projections: Sequence[Projection],
+    sink: ReadModelSink,
+    worker: str,
+) -> list[ProjectionRunner]:
+    _, database_url = settings.require_urls()
+    reader = EventLog(store, EventArchive(psycopg.connect(database_url)))
+    config = RunnerConfig(lease_ttl_ms=settings.lease_ttl_ms)
+    return [
+        ProjectionRunner(p, store, reader, sink, consumer_name(worker), config)
+        for p in projections
+    ]
+
+
+def run_projection_loop(
+    runners: Sequence[ProjectionRunner],
+    heartbeat: WorkerHeartbeat,
+    stop: threading.Event,
+    after_step: Callable[[int], None] = lambda handled: None,
+) -> None:
+    """Step every runner until stopped; back off while a store is unreachable."""
+    try:
+        while not stop.is_set():
+            try:
+                handled = sum(runner.step(block_ms=None) for runner in runners)
+                after_step(handled)
+                heartbeat.beat(applied=sum(r.stats.applied for r in runners))
+            except StoreUnavailable as e:
+                log.warning("store unavailable, retrying: %s", e)
+                stop.wait(1.0)
+                continue
+            if handled == 0:
+                stop.wait(0.05)
+    finally:
+        for runner in runners:
+            runner.release()
+        heartbeat.stop()
+
+
+def run_projector(settings: Settings) -> None:
+    redis_url, database_url = settings.require_urls()
+    store = RedisEventStore.from_url(redis_url)
+    sink = PostgresReadModels(psycopg.connect(database_url))
+    runners = build_runners(settings, store, postgres_projections(), sink, "projector")
+    heartbeat = WorkerHeartbeat(store.client, "projector")
+    run_projection_loop(runners, heartbeat, stop_on_signals())
+
+
+def run_analytics(settings: Settings) -> None:
+    redis_url, _ = settings.require_urls()
+    store = RedisEventStore.from_url(redis_url)
+    sink = DuckDBReadModels(settings.analytics_path)
+    runners = build_runners(settings, store, analytics_projections(), sink, "analytics")
+    heartbeat = WorkerHeartbeat(store.client, "analytics")
+    for runner in runners:
+        sink.ensure(runner.projection)
+    snapshot = settings.analytics_snapshot_path
+    sink.publish_snapshot(snapshot)
+    state = {"dirty": False, "published": time.monotonic()}
+
+    def publish_now_and_then(handled: int) -> None:
+        state["dirty"] = bool(state["dirty"] or handled)
+        due = time.monotonic() - state["published"] >= settings.snapshot_interval_s
+        if state["dirty"] and due:
+            sink.publish_snapshot(snapshot)
+            state.update(dirty=False, published=time.monotonic())
+
+    try:
+        run_projection_loop(runners, heartbeat, stop_on_signals(), publish_now_and_then)
+    finally:
+        sink.close()
+
+
+def run_archiver(settings: Settings) -> None:
+    redis_url, database_url = settings.require_urls()
+    store = RedisEventStore.from_url(redis_url)
+    archiver = Archiver(store, EventArchive(psycopg.connect(database_url)))
+    heartbeat = WorkerHeartbeat(store.client, "archiver")
+    stop = stop_on_signals()
+    try:
+        while not stop.is_set():
+            try:
+                archived = sum(archiver.run_once(topic).archived for topic in Topic)
+                heartbeat.beat(archived=archived)
+            except StoreUnavailable as e:
+                log.warning("store unavailable, retrying: %s", e)
+            stop.wait(settings.archive_interval_s)
+    finally:
+        heartbeat.stop()
+
+
+WORKER_ENTRYPOINTS: dict[str, Callable[[Settings], None]] = {
+    "projector": run_projector,
+    "analytics": run_analytics,
+    "archiver": run_archiver,
+}
+
+
+def run_worker(name: str, settings: Settings) -> None:
+    entry = WORKER_ENTRYPOINTS.get(name)
+    if entry is None:
+        raise ConfigurationError(
+            f"unknown worker {name!r}; choose one of {', '.join(WORKER_ENTRYPOINTS)}"
+        )
+    entry(settings)

@@ -1,0 +1,1 @@
+"""Projectors: consumer groups that fold events into read models (PostgreSQL, DuckDB)."""

@@ -1,0 +1,45 @@
+"""PostgreSQL schema migrations: numbered SQL files in ``projector/migrations/``.
+
+Pending files run once, in order, in one transaction, under an advisory lock so that
+several processes starting together apply it once. Read-model schemas are not migrated
+here: a projection creates its own tables, and a changed projection is rebuilt by replay.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import psycopg
+
+from events.errors import StoreUnavailable
+
+_LOCK_ID = 0x524F4E494E  # "RONIN"
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """(name, sql) for every migration, in order."""
+    folder = resources.files("projector") / "migrations"
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [(f.name, f.read_text()) for f in files]
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply pending migrations; returns the names applied now."""
+    applied_now = []
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+            for name, statements in migration_files():
+                if name in done:
+                    continue
+                conn.execute(statements.encode())
+                conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
+                applied_now.append(name)
+    except psycopg.OperationalError as e:
+        raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
+    return applied_now

@@ -1,0 +1,250 @@
+"""PostgreSQL read-model store: one schema per projection, a position row, bulk writes.
+
+A batch is one transaction: it locks the projection's ``_position`` row, so the
+projection's position and its rows always change together, and a rebuild (replay) can
+take the same lock to swap its fresh schema in without losing a concurrent write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import psycopg
+from psycopg import sql
+
+from events.errors import ProjectionError, StoreUnavailable
+from events.store import StreamId
+from projector.projection import Projection, SinkBatch
+from projector.rows import FoldedOps, TableSpec
+
+T = TypeVar("T")
+
+
+def translate_errors(fn: Callable[[], T]) -> T:
+    """Run ``fn``; a lost connection is StoreUnavailable, bad data is ProjectionError."""
+    try:
+        return fn()
+    except psycopg.OperationalError as e:
+        raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
+    except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as e:
+        raise ProjectionError(f"PostgreSQL rejected a write: {e}") from e
+
+
+class PostgresBatch:
+    """Writes inside one open transaction on ``schema`` (see :class:`SinkBatch`)."""
+
+    def __init__(self, conn: psycopg.Connection, schema: str, position: StreamId | None) -> None:
+        self._conn, self._schema, self._position = conn, schema, position
+
+    @property
+    def position(self) -> StreamId | None:
+        return self._position
+
+    def set_position(self, position: StreamId) -> None:
+        self._conn.execute(
+            sql.SQL("UPDATE {}._position SET ms = %s, seq = %s").format(
+                sql.Identifier(self._schema)
+            ),
+            (position.ms, position.seq),
+        )
+        self._position = position
+
+    def write(self, ops: FoldedOps) -> None:
+        for name, table in ops.tables.items():
+            target = sql.Identifier(self._schema, table.name)
+            self._delete(table, target, list(ops.deletes.get(name, {})))
+            self._upsert(table, target, list(ops.upserts.get(name, {}).values()))
+            for key, values in ops.patches.get(name, {}).items():
+                self._patch(table, target, key, values)
+
+    def _delete(self, table: TableSpec, target: sql.Identifier, keys: list[tuple[object, ...]]) -> None:
+        if not keys:
+            return
+        where = sql.SQL(" AND ").join(
+            sql.SQL("{} = %s").format(sql.Identifier(c)) for c in table.key
+        )
+        with self._conn.cursor() as cur:
+            cur.executemany(sql.SQL("DELETE FROM {} WHERE {}").format(target, where), keys)
+
+    def _upsert(self, table: TableSpec, target: sql.Identifier, rows: list[object]) -> None:
+        if not rows:
+            return
+        stage = sql.Identifier(f"_stage_{self._schema}_{table.name}")
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
+        updates = [c for c in table.columns if c not in table.key]
+        on_conflict = (
+            sql.SQL("DO UPDATE SET ")
+            + sql.SQL(", ").join(
+                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in updates
+            )
+            if updates
+            else sql.SQL("DO NOTHING")
+        )
+        with self._conn.cursor() as cur:
+            cur.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS)"
+                    " ON COMMIT DELETE ROWS"
+                ).format(stage, target)
+            )
+            with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)) as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in table.columns])  # type: ignore[index]
+            cur.execute(
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) ").format(
+                    target,
+                    columns,
+                    columns,
+                    stage,
+                    sql.SQL(", ").join(sql.Identifier(c) for c in table.key),
+                )
+                + on_conflict
+            )
+            cur.execute(sql.SQL("TRUNCATE {}").format(stage))
+
+    def _patch(
+        self,
+        table: TableSpec,
+        target: sql.Identifier,
+        key: tuple[object, ...],
+        values: dict[str, object],
+    ) -> None:
+        sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in values)
+        where = sql.SQL(" AND ").join(
+            sql.SQL("{} = %s").format(sql.Identifier(c)) for c in table.key
+        )
+        self._conn.execute(
+            sql.SQL("UPDATE {} SET {} WHERE {}").format(target, sets, where),
+            [*values.values(), *key],
+        )
+
+
+class PostgresReadModels:
+    """:class:`~projector.projection.ReadModelSink` on PostgreSQL."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+
+    @property
+    def connection(self) -> psycopg.Connection:
+        return self._conn
+
+    def ensure(self, projection: Projection, schema: str | None = None) -> None:
+        name = schema or projection.name
+
+        def run() -> None:
+            with self._conn.transaction():
+                self._conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(name))
+                )
+                self._conn.execute(
+                    sql.SQL(
+                        "CREATE TABLE IF NOT EXISTS {}._position ("
+                        " one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+                        " ms bigint, seq bigint)"
+                    ).format(sql.Identifier(name))
+                )
+                self._conn.execute(
+                    sql.SQL("INSERT INTO {}._position (one) VALUES (true) ON CONFLICT DO NOTHING")
+                    .format(sql.Identifier(name))
+                )
+                for table in projection.tables:
+                    for statement in (table.ddl, *table.indexes):
+                        self._conn.execute(
+                            sql.SQL(statement).format(  # type: ignore[arg-type]
+                                table=sql.Identifier(name, table.name),
+                                schema=sql.Identifier(name),
+                            )
+                        )
+
+        translate_errors(run)
+
+    def drop(self, schema: str) -> None:
+        def run() -> None:
+            with self._conn.transaction():
+                self._conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+                )
+
+        translate_errors(run)
+
+    def position(self, projection: Projection, schema: str | None = None) -> StreamId | None:
+        def run() -> StreamId | None:
+            with self._conn.transaction():
+                return self._read_position(schema or projection.name, lock=False)
+
+        return translate_errors(run)
+
+    def _read_position(self, schema: str, lock: bool) -> StreamId | None:
+        query = sql.SQL("SELECT ms, seq FROM {}._position" + (" FOR UPDATE" if lock else ""))
+        row = self._conn.execute(query.format(sql.Identifier(schema))).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return StreamId(row[0], row[1])
+
+    @contextmanager
+    def batch(self, projection: Projection, schema: str | None = None) -> Iterator[SinkBatch]:
+        name = schema or projection.name
+        try:
+            with self._conn.transaction():
+                yield PostgresBatch(self._conn, name, self._read_position(name, lock=True))
+        except psycopg.OperationalError as e:
+            raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
+        except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as e:
+            raise ProjectionError(f"PostgreSQL rejected a write: {e}") from e
+
+    def swap(
+        self,
+        projection: Projection,
+        shadow: str,
+        catch_up: Callable[[SinkBatch, StreamId | None], None],
+    ) -> None:
+        """Swap the rebuilt ``shadow`` schema in for the live one, atomically.
+
+        Locks the live position row (so the live projector pauses), lets ``catch_up``
+        apply to the shadow whatever the live model has seen beyond it, then renames.
+        """
+        live = projection.name
+        old = f"{live}__old"
+
+        def run() -> None:
+            with self._conn.transaction():
+                live_position = self._read_position(live, lock=True)
+                shadow_batch = PostgresBatch(
+                    self._conn, shadow, self._read_position(shadow, lock=True)
+                )
+                catch_up(shadow_batch, live_position)
+                self._conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(old))
+                )
+                self._conn.execute(
+                    sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                        sql.Identifier(live), sql.Identifier(old)
+                    )
+                )
+                self._conn.execute(
+                    sql.SQL("ALTER SCHEMA {} RENAME TO {}").format(
+                        sql.Identifier(shadow), sql.Identifier(live)
+                    )
+                )
+                self._conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(old)))
+
+        translate_errors(run)
+
+    def checksum(self, projection: Projection, schema: str | None = None) -> str:
+        """md5 over every row of every table, in key order (equal models, equal sums)."""
+        name = schema or projection.name
+        parts = []
+        for table in projection.tables:
+            order = sql.SQL(", ").join(sql.Identifier(c) for c in table.key)
+            columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
+            query = sql.SQL(
+                "SELECT coalesce(md5(string_agg(r::text, '|' ORDER BY {})), '') FROM"
+                " (SELECT {} FROM {}) r"
+            ).format(order, columns, sql.Identifier(name, table.name))
+            row = translate_errors(lambda q=query: self._conn.execute(q).fetchone())  # type: ignore[misc]
+            self._conn.commit()
+            parts.append(f"{table.name}:{row[0] if row else ''}")
+        return ";".join(parts)

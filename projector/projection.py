@@ -1,0 +1,55 @@
+"""What a projection is: a topic, tables, and a pure handler ``event -> row operations``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from events.catalogue import Event, Topic
+from events.store import StreamId
+from projector.rows import FoldedOps, RowOp, TableSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """A read model: the topic it follows, its tables, and one handler per event type.
+
+    ``name`` is also the schema that holds its tables (PostgreSQL or DuckDB), so a
+    rebuilt copy can live beside the live one and be swapped in by renaming schemas.
+    Events of types with no handler are skipped (they still advance the position).
+    """
+
+    name: str
+    topic: Topic
+    tables: tuple[TableSpec, ...]
+    handlers: Mapping[type[Event], Callable[[Event], Sequence[RowOp]]]
+
+    def project(self, event: Event) -> Sequence[RowOp]:
+        handler = self.handlers.get(type(event))
+        return handler(event) if handler is not None else ()
+
+
+class SinkBatch(Protocol):
+    """One transaction on a read-model store, holding the projection's position row lock."""
+
+    @property
+    def position(self) -> StreamId | None: ...
+    def write(self, ops: FoldedOps) -> None: ...
+    def set_position(self, position: StreamId) -> None: ...
+
+
+class ReadModelSink(Protocol):
+    """A store that holds read models (contract-tested against PostgreSQL and DuckDB)."""
+
+    def ensure(self, projection: Projection, schema: str | None = None) -> None: ...
+    def position(self, projection: Projection, schema: str | None = None) -> StreamId | None: ...
+    def batch(
+        self, projection: Projection, schema: str | None = None
+    ) -> AbstractBatchContext: ...
+    def checksum(self, projection: Projection, schema: str | None = None) -> str: ...
+
+
+class AbstractBatchContext(Protocol):
+    def __enter__(self) -> SinkBatch: ...
+    def __exit__(self, *exc: object) -> bool | None: ...
