@@ -33,7 +33,9 @@ def trim_floor(archived_upto: StreamId | None, groups: Sequence[GroupState]) -> 
     floor = archived_upto.next()
     for group in groups:
         unfinished = (
-            group.oldest_pending if group.oldest_pending is not None else group.last_delivered.next()
+            group.oldest_pending
+            if group.oldest_pending is not None
+            else group.last_delivered.next()
         )
         floor = min(floor, unfinished)
     return floor
@@ -58,21 +60,22 @@ class EventArchive:
             return
 
         def run() -> None:
-            with self._conn.transaction(), self._conn.cursor() as cur:
-                with cur.copy(
-                    "COPY event_log (topic, ms, seq, type, version, data) FROM STDIN"
-                ) as copy:
-                    for m in messages:
-                        copy.write_row(
-                            (
-                                m.topic.value,
-                                m.stream_id.ms,
-                                m.stream_id.seq,
-                                _field_text(m, b"type"),
-                                _field_int(m, b"v"),
-                                _field_text(m, b"data") or "null",
-                            )
+            with (
+                self._conn.transaction(),
+                self._conn.cursor() as cur,
+                cur.copy("COPY event_log (topic, ms, seq, type, version, data) FROM STDIN") as copy,
+            ):
+                for m in messages:
+                    copy.write_row(
+                        (
+                            m.topic.value,
+                            m.stream_id.ms,
+                            m.stream_id.seq,
+                            _field_text(m, b"type"),
+                            _field_int(m, b"v"),
+                            _field_text(m, b"data") or "null",
                         )
+                    )
 
         self._call(run)
 
@@ -113,7 +116,7 @@ class EventArchive:
     def _execute_one(self, sql: str, params: tuple[object, ...]) -> tuple[int, ...] | None:
         def run() -> tuple[int, ...] | None:
             with self._conn.cursor() as cur:
-                cur.execute(sql, params)  # type: ignore[arg-type]
+                cur.execute(sql, params)
                 row = cur.fetchone()
             self._conn.commit()
             return row
@@ -176,9 +179,9 @@ class EventLog:
     def __init__(self, store: EventStore, archive: EventArchive) -> None:
         self._store, self._archive = store, archive
 
-    def read_after(self, topic: Topic, after: StreamId, batch: int = 5000) -> Iterator[
-        list[Message]
-    ]:
+    def read_after(
+        self, topic: Topic, after: StreamId, batch: int = 5000
+    ) -> Iterator[list[Message]]:
         """Yield batches in id order until the stream's current end.
 
         The archiver copies before it trims, so any entry missing from the stream between

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, ClassVar
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 
 class Topic(StrEnum):
@@ -167,6 +167,12 @@ class BoundingBox(BaseModel):
     y1: UnitFloat
     x2: UnitFloat
     y2: UnitFloat
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BoundingBox:
+        if self.x2 < self.x1 or self.y2 < self.y1:
+            raise ValueError("a box's second corner must be right of and below its first")
+        return self
 
 
 class FrameSampled(Event):

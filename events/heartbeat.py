@@ -58,7 +58,7 @@ class WorkerHeartbeat:
 def worker_statuses(client: redis.Redis) -> list[WorkerStatus]:
     """Every registered worker, alive or not (a dead one's hash has expired)."""
     statuses = []
-    for raw in sorted(client.smembers(REGISTRY)):  # type: ignore[union-attr]
+    for raw in sorted(client.smembers(REGISTRY)):
         name = raw.decode() if isinstance(raw, bytes) else str(raw)
         data = client.hgetall(f"ronin:worker:{name}")
         detail = {k.decode(): v.decode() for k, v in data.items()}  # type: ignore[union-attr]

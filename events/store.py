@@ -7,10 +7,12 @@ trimmed only by the archiver (``events.archive``), never on append.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 import redis
 from redis import exceptions as redis_errors
@@ -93,9 +95,9 @@ class EventStore(Protocol):
     def claim_stale(
         self, topic: Topic, group: str, consumer: str, min_idle_ms: int, count: int
     ) -> list[Message]: ...
-    def delivery_counts(self, topic: Topic, group: str, ids: Sequence[StreamId]) -> dict[
-        StreamId, int
-    ]: ...
+    def delivery_counts(
+        self, topic: Topic, group: str, ids: Sequence[StreamId]
+    ) -> dict[StreamId, int]: ...
     def ack(self, topic: Topic, group: str, ids: Sequence[StreamId]) -> None: ...
     def dead_letter(self, topic: Topic, group: str, message: Message, reason: str) -> None: ...
     def dead_letters(self, topic: Topic, count: int = 100) -> list[DeadLetter]: ...
@@ -111,7 +113,8 @@ class RedisEventStore:
     """:class:`EventStore` on Redis Streams (Redis ≥ 6.2 for XAUTOCLAIM)."""
 
     def __init__(self, client: redis.Redis, prefix: str = "ronin") -> None:
-        self._redis = client
+        self._client = client
+        self._redis: Any = client  # redis-py's reply types are too loose to check
         self._prefix = prefix
 
     @classmethod
@@ -120,7 +123,7 @@ class RedisEventStore:
 
     @property
     def client(self) -> redis.Redis:
-        return self._redis
+        return self._client
 
     def key(self, topic: Topic) -> str:
         return f"{self._prefix}:{topic.value}"
@@ -140,7 +143,7 @@ class RedisEventStore:
         def run() -> list[StreamId]:
             pipe = self._redis.pipeline(transaction=False)
             for event in events:
-                pipe.xadd(self.key(event.topic), encode(event))  # type: ignore[arg-type]
+                pipe.xadd(self.key(event.topic), encode(event))
             return [StreamId.parse(i) for i in pipe.execute()]
 
         return self._call(run)
@@ -191,8 +194,14 @@ class RedisEventStore:
         cursor = "0-0"
         while len(claimed) < count:
             reply = self._call(
-                lambda c=cursor: self._redis.xautoclaim(  # type: ignore[misc]
-                    key, group, consumer, min_idle_ms, start_id=c, count=count - len(claimed)
+                partial(
+                    self._redis.xautoclaim,
+                    key,
+                    group,
+                    consumer,
+                    min_idle_ms,
+                    start_id=cursor,
+                    count=count - len(claimed),
                 )
             )
             cursor, entries = reply[0], reply[1]
@@ -239,7 +248,7 @@ class RedisEventStore:
 
         def run() -> None:
             pipe = self._redis.pipeline(transaction=True)
-            pipe.xadd(self.dead_key(topic), fields)  # type: ignore[arg-type]
+            pipe.xadd(self.dead_key(topic), fields)
             pipe.xack(self.key(topic), group, str(message.stream_id))
             pipe.execute()
 
@@ -323,9 +332,9 @@ class RedisEventStore:
     # --- plumbing ------------------------------------------------------------------
 
     @staticmethod
-    def _messages(topic: Topic, entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> list[
-        Message
-    ]:
+    def _messages(
+        topic: Topic, entries: Sequence[tuple[bytes, dict[bytes, bytes]]]
+    ) -> list[Message]:
         return [
             Message(topic, StreamId.parse(sid), fields)
             for sid, fields in entries
@@ -376,7 +385,8 @@ class Lease:
     """
 
     def __init__(self, client: redis.Redis, key: str, owner: str, ttl_ms: int) -> None:
-        self._redis, self.key, self.owner, self.ttl_ms = client, key, owner, ttl_ms
+        self._redis: Any = client
+        self.key, self.owner, self.ttl_ms = key, owner, ttl_ms
 
     def try_acquire(self) -> bool:
         """Take the lease if free, or renew it if already ours."""
@@ -388,7 +398,5 @@ class Lease:
             raise StoreUnavailable(f"Redis is unreachable: {e}") from e
 
     def release(self) -> None:
-        try:
+        with contextlib.suppress(redis_errors.RedisError):  # else it expires by itself
             self._redis.eval(_RELEASE, 1, self.key, self.owner)
-        except redis_errors.RedisError:
-            pass  # it expires by itself

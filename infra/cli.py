@@ -44,9 +44,7 @@ def up(
 
 
 @app.command()
-def api(
-    host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)
-) -> None:
+def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -> None:
     """Serve the HTTP API (needs REDIS_URL and DATABASE_URL)."""
     import uvicorn
 
@@ -108,7 +106,6 @@ def main() -> None:
     except RoninError as e:
         console.print(f"[red]error:[/red] {e}")
         sys.exit(2)
-
 
 
 if __name__ == "__main__":

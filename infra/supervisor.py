@@ -153,8 +153,14 @@ class Supervisor:
         python = [sys.executable, "-m", "infra.cli"]
         for worker in WORKERS:
             self.apps.append(Child(ServiceSpec(worker, [*python, "worker", worker], env)))
-        api = [*python, "api", "--host", self.settings.api_host, "--port",
-               str(self.settings.api_port)]
+        api = [
+            *python,
+            "api",
+            "--host",
+            self.settings.api_host,
+            "--port",
+            str(self.settings.api_port),
+        ]
         self.apps.append(Child(ServiceSpec("api", api, env)))
         for child in self.apps:
             self._spawn(child)

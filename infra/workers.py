@@ -57,8 +57,7 @@ def build_runners(
     reader = EventLog(store, EventArchive(psycopg.connect(database_url)))
     config = RunnerConfig(lease_ttl_ms=settings.lease_ttl_ms)
     return [
-        ProjectionRunner(p, store, reader, sink, consumer_name(worker), config)
-        for p in projections
+        ProjectionRunner(p, store, reader, sink, consumer_name(worker), config) for p in projections
     ]
 
 

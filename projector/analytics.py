@@ -85,7 +85,8 @@ class DuckDBReadModels:
         con.execute(
             f"CREATE TABLE IF NOT EXISTS {_ident(name, '_position')} (ms BIGINT, seq BIGINT)"
         )
-        if not con.execute(f"SELECT count(*) FROM {_ident(name, '_position')}").fetchone()[0]:
+        count = con.execute(f"SELECT count(*) FROM {_ident(name, '_position')}").fetchone()
+        if not count or not count[0]:
             con.execute(f"INSERT INTO {_ident(name, '_position')} VALUES (NULL, NULL)")
         for table in projection.tables:
             con.execute(table.ddl.format(table=_ident(name, table.name)))

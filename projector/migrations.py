@@ -19,7 +19,7 @@ _LOCK_ID = 0x524F4E494E  # "RONIN"
 def migration_files() -> list[tuple[str, str]]:
     """(name, sql) for every migration, in order."""
     folder = resources.files("projector") / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name, f.read_text()) for f in files]
 
 

@@ -59,7 +59,9 @@ class PostgresBatch:
             for key, values in ops.patches.get(name, {}).items():
                 self._patch(table, target, key, values)
 
-    def _delete(self, table: TableSpec, target: sql.Identifier, keys: list[tuple[object, ...]]) -> None:
+    def _delete(
+        self, table: TableSpec, target: sql.Identifier, keys: list[tuple[object, ...]]
+    ) -> None:
         if not keys:
             return
         where = sql.SQL(" AND ").join(
@@ -147,13 +149,14 @@ class PostgresReadModels:
                     ).format(sql.Identifier(name))
                 )
                 self._conn.execute(
-                    sql.SQL("INSERT INTO {}._position (one) VALUES (true) ON CONFLICT DO NOTHING")
-                    .format(sql.Identifier(name))
+                    sql.SQL(
+                        "INSERT INTO {}._position (one) VALUES (true) ON CONFLICT DO NOTHING"
+                    ).format(sql.Identifier(name))
                 )
                 for table in projection.tables:
                     for statement in (table.ddl, *table.indexes):
                         self._conn.execute(
-                            sql.SQL(statement).format(  # type: ignore[arg-type]
+                            sql.SQL(statement).format(
                                 table=sql.Identifier(name, table.name),
                                 schema=sql.Identifier(name),
                             )

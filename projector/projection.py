@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,10 +47,5 @@ class ReadModelSink(Protocol):
     def position(self, projection: Projection, schema: str | None = None) -> StreamId | None: ...
     def batch(
         self, projection: Projection, schema: str | None = None
-    ) -> AbstractBatchContext: ...
+    ) -> AbstractContextManager[SinkBatch]: ...
     def checksum(self, projection: Projection, schema: str | None = None) -> str: ...
-
-
-class AbstractBatchContext(Protocol):
-    def __enter__(self) -> SinkBatch: ...
-    def __exit__(self, *exc: object) -> bool | None: ...

@@ -57,9 +57,7 @@ class Replayer:
                     return
 
         self._sink.swap(projection, shadow, catch_up)
-        return ReplayResult(
-            projection.name, counts[0], counts[1], self._sink.position(projection)
-        )
+        return ReplayResult(projection.name, counts[0], counts[1], self._sink.position(projection))
 
     @staticmethod
     def _apply(

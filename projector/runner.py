@@ -173,8 +173,13 @@ class ProjectionRunner:
             delivered = counts.get(message.stream_id, 0)
         if max(failures, delivered) < self._config.max_deliveries:
             return False
-        log.error("%s: dead-lettering %s after %d tries: %s", self.group, message.stream_id,
-                  failures, reason)
+        log.error(
+            "%s: dead-lettering %s after %d tries: %s",
+            self.group,
+            message.stream_id,
+            failures,
+            reason,
+        )
         self.stats.dead_lettered += 1
         self.stats.failures.pop(message.stream_id, None)
         self._store.dead_letter(message.topic, self.group, message, reason)

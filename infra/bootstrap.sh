@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs what Ronin needs on a Debian machine (once), then runs a command in .venv.
+#
+#   bash infra/bootstrap.sh up [ARGS]   set up and run Ronin (the embedded stack)
+#   bash infra/bootstrap.sh test        set up and run the whole test suite (ruff, mypy, pytest)
+#   bash infra/bootstrap.sh setup       only install
+#
+# System packages (apt-get, needs root or sudo): redis-server and postgresql (the
+# embedded servers). Python packages go into .venv from pyproject.toml; they are
+# reinstalled only when pyproject.toml changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(redis-server postgresql)
+PYTHON=${PYTHON:-python3}
+
+missing_apt() {
+  local p
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
+install_system_packages() {
+  local missing
+  missing=$(missing_apt)
+  [ -z "$missing" ] && return 0
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "need root (or sudo) to install: $missing" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  echo "installing system packages: $missing" >&2
+  $sudo apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+install_python_packages() {
+  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+    echo "Ronin needs Python 3.11 or newer ($PYTHON is $("$PYTHON" --version))" >&2; exit 1; }
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  local stamp=.venv/.ronin-installed
+  local want
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "installing Python packages into .venv" >&2
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+    echo "$want" > "$stamp"
+  fi
+}
+
+run_tests() {
+  .venv/bin/ruff check .
+  .venv/bin/ruff format --check .
+  .venv/bin/mypy
+  .venv/bin/pytest "$@"
+}
+
+command=${1:-up}
+shift || true
+install_system_packages
+install_python_packages
+case "$command" in
+  up) exec .venv/bin/ronin up "$@" ;;
+  test) run_tests "$@" ;;
+  setup) echo "Ronin is installed: .venv/bin/ronin --help" ;;
+  *) exec .venv/bin/ronin "$command" "$@" ;;
+esac

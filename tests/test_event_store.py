@@ -1,0 +1,107 @@
+"""The Redis Streams event store against a real redis-server."""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from events.archive import trim_floor
+from events.catalogue import Topic
+from events.codec import decode
+from events.store import ZERO, GroupState, RedisEventStore, StreamId
+from tests.factories import camera_added, segment_closed
+
+
+def test_append_and_read_range_in_order(store: RedisEventStore) -> None:
+    events = [segment_closed(index=i) for i in range(5)]
+    ids = store.append_many(events)
+    assert ids == sorted(ids)
+    messages = store.read_range(Topic.RECORDINGS, ZERO, 10)
+    assert [m.stream_id for m in messages] == ids
+    assert [decode(m.fields) for m in messages] == events
+    assert store.read_range(Topic.RECORDINGS, ids[2], 10)[0].stream_id == ids[3]
+
+
+def test_events_go_to_their_topic_stream(store: RedisEventStore) -> None:
+    store.append_many([camera_added(), segment_closed()])
+    assert store.length(Topic.CAMERAS) == 1
+    assert store.length(Topic.RECORDINGS) == 1
+
+
+def test_group_delivers_once_and_ack_clears_pending(store: RedisEventStore) -> None:
+    store.ensure_group(Topic.RECORDINGS, "g")
+    store.ensure_group(Topic.RECORDINGS, "g")  # idempotent
+    store.append_many([segment_closed(index=i) for i in range(3)])
+    first = store.read_group(Topic.RECORDINGS, "g", "c1", 10, None)
+    assert len(first) == 3
+    assert store.read_group(Topic.RECORDINGS, "g", "c1", 10, None) == []
+    assert len(store.read_own_pending(Topic.RECORDINGS, "g", "c1", 10)) == 3
+    store.ack(Topic.RECORDINGS, "g", [m.stream_id for m in first])
+    assert store.read_own_pending(Topic.RECORDINGS, "g", "c1", 10) == []
+    [state] = store.groups(Topic.RECORDINGS)
+    assert state.pending == 0 and state.last_delivered == first[-1].stream_id
+
+
+def test_second_consumer_reclaims_what_a_dead_one_left_pending(store: RedisEventStore) -> None:
+    store.ensure_group(Topic.RECORDINGS, "g")
+    store.append_many([segment_closed(index=i) for i in range(4)])
+    taken = store.read_group(Topic.RECORDINGS, "g", "dead", 10, None)
+    time.sleep(0.05)
+    assert store.claim_stale(Topic.RECORDINGS, "g", "alive", 10_000, 10) == []  # not idle yet
+    reclaimed = store.claim_stale(Topic.RECORDINGS, "g", "alive", 20, 10)
+    assert [m.stream_id for m in reclaimed] == [m.stream_id for m in taken]
+    counts = store.delivery_counts(Topic.RECORDINGS, "g", [m.stream_id for m in reclaimed])
+    assert set(counts.values()) == {2}
+    assert store.read_own_pending(Topic.RECORDINGS, "g", "dead", 10) == []
+
+
+def test_dead_letter_keeps_the_message_and_reason(store: RedisEventStore) -> None:
+    store.ensure_group(Topic.CAMERAS, "g")
+    store.client.xadd(store.key(Topic.CAMERAS), {"type": "Nonsense", "v": "1", "data": "{}"})
+    [message] = store.read_group(Topic.CAMERAS, "g", "c", 10, None)
+    store.dead_letter(Topic.CAMERAS, "g", message, "unknown event type 'Nonsense'")
+    [letter] = store.dead_letters(Topic.CAMERAS)
+    assert letter.original_id == message.stream_id
+    assert letter.reason == "unknown event type 'Nonsense'"
+    assert letter.fields[b"type"] == b"Nonsense"
+    assert store.groups(Topic.CAMERAS)[0].pending == 0
+
+
+def test_trim_below_removes_only_older_entries(store: RedisEventStore) -> None:
+    ids = store.append_many([segment_closed(index=i) for i in range(5)])
+    assert store.trim_below(Topic.RECORDINGS, ids[3]) == 3
+    assert store.first_id(Topic.RECORDINGS) == ids[3]
+    assert store.last_id(Topic.RECORDINGS) == ids[4]
+
+
+stream_ids = st.builds(StreamId, st.integers(0, 50), st.integers(0, 3))
+group_states = st.builds(
+    lambda last, pending: GroupState(
+        "g",
+        1,
+        0 if pending is None else 1,
+        last,
+        None,
+        None if pending is None else min(pending, last),
+    ),
+    stream_ids,
+    st.none() | stream_ids,
+)
+
+
+@given(st.none() | stream_ids, st.lists(group_states, max_size=4), st.lists(stream_ids))
+def test_trim_floor_never_drops_unarchived_or_unfinished_entries(
+    archived: StreamId | None, groups: list[GroupState], entries: list[StreamId]
+) -> None:
+    floor = trim_floor(archived, groups)
+    for entry in entries:
+        unfinished = any(
+            entry > g.last_delivered or (g.oldest_pending is not None and entry >= g.oldest_pending)
+            for g in groups
+        )
+        if archived is None or entry > archived or unfinished:
+            assert floor is None or entry >= floor
+    if archived is not None and not groups:
+        assert floor == archived.next()

@@ -1,0 +1,72 @@
+"""/api/health: 200 when every component is up, 503 naming the one that is down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from api.app import ApiConfig, create_app
+from events.heartbeat import WorkerHeartbeat
+from events.store import RedisEventStore
+from projector.analytics import DuckDBReadModels
+from projector.readmodels import analytics_projections
+from tests.conftest import Servers
+
+
+def snapshot(tmp_path: Path) -> Path:
+    sink = DuckDBReadModels(tmp_path / "live.duckdb")
+    sink.ensure(analytics_projections()[0])
+    sink.publish_snapshot(tmp_path / "snapshot.duckdb")
+    sink.close()
+    return tmp_path / "snapshot.duckdb"
+
+
+def get_health(config: ApiConfig):
+    with TestClient(create_app(config)) as client:
+        return client.get("/api/health")
+
+
+def test_all_up_is_200(
+    servers: Servers, store: RedisEventStore, database_url: str, tmp_path: Path
+) -> None:
+    WorkerHeartbeat(store.client, "projector").beat(applied=3)
+    response = get_health(
+        ApiConfig(servers.redis_url, database_url, snapshot(tmp_path), ["projector"])
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ok"
+    assert {c["name"] for c in body["components"]} == {
+        "redis",
+        "postgres",
+        "duckdb",
+        "worker:projector",
+    }
+
+
+def test_down_components_make_it_503(
+    servers: Servers, store: RedisEventStore, tmp_path: Path
+) -> None:
+    WorkerHeartbeat(store.client, "archiver").beat()
+    WorkerHeartbeat(store.client, "archiver").stop()
+    bad_db = f"postgresql://ronin@/no_such_db?host={servers.socket_dir}"
+    response = get_health(
+        ApiConfig(servers.redis_url, bad_db, tmp_path / "none.duckdb", ["projector", "archiver"])
+    )
+    assert response.status_code == 503
+    state = {c["name"]: c for c in response.json()["components"]}
+    assert state["redis"]["ok"] is True
+    assert state["postgres"]["ok"] is False and "no_such_db" in state["postgres"]["detail"]
+    assert state["duckdb"]["ok"] is False and "no analytics snapshot" in state["duckdb"]["detail"]
+    assert state["worker:projector"]["ok"] is False
+    assert state["worker:archiver"]["detail"] == "no heartbeat"
+
+
+def test_redis_down_is_503(servers: Servers, database_url: str, tmp_path: Path) -> None:
+    response = get_health(
+        ApiConfig("unix:///nonexistent/redis.sock", database_url, snapshot(tmp_path), ["projector"])
+    )
+    assert response.status_code == 503
+    state = {c["name"]: c for c in response.json()["components"]}
+    assert state["redis"]["ok"] is False and state["postgres"]["ok"] is True

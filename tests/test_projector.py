@@ -1,0 +1,221 @@
+"""Projection runners against real Redis and PostgreSQL: exactly-once effects, dead
+letters, replay equal to the live model, and the DuckDB sink under the same contract."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from events.archive import Archiver, EventArchive, EventLog
+from events.catalogue import CameraAdded, CameraConnected, Event, SegmentClosed, Topic
+from events.store import RedisEventStore, StreamId
+from projector.analytics import DuckDBReadModels, open_snapshot
+from projector.postgres import PostgresReadModels
+from projector.projection import Projection, ReadModelSink
+from projector.readmodels import cameras_projection, recordings_projection
+from projector.replay import Replayer
+from projector.runner import ProjectionRunner, RunnerConfig
+from tests.factories import camera_added, random_history, segment_closed
+
+
+class Crash(Exception):
+    """Stands for the process dying at that point."""
+
+
+class AckCrashStore(RedisEventStore):
+    """Dies once, right after the first commit, before acknowledging."""
+
+    crashed = False
+
+    def ack(self, topic: Topic, group: str, ids: Sequence[StreamId]) -> None:
+        if not self.crashed:
+            self.crashed = True
+            raise Crash
+        super().ack(topic, group, ids)
+
+
+def runner(
+    projection: Projection,
+    store: RedisEventStore,
+    log: EventLog,
+    sink: ReadModelSink,
+    consumer: str = "c1",
+    **config: int,
+) -> ProjectionRunner:
+    return ProjectionRunner(projection, store, log, sink, consumer, RunnerConfig(**config))
+
+
+def drain(r: ProjectionRunner) -> None:
+    while r.step(block_ms=None):
+        pass
+
+
+def rows(conn: psycopg.Connection, query: str) -> list[tuple]:
+    result = conn.execute(query).fetchall()
+    conn.commit()
+    return result
+
+
+def test_projects_camera_status_and_segments(
+    store: RedisEventStore, event_log: EventLog, pg: psycopg.Connection
+) -> None:
+    sink = PostgresReadModels(pg)
+    added = camera_added("Door")
+    store.append_many([added, CameraConnected(camera_id=added.camera_id, worker="w1")])
+    store.append_many([segment_closed(added.camera_id, i) for i in range(3)])
+    cams, recs = (
+        runner(cameras_projection(), store, event_log, sink),
+        runner(recordings_projection(), store, event_log, sink),
+    )
+    drain(cams)
+    drain(recs)
+    assert rows(pg, "SELECT name, status FROM cameras.cameras") == [("Door", "online")]
+    assert rows(pg, "SELECT count(*) FROM recordings.segments") == [(3,)]
+    assert sink.position(recordings_projection()) == store.last_id(Topic.RECORDINGS)
+
+
+def test_killed_between_commit_and_ack_applies_each_event_once(
+    redis_client, archive: EventArchive, pg: psycopg.Connection
+) -> None:
+    crashing = AckCrashStore(redis_client)
+    log = EventLog(crashing, archive)
+    sink = PostgresReadModels(pg)
+    first = runner(recordings_projection(), crashing, log, sink, "dead", batch=8, lease_ttl_ms=300)
+    assert first.step() == 0  # started: schema, group, nothing to catch up
+    camera = camera_added()
+    crashing.append_many([segment_closed(camera.camera_id, i) for i in range(20)])
+    with pytest.raises(Crash):
+        first.step()
+    assert rows(pg, "SELECT count(*) FROM recordings.segments") == [(8,)]
+    assert crashing.groups(Topic.RECORDINGS)[0].pending == 8  # committed, never acked
+
+    second = runner(
+        recordings_projection(), crashing, log, sink, "alive", batch=8, lease_ttl_ms=300
+    )
+    assert second.step() == 0  # the dead one's lease still holds
+    time.sleep(0.35)
+    drain(second)
+    assert rows(pg, "SELECT count(*), count(DISTINCT segment_id) FROM recordings.segments") == [
+        (20, 20)
+    ]
+    assert crashing.groups(Topic.RECORDINGS)[0].pending == 0
+    assert second.stats.duplicates == 8
+
+
+def test_malformed_message_is_dead_lettered_and_projection_continues(
+    store: RedisEventStore, event_log: EventLog, pg: psycopg.Connection
+) -> None:
+    sink = PostgresReadModels(pg)
+    r = runner(cameras_projection(), store, event_log, sink)
+    r.step()
+    store.append(camera_added("A"))
+    store.client.xadd(store.key(Topic.CAMERAS), {"type": "CameraAdded", "v": "1", "data": "{"})
+    store.client.xadd(store.key(Topic.CAMERAS), {"garbage": "yes"})
+    store.append(camera_added("B"))
+    drain(r)
+    assert rows(pg, "SELECT name FROM cameras.cameras ORDER BY name") == [("A",), ("B",)]
+    letters = store.dead_letters(Topic.CAMERAS)
+    assert len(letters) == 2
+    assert "not valid JSON" in letters[0].reason and "no 'type' field" in letters[1].reason
+    assert store.groups(Topic.CAMERAS)[0].pending == 0
+
+
+def test_event_whose_handler_keeps_failing_is_dead_lettered_after_n_tries(
+    store: RedisEventStore, event_log: EventLog, pg: psycopg.Connection
+) -> None:
+    base = recordings_projection()
+    poison = segment_closed(index=1)
+
+    def fragile(event: Event):
+        if event == poison:
+            raise ValueError("cannot handle this one")
+        return base.handlers[SegmentClosed](event)
+
+    projection = Projection(base.name, base.topic, base.tables, {SegmentClosed: fragile})
+    r = runner(projection, store, event_log, PostgresReadModels(pg), max_deliveries=3)
+    r.step()
+    store.append_many([segment_closed(index=0), poison, segment_closed(index=2)])
+    for _ in range(10):
+        r.step()
+    assert rows(pg, "SELECT count(*) FROM recordings.segments") == [(2,)]
+    [letter] = store.dead_letters(Topic.RECORDINGS)
+    assert "cannot handle this one" in letter.reason
+    assert store.groups(Topic.RECORDINGS)[0].pending == 0
+
+
+def test_replay_equals_the_live_model(
+    store: RedisEventStore,
+    archive: EventArchive,
+    event_log: EventLog,
+    pg: psycopg.Connection,
+    database_url: str,
+) -> None:
+    history = random_history(random.Random(7), 400)
+    sink = PostgresReadModels(pg)
+    live = [
+        runner(p, store, event_log, sink) for p in (cameras_projection(), recordings_projection())
+    ]
+    archiver = Archiver(store, archive, batch=50)
+    for chunk_start in range(0, len(history), 100):
+        store.append_many(history[chunk_start : chunk_start + 100])
+        for r in live:
+            drain(r)
+        for topic in (Topic.CAMERAS, Topic.RECORDINGS):
+            archiver.run_once(topic)  # trims what the live groups have finished
+    assert store.length(Topic.RECORDINGS) < 100 < archive.count(Topic.RECORDINGS)
+
+    replayer = Replayer(event_log, PostgresReadModels(psycopg.connect(database_url)), batch=64)
+    for r in live:
+        before = sink.checksum(r.projection)
+        result = replayer.replay(r.projection)
+        assert sink.checksum(r.projection) == before
+        assert result.position == sink.position(r.projection)
+
+    more = random_history(random.Random(8), 50)  # the live projectors carry on after a swap
+    store.append_many(more)
+    for r in live:
+        drain(r)
+        after = sink.checksum(r.projection)
+        replayer.replay(r.projection)
+        assert sink.checksum(r.projection) == after
+
+
+def test_duckdb_sink_holds_the_same_rows_as_postgres(
+    store: RedisEventStore, event_log: EventLog, pg: psycopg.Connection, tmp_path: Path
+) -> None:
+    history = [e for e in random_history(random.Random(3), 200) if e.topic is Topic.RECORDINGS]
+    store.append_many(history)
+    duck = DuckDBReadModels(tmp_path / "a.duckdb")
+    pg_sink = PostgresReadModels(pg)
+    projection = recordings_projection()
+    for sink in (duck, pg_sink):
+        drain(runner(projection, store, event_log, sink, f"c-{id(sink)}"))
+        store.client.delete("ronin:lease:recordings")
+        store.client.xgroup_destroy(store.key(Topic.RECORDINGS), "recordings")
+    query = "SELECT segment_id::text, path, bytes, video_codec, epoch(start_at) FROM {} ORDER BY 1"
+    duck_rows = duck._con.execute(query.format("recordings.segments")).fetchall()
+    pg_rows = rows(
+        pg,
+        query.replace("epoch(start_at)", "extract(epoch FROM start_at)::double precision").format(
+            "recordings.segments"
+        ),
+    )
+    assert duck_rows == pg_rows and len(duck_rows) > 50
+    assert duck.position(projection) == pg_sink.position(projection)
+
+    snapshot = tmp_path / "snapshot.duckdb"
+    duck.publish_snapshot(snapshot)
+    with open_snapshot(snapshot) as con:
+        assert con.execute("SELECT count(*) FROM recordings.segments").fetchone() == (
+            len(duck_rows),
+        )
+
+
+def test_camera_added_event_has_credentials_only_as_ciphertext() -> None:
+    fields = set(CameraAdded.model_fields)
+    assert "password" not in fields and "credentials_ciphertext" in fields

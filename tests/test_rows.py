@@ -1,0 +1,73 @@
+"""Folding row operations gives the same rows as applying them one by one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from projector.rows import Delete, FoldedOps, Patch, RowOp, TableSpec, Upsert, fold
+
+TABLE = TableSpec("t", ("k", "a", "b"), ("k",), ddl="")
+OTHER = TableSpec("u", ("k", "a", "b"), ("k",), ddl="")
+
+keys = st.integers(0, 3)
+values = st.integers(0, 9)
+ops = st.one_of(
+    st.builds(
+        lambda t, k, a, b: Upsert(t, {"k": k, "a": a, "b": b}),
+        st.sampled_from([TABLE, OTHER]),
+        keys,
+        values,
+        values,
+    ),
+    st.builds(
+        lambda t, k, col, v: Patch(t, (k,), {col: v}),
+        st.sampled_from([TABLE, OTHER]),
+        keys,
+        st.sampled_from(["a", "b"]),
+        values,
+    ),
+    st.builds(lambda t, k: Delete(t, (k,)), st.sampled_from([TABLE, OTHER]), keys),
+)
+State = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
+
+
+def apply_one(state: State, op: RowOp) -> None:
+    rows = state.setdefault(op.table.name, {})
+    if isinstance(op, Upsert):
+        rows[op.table.key_of(op.row)] = dict(op.row)
+    elif isinstance(op, Patch):
+        if op.key in rows:
+            rows[op.key] = {**rows[op.key], **op.values}
+    else:
+        rows.pop(op.key, None)
+
+
+def apply_folded(state: State, folded: FoldedOps) -> None:
+    for name in folded.tables:
+        rows = state.setdefault(name, {})
+        for key in folded.deletes.get(name, {}):
+            rows.pop(key, None)
+        for key, row in folded.upserts.get(name, {}).items():
+            rows[key] = dict(row)
+        for key, patch in folded.patches.get(name, {}).items():
+            if key in rows:
+                rows[key] = {**rows[key], **patch}
+
+
+initial = st.dictionaries(keys, st.fixed_dictionaries({"a": values, "b": values}), max_size=4)
+
+
+@given(initial, st.lists(ops, max_size=30))
+def test_fold_equals_sequential_application(
+    start: dict[int, dict[str, int]], batch: list[RowOp]
+) -> None:
+    seed: State = {name: {(k,): {"k": k, **row} for k, row in start.items()} for name in ("t", "u")}
+    one_by_one = {n: dict(r) for n, r in seed.items()}
+    for op in batch:
+        apply_one(one_by_one, op)
+    folded_state = {n: dict(r) for n, r in seed.items()}
+    apply_folded(folded_state, fold(batch))
+    assert folded_state == one_by_one

@@ -1,0 +1,140 @@
+"""`ronin up` end to end: healthy, survives kill -9 of its whole tree, stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from events.store import RedisEventStore
+from tests.conftest import make_data_dir
+from tests.factories import camera_added
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def start(data: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "RONIN_DATA_DIR": str(data), "API_PORT": str(port)}
+    env.pop("REDIS_URL", None)
+    env.pop("DATABASE_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
+        try:
+            last = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5)
+            if last.status_code == 200:
+                return last.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"not healthy in {timeout} s: {last.text if last else 'no answer'}")
+
+
+def test_up_is_healthy_survives_kill_9_and_stops_cleanly() -> None:
+    data, port = make_data_dir("ronin-up-"), free_port()
+    first = start(data, port)
+    try:
+        report = wait_healthy(port, first)
+        names = {c["name"] for c in report["components"]}
+        assert {
+            "redis",
+            "postgres",
+            "duckdb",
+            "worker:projector",
+            "worker:analytics",
+            "worker:archiver",
+        } <= names
+
+        client = redis.Redis.from_url(f"unix://{data}/run/redis.sock")
+        added = camera_added("Porch")
+        RedisEventStore(client).append(added)
+        db = f"postgresql://ronin@/ronin?host={data}/run/pg"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with psycopg.connect(db) as conn:
+                found = conn.execute(
+                    "SELECT name FROM cameras.cameras WHERE camera_id = %s", (added.camera_id,)
+                ).fetchall()
+            if found:
+                break
+            time.sleep(0.2)
+        assert found == [("Porch",)]
+
+        tree = [first.pid, *descendants(first.pid)]
+        assert len(tree) >= 6
+        for pid in tree:
+            os.kill(pid, signal.SIGKILL)
+        first.wait(10)
+
+        second = start(data, port)
+        try:
+            wait_healthy(port, second)
+            with psycopg.connect(db) as conn:
+                names_after = conn.execute("SELECT name FROM cameras.cameras").fetchall()
+            assert names_after == [("Porch",)]
+
+            again = start(data, port)  # a second `ronin up` on the same data: says so, exits
+            out, _ = again.communicate(timeout=30)
+            assert again.returncode == 0 and b"already running" in out
+
+            tree = descendants(second.pid)
+            second.send_signal(signal.SIGINT)
+            assert second.wait(90) == 0
+            time.sleep(0.5)
+            assert not [
+                p
+                for p in tree
+                if Path(f"/proc/{p}").exists()
+                and "zombie" not in Path(f"/proc/{p}/status").read_text()
+            ]
+        finally:
+            if second.poll() is None:
+                second.kill()
+    finally:
+        for pid in [first.pid, *descendants(first.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
