@@ -226,7 +226,7 @@ class EmbeddedPostgres:
             raise EmbeddedServiceError(
                 "PostgreSQL is not installed: run `bash infra/bootstrap.sh` (or set DATABASE_URL)"
             )
-        return Path(candidates[0]).parent
+        return Path(candidates[0]).resolve().parent
 
     def _initdb(self, bindir: Path) -> None:
         self.pgdata.mkdir(parents=True, exist_ok=True)
