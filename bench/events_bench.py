@@ -30,23 +30,23 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from events.archive import Archiver, EventArchive, EventLog  # noqa: E402
-from events.catalogue import SegmentClosed, Topic  # noqa: E402
-from events.codec import encode  # noqa: E402
-from events.store import RedisEventStore  # noqa: E402
-from infra.embedded import (  # noqa: E402
+from events.archive import Archiver, EventArchive, EventLog
+from events.catalogue import SegmentClosed, Topic
+from events.codec import encode
+from events.store import RedisEventStore
+from infra.embedded import (
     EmbeddedPostgres,
     EmbeddedRedis,
     start_service,
     stop_process,
     wait_until,
 )
-from projector.migrations import migrate  # noqa: E402
-from projector.postgres import PostgresReadModels  # noqa: E402
-from projector.readmodels import SEGMENTS, recordings_projection  # noqa: E402
-from projector.replay import Replayer  # noqa: E402
-from projector.runner import ProjectionRunner, RunnerConfig  # noqa: E402
-from tests.factories import segment_closed  # noqa: E402
+from projector.migrations import migrate
+from projector.postgres import PostgresReadModels
+from projector.readmodels import SEGMENTS, recordings_projection
+from projector.replay import Replayer
+from projector.runner import ProjectionRunner, RunnerConfig
+from tests.factories import segment_closed
 
 CHUNK = 1000
 
