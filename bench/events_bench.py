@@ -86,7 +86,7 @@ def ours_append(store: RedisEventStore, events: list[SegmentClosed]) -> float:
 
 
 def raw_copy(conn: psycopg.Connection, events: list[SegmentClosed]) -> float:
-    conn.execute("CREATE TABLE bench_segments (LIKE recordings.segments)")
+    conn.execute("CREATE TABLE bench_segments (LIKE recordings.segments INCLUDING ALL)")
     conn.commit()
     handler = recordings_projection().handlers[SegmentClosed]
     rows = [[op.row[c] for c in SEGMENTS.columns] for e in events for op in handler(e)]  # type: ignore[union-attr]

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 import psycopg
 import typer
 from rich.console import Console
-from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
 from events.archive import EventArchive, EventLog
 from events.errors import RoninError
+from events.heartbeat import worker_statuses
 from events.store import RedisEventStore
 from infra.settings import Settings, load_settings
+from projector.analytics import DuckDBReadModels
 from projector.migrations import migrate
 from projector.postgres import PostgresReadModels
-from projector.readmodels import postgres_projections
-from projector.replay import Replayer
+from projector.projection import ReadModelSink
+from projector.readmodels import analytics_projections, postgres_projections
+from projector.replay import Replayer, ReplayRequests
 
 app = typer.Typer(help="Ronin: a self-hosted network video recorder.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -79,25 +83,65 @@ def migrate_command() -> None:
 
 
 @app.command()
-def replay(projection: str = typer.Argument(..., help="cameras or recordings")) -> None:
+def replay(
+    projection: str = typer.Argument(..., help="cameras, recordings or analytics_recordings"),
+) -> None:
     """Rebuild a read model from the first archived event, then swap it in."""
-    redis_url, database_url = _settings().require_urls()
-    projections = {p.name: p for p in postgres_projections()}
-    chosen = projections.get(projection)
+    settings = _settings()
+    redis_url, database_url = settings.require_urls()
+    pg_models = {p.name: p for p in postgres_projections()}
+    analytics = {p.name: p for p in analytics_projections()}
+    chosen = pg_models.get(projection) or analytics.get(projection)
     if chosen is None:
-        raise RoninError(f"unknown projection {projection!r}; choose {', '.join(projections)}")
+        names = ", ".join([*pg_models, *analytics])
+        raise RoninError(f"unknown projection {projection!r}; choose one of {names}")
     store = RedisEventStore.from_url(redis_url)
     archive = EventArchive(psycopg.connect(database_url))
     total = archive.count(chosen.topic) + store.length(chosen.topic)
-    replayer = Replayer(EventLog(store, archive), PostgresReadModels(psycopg.connect(database_url)))
-    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
+    with _progress() as progress:
         task = progress.add_task(f"replaying {projection}", total=total)
-        result = replayer.replay(chosen, lambda n: progress.advance(task, n))
-    console.print(
-        f"{result.projection}: {result.events} events replayed, {result.skipped} skipped, "
-        f"position {result.position}"
-    )
+        if projection in analytics and _worker_alive(store, "analytics"):
+            detail = _replay_in_worker(store, projection, total, progress, task)
+        else:
+            sink: ReadModelSink = (
+                PostgresReadModels(psycopg.connect(database_url))
+                if projection in pg_models
+                else DuckDBReadModels(settings.analytics_path)
+            )
+            result = Replayer(EventLog(store, archive), sink).replay(
+                chosen, lambda n: progress.advance(task, n)
+            )
+            detail = (
+                f"{result.events} events replayed, {result.skipped} skipped, "
+                f"position {result.position}"
+            )
+    console.print(f"{projection}: {detail}")
+
+
+def _progress() -> Progress:
+    columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
+    return Progress(*columns, console=console)
+
+
+def _worker_alive(store: RedisEventStore, name: str) -> bool:
+    return any(s.name == name and s.alive for s in worker_statuses(store.client))
+
+
+def _replay_in_worker(
+    store: RedisEventStore, projection: str, total: int, progress: Progress, task: TaskID
+) -> str:
+    """The analytics worker owns the DuckDB file: ask it, and follow its progress."""
+    requests = ReplayRequests(store.client)
+    requests.request(projection, total)
+    while True:
+        status = requests.status(projection)
+        if status is not None:
+            progress.update(task, completed=status.done)
+            if status.state == "done":
+                return status.detail
+            if status.state == "failed":
+                raise RoninError(f"replay of {projection} failed: {status.detail}")
+        time.sleep(0.2)
 
 
 def main() -> None:

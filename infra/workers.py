@@ -22,7 +22,7 @@ import psycopg
 
 from events.archive import Archiver, EventArchive, EventLog
 from events.catalogue import Topic
-from events.errors import ConfigurationError, StoreUnavailable
+from events.errors import ConfigurationError, RoninError, StoreUnavailable
 from events.heartbeat import WorkerHeartbeat
 from events.store import RedisEventStore
 from infra.settings import Settings
@@ -30,6 +30,7 @@ from projector.analytics import DuckDBReadModels
 from projector.postgres import PostgresReadModels
 from projector.projection import Projection, ReadModelSink
 from projector.readmodels import analytics_projections, postgres_projections
+from projector.replay import Replayer, ReplayRequests, ReplayStatus
 from projector.runner import ProjectionRunner, RunnerConfig
 
 log = logging.getLogger(__name__)
@@ -96,28 +97,61 @@ def run_projector(settings: Settings) -> None:
 
 
 def run_analytics(settings: Settings) -> None:
-    redis_url, _ = settings.require_urls()
+    redis_url, database_url = settings.require_urls()
     store = RedisEventStore.from_url(redis_url)
     sink = DuckDBReadModels(settings.analytics_path)
-    runners = build_runners(settings, store, analytics_projections(), sink, "analytics")
+    projections = analytics_projections()
+    runners = build_runners(settings, store, projections, sink, "analytics")
     heartbeat = WorkerHeartbeat(store.client, "analytics")
     for runner in runners:
         sink.ensure(runner.projection)
+    replays = ReplayRequests(store.client)
+    replayer = Replayer(EventLog(store, EventArchive(psycopg.connect(database_url))), sink)
     snapshot = settings.analytics_snapshot_path
     sink.publish_snapshot(snapshot)
-    state = {"dirty": False, "published": time.monotonic()}
+    state = {"dirty": False, "published": time.monotonic(), "checked": 0.0}
 
-    def publish_now_and_then(handled: int) -> None:
+    def between_batches(handled: int) -> None:
+        now = time.monotonic()
+        if now - state["checked"] >= 1.0:
+            state["checked"] = now
+            for name in replays.requested(p.name for p in projections):
+                run_requested_replay(
+                    replays, replayer, next(p for p in projections if p.name == name)
+                )
+                state["dirty"] = True
         state["dirty"] = bool(state["dirty"] or handled)
-        due = time.monotonic() - state["published"] >= settings.snapshot_interval_s
-        if state["dirty"] and due:
+        if state["dirty"] and now - state["published"] >= settings.snapshot_interval_s:
             sink.publish_snapshot(snapshot)
             state.update(dirty=False, published=time.monotonic())
 
     try:
-        run_projection_loop(runners, heartbeat, stop_on_signals(), publish_now_and_then)
+        run_projection_loop(runners, heartbeat, stop_on_signals(), between_batches)
     finally:
         sink.close()
+
+
+def run_requested_replay(
+    replays: ReplayRequests, replayer: Replayer, projection: Projection
+) -> None:
+    """Rebuild ``projection`` here (its store's only writer), reporting progress."""
+    status = replays.status(projection.name)
+    total, done = (status.total if status else 0), 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        replays.report(projection.name, ReplayStatus("running", done, total, ""))
+
+    try:
+        result = replayer.replay(projection, progress)
+    except RoninError as e:
+        replays.report(projection.name, ReplayStatus("failed", done, total, str(e)))
+        return
+    detail = (
+        f"{result.events} events replayed, {result.skipped} skipped, position {result.position}"
+    )
+    replays.report(projection.name, ReplayStatus("done", done, total, detail))
 
 
 def run_archiver(settings: Settings) -> None:

@@ -9,7 +9,7 @@ read-only, so it never waits on the writer's lock and never sees a half-applied 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -107,6 +107,43 @@ class DuckDBReadModels:
         except duckdb.Error as e:
             self._con.rollback()
             raise ProjectionError(f"DuckDB rejected a write: {e}") from e
+        except BaseException:
+            self._con.rollback()
+            raise
+        self._con.commit()
+
+    def drop(self, schema: str) -> None:
+        self._con.execute(f"DROP SCHEMA IF EXISTS {_ident(schema)} CASCADE")
+
+    def swap(
+        self,
+        projection: Projection,
+        shadow: str,
+        catch_up: Callable[[SinkBatch, StreamId | None], None],
+    ) -> None:
+        """Replace the live tables' rows and position with the rebuilt ``shadow``'s.
+
+        DuckDB cannot move tables between schemas, so the rows are copied, in one
+        transaction; this process is the file's only writer, so nothing runs meanwhile.
+        """
+        live = projection.name
+        self._con.begin()
+        try:
+            live_position = self.position(projection)
+            shadow_batch = DuckDBBatch(self._con, shadow, self.position(projection, shadow))
+            catch_up(shadow_batch, live_position)
+            for table in projection.tables:
+                self._con.execute(f"DELETE FROM {_ident(live, table.name)}")
+                source, target = _ident(shadow, table.name), _ident(live, table.name)
+                self._con.execute(f"INSERT INTO {target} SELECT * FROM {source}")
+            self._con.execute(
+                f"UPDATE {_ident(live, '_position')} SET ms = s.ms, seq = s.seq"
+                f" FROM {_ident(shadow, '_position')} s"
+            )
+            self._con.execute(f"DROP SCHEMA {_ident(shadow)} CASCADE")
+        except duckdb.Error as e:
+            self._con.rollback()
+            raise ProjectionError(f"DuckDB swap failed: {e}") from e
         except BaseException:
             self._con.rollback()
             raise

@@ -20,6 +20,7 @@ from projector.projection import Projection, SinkBatch
 from projector.rows import FoldedOps, TableSpec
 
 T = TypeVar("T")
+_RETRY_DIRECT_AFTER = 50
 
 
 def translate_errors(fn: Callable[[], T]) -> T:
@@ -35,8 +36,15 @@ def translate_errors(fn: Callable[[], T]) -> T:
 class PostgresBatch:
     """Writes inside one open transaction on ``schema`` (see :class:`SinkBatch`)."""
 
-    def __init__(self, conn: psycopg.Connection, schema: str, position: StreamId | None) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        schema: str,
+        position: StreamId | None,
+        hints: dict[str, int] | None = None,
+    ) -> None:
         self._conn, self._schema, self._position = conn, schema, position
+        self._hints = {} if hints is None else hints  # table -> batches before direct COPY again
 
     @property
     def position(self) -> StreamId | None:
@@ -71,10 +79,21 @@ class PostgresBatch:
             cur.executemany(sql.SQL("DELETE FROM {} WHERE {}").format(target, where), keys)
 
     def _upsert(self, table: TableSpec, target: sql.Identifier, rows: list[object]) -> None:
+        """COPY straight into the table when no key exists yet (the common case: new
+        segments, new detections); on a duplicate key, stage and INSERT ... ON CONFLICT."""
         if not rows:
             return
-        stage = sql.Identifier(f"_stage_{self._schema}_{table.name}")
+        values = [[row[c] for c in table.columns] for row in rows]  # type: ignore[index]
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
+        if self._hints.get(table.name, 0) <= 0:
+            try:
+                with self._conn.transaction():  # a savepoint: a duplicate undoes only this
+                    self._copy(target, columns, values)
+                return
+            except psycopg.errors.UniqueViolation:
+                self._hints[table.name] = _RETRY_DIRECT_AFTER
+        self._hints[table.name] = self._hints.get(table.name, 0) - 1
+        stage = sql.Identifier(f"_stage_{self._schema}_{table.name}")
         updates = [c for c in table.columns if c not in table.key]
         on_conflict = (
             sql.SQL("DO UPDATE SET ")
@@ -91,9 +110,7 @@ class PostgresBatch:
                     " ON COMMIT DELETE ROWS"
                 ).format(stage, target)
             )
-            with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)) as copy:
-                for row in rows:
-                    copy.write_row([row[c] for c in table.columns])  # type: ignore[index]
+            self._copy(stage, columns, values)
             cur.execute(
                 sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT ({}) ").format(
                     target,
@@ -105,6 +122,16 @@ class PostgresBatch:
                 + on_conflict
             )
             cur.execute(sql.SQL("TRUNCATE {}").format(stage))
+
+    def _copy(
+        self, target: sql.Identifier, columns: sql.Composable, values: list[list[object]]
+    ) -> None:
+        with (
+            self._conn.cursor() as cur,
+            cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(target, columns)) as copy,
+        ):
+            for row in values:
+                copy.write_row(row)
 
     def _patch(
         self,
@@ -128,6 +155,7 @@ class PostgresReadModels:
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
+        self._upsert_hints: dict[str, int] = {}
 
     @property
     def connection(self) -> psycopg.Connection:
@@ -192,7 +220,8 @@ class PostgresReadModels:
         name = schema or projection.name
         try:
             with self._conn.transaction():
-                yield PostgresBatch(self._conn, name, self._read_position(name, lock=True))
+                position = self._read_position(name, lock=True)
+                yield PostgresBatch(self._conn, name, position, self._upsert_hints)
         except psycopg.OperationalError as e:
             raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
         except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as e:

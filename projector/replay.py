@@ -7,15 +7,17 @@ and renames schemas in one transaction, so readers see either the old or the new
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
+
+import redis
 
 from events.archive import EventLog
 from events.codec import decode
 from events.errors import CodecError
 from events.store import ZERO, Message, StreamId
-from projector.postgres import PostgresReadModels
-from projector.projection import Projection, SinkBatch
+from projector.projection import Projection, ReadModelSink, SinkBatch
 from projector.rows import RowOp, fold
 
 Progress = Callable[[int], None]
@@ -30,9 +32,9 @@ class ReplayResult:
 
 
 class Replayer:
-    """Rebuilds PostgreSQL projections from the event log."""
+    """Rebuilds projections (PostgreSQL or DuckDB) from the event log."""
 
-    def __init__(self, log_reader: EventLog, sink: PostgresReadModels, batch: int = 5000) -> None:
+    def __init__(self, log_reader: EventLog, sink: ReadModelSink, batch: int = 5000) -> None:
         self._log, self._sink, self._batch = log_reader, sink, batch
 
     def replay(self, projection: Projection, progress: Progress | None = None) -> ReplayResult:
@@ -75,3 +77,55 @@ class Replayer:
         if messages:
             batch.write(fold(ops))
             batch.set_position(messages[-1].stream_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayStatus:
+    state: str  # requested, running, done, failed
+    done: int
+    total: int
+    detail: str
+
+
+class ReplayRequests:
+    """Replay requests for read models owned by a running worker (DuckDB has one writer).
+
+    The CLI asks (``request``); the owning worker rebuilds between batches and reports
+    progress in ``ronin:replay:{projection}``, which the CLI shows as a progress bar.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis: Any = client
+
+    @staticmethod
+    def _key(name: str) -> str:
+        return f"ronin:replay:{name}"
+
+    def request(self, name: str, total: int) -> None:
+        self.report(name, ReplayStatus("requested", 0, total, ""))
+
+    def requested(self, names: Iterable[str]) -> list[str]:
+        return [n for n in names if self._redis.hget(self._key(n), "state") == b"requested"]
+
+    def report(self, name: str, status: ReplayStatus) -> None:
+        self._redis.hset(
+            self._key(name),
+            mapping={
+                "state": status.state,
+                "done": status.done,
+                "total": status.total,
+                "detail": status.detail,
+            },
+        )
+
+    def status(self, name: str) -> ReplayStatus | None:
+        raw = self._redis.hgetall(self._key(name))
+        if not raw:
+            return None
+        values = {k.decode(): v.decode() for k, v in raw.items()}
+        return ReplayStatus(
+            values.get("state", ""),
+            int(values.get("done", 0)),
+            int(values.get("total", 0)),
+            values.get("detail", ""),
+        )

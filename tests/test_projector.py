@@ -208,6 +208,10 @@ def test_duckdb_sink_holds_the_same_rows_as_postgres(
     assert duck_rows == pg_rows and len(duck_rows) > 50
     assert duck.position(projection) == pg_sink.position(projection)
 
+    before = duck.checksum(projection)
+    Replayer(event_log, duck, batch=64).replay(projection)
+    assert duck.checksum(projection) == before
+
     snapshot = tmp_path / "snapshot.duckdb"
     duck.publish_snapshot(snapshot)
     with open_snapshot(snapshot) as con:

@@ -117,6 +117,25 @@ def test_up_is_healthy_survives_kill_9_and_stops_cleanly() -> None:
                 names_after = conn.execute("SELECT name FROM cameras.cameras").fetchall()
             assert names_after == [("Porch",)]
 
+            env = {
+                **os.environ,
+                "REDIS_URL": f"unix://{data}/run/redis.sock",
+                "DATABASE_URL": db,
+                "RONIN_DATA_DIR": str(data),
+            }
+            for projection in ("cameras", "analytics_recordings"):
+                replayed = subprocess.run(
+                    [sys.executable, "-m", "infra.cli", "replay", projection],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+                assert replayed.returncode == 0, replayed.stderr
+                assert "events replayed" in replayed.stderr
+            with psycopg.connect(db) as conn:
+                assert conn.execute("SELECT name FROM cameras.cameras").fetchall() == [("Porch",)]
+
             again = start(data, port)  # a second `ronin up` on the same data: says so, exits
             out, _ = again.communicate(timeout=30)
             assert again.returncode == 0 and b"already running" in out
