@@ -60,6 +60,8 @@ class CameraConfigured(CameraEvent):
     """Shared shape of CameraAdded and CameraUpdated: the camera's whole configuration."""
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
+    directory: Annotated[str, Field(min_length=1, max_length=255)]
+    """The camera's folder under the storage root (``ingest.naming.unique_directory``)."""
     rtsp_url: Text
     credentials_ciphertext: Text | None = None
     group: Annotated[str, Field(max_length=200)] | None = None

@@ -9,6 +9,7 @@ unset, ``ronin up`` starts its own servers under the data directory.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -47,6 +48,10 @@ class Settings(BaseSettings):
     live_detection_enabled: bool = False
     live_detection_fps: float = Field(1.0, gt=0, le=10)
 
+    segment_seconds: float = Field(900.0, ge=10, le=3600)
+    hls_seconds: float = Field(1.0, ge=0.5, le=10)
+    ingest_stall_s: float = Field(15.0, ge=2)
+
     archive_interval_s: float = Field(5.0, gt=0)
     snapshot_interval_s: float = Field(5.0, gt=0)
     lease_ttl_ms: int = Field(10_000, ge=100)
@@ -83,6 +88,27 @@ class Settings(BaseSettings):
     @property
     def expected_workers(self) -> list[str]:
         return [w.strip() for w in self.ronin_workers.split(",") if w.strip()]
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def encryption_key_value(self) -> str:
+        """ENCRYPTION_KEY, or in development a key generated once in the data directory."""
+        if self.encryption_key is not None:
+            return self.encryption_key.get_secret_value()
+        path = self.data_dir / "encryption.key"
+        if not path.exists():
+            from cryptography.fernet import Fernet
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return path.read_text().strip()
+            with os.fdopen(fd, "w") as f:
+                f.write(Fernet.generate_key().decode())
+        return path.read_text().strip()
 
     def require_urls(self) -> tuple[str, str]:
         """(redis_url, database_url), or a clear error when a worker runs without them."""

@@ -3,6 +3,7 @@
 - ``projector``: PostgreSQL read models (cameras, recordings).
 - ``analytics``: DuckDB analytics tables, publishing a snapshot for the API.
 - ``archiver``: copies stream entries into the PostgreSQL archive, then trims streams.
+- ``ingest``: records every camera (one ffmpeg each), see ``ingest.worker``.
 
 A worker stops cleanly on SIGTERM/SIGINT; if Redis or PostgreSQL is briefly
 unreachable it waits and retries instead of exiting.
@@ -26,6 +27,10 @@ from events.errors import ConfigurationError, RoninError, StoreUnavailable
 from events.heartbeat import WorkerHeartbeat
 from events.store import RedisEventStore
 from infra.settings import Settings
+from ingest.credentials import CredentialCipher
+from ingest.recorder import RecorderSettings
+from ingest.segment_store import SegmentStore
+from ingest.worker import IngestWorker, PostgresCameraCatalog
 from projector.analytics import DuckDBReadModels
 from projector.postgres import PostgresReadModels
 from projector.projection import Projection, ReadModelSink
@@ -172,7 +177,28 @@ def run_archiver(settings: Settings) -> None:
         heartbeat.stop()
 
 
+def run_ingest(settings: Settings, name: str = "ingest") -> None:
+    redis_url, database_url = settings.require_urls()
+    store = RedisEventStore.from_url(redis_url)
+    cipher = CredentialCipher(settings.encryption_key_value())
+    worker = IngestWorker(
+        name=name,
+        catalog=PostgresCameraCatalog(psycopg.connect(database_url), cipher),
+        store=SegmentStore(settings.recordings_root, store.append),
+        settings=RecorderSettings(
+            log_dir=settings.log_dir / "cameras",
+            segment_seconds=settings.segment_seconds,
+            hls_seconds=settings.hls_seconds,
+            stall_s=settings.ingest_stall_s,
+        ),
+        client=store.client,
+        emit=store.append,
+    )
+    worker.run(stop_on_signals())
+
+
 WORKER_ENTRYPOINTS: dict[str, Callable[[Settings], None]] = {
+    "ingest": run_ingest,
     "projector": run_projector,
     "analytics": run_analytics,
     "archiver": run_archiver,

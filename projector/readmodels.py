@@ -31,6 +31,7 @@ CAMERAS = TableSpec(
     columns=(
         "camera_id",
         "name",
+        "directory",
         "rtsp_url",
         "credentials_ciphertext",
         "camera_group",
@@ -46,6 +47,7 @@ CAMERAS = TableSpec(
     ddl="""CREATE TABLE IF NOT EXISTS {table} (
         camera_id uuid PRIMARY KEY,
         name text NOT NULL,
+        directory text NOT NULL,
         rtsp_url text NOT NULL,
         credentials_ciphertext text,
         camera_group text,
@@ -98,6 +100,7 @@ def _camera_configured(event: Event) -> Sequence[RowOp]:
     assert isinstance(event, CameraAdded | CameraUpdated)
     values = {
         "name": event.name,
+        "directory": event.directory,
         "rtsp_url": event.rtsp_url,
         "credentials_ciphertext": event.credentials_ciphertext,
         "camera_group": event.group,

@@ -43,7 +43,9 @@ def segment_closed(
 
 
 def camera_added(name: str = "Door") -> CameraAdded:
-    return CameraAdded(camera_id=uuid4(), name=name, rtsp_url="rtsp://127.0.0.1:8554/door")
+    return CameraAdded(
+        camera_id=uuid4(), name=name, directory=name, rtsp_url="rtsp://127.0.0.1:8554/door"
+    )
 
 
 def random_history(rng: random.Random, n: int) -> list[Event]:
@@ -62,6 +64,7 @@ def random_history(rng: random.Random, n: int) -> list[Event]:
                 CameraUpdated(
                     camera_id=rng.choice(cameras),
                     name=f"renamed{i}",
+                    directory=f"renamed{i}",
                     rtsp_url="rtsp://h/x",
                     position=i,
                 )

@@ -1,0 +1,117 @@
+"""The ffmpeg command for one camera (pure): one RTSP connection, two outputs.
+
+The ``tee`` muxer writes both outputs from one read of the camera and one audio encode:
+
+1. recording segments: MP4 *fragmented* (``frag_keyframe+empty_moov``), so a killed
+   ffmpeg leaves a playable file, cut at the first keyframe after ``segment_seconds``,
+   numbered ``%08d.mp4`` in a per-run staging folder, each listed in ``segments.csv``
+   (``name,start,end`` in media seconds) when it is complete;
+2. live HLS: fMP4 segments of about one GOP (``hls_time``), a short rolling playlist,
+   old segments deleted; if it fails (disk, permissions) recording goes on
+   (``onfail=ignore``).
+
+Video is copied, never re-encoded (H.264 and H.265 alike; H.265 is tagged ``hvc1`` for
+browsers); audio, when present, becomes AAC. Progress goes to stdout every second for
+the watchdog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderPlan:
+    input_url: str
+    staging_dir: Path
+    hls_dir: Path
+    segment_seconds: float = 900.0
+    hls_seconds: float = 1.0
+    hls_list_size: int = 6
+    video_codec: str | None = None  # "hevc" adds the hvc1 tag
+    socket_timeout_s: float = 5.0
+
+    @property
+    def segment_list(self) -> Path:
+        return self.staging_dir / "segments.csv"
+
+    @property
+    def playlist(self) -> Path:
+        return self.hls_dir / "stream.m3u8"
+
+
+def _escape(value: str) -> str:
+    """Escape a value for the tee muxer's ``[key=value:...]`` syntax."""
+    return (
+        value.replace("\\", "\\\\")
+        .replace(":", "\\:")
+        .replace("|", "\\|")
+        .replace("[", "\\[")
+        .replace("]", "\\]")
+    )
+
+
+def _nested(options: dict[str, str]) -> str:
+    """Options inside a tee option (``segment_format_options``). ffmpeg unescapes such a
+    value twice, so the separators are escaped here once, and :func:`_slave` escapes the
+    whole again (checked: otherwise only the first option reaches the mp4 muxer)."""
+    return _escape(":".join(f"{k}={v}" for k, v in options.items()))
+
+
+def _slave(options: dict[str, str], target: Path) -> str:
+    inner = ":".join(f"{k}={_escape(v)}" for k, v in options.items())
+    return f"[{inner}]{_escape(str(target))}"
+
+
+def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
+    recording = _slave(
+        {
+            "f": "segment",
+            "segment_time": f"{plan.segment_seconds:g}",
+            "segment_format": "mp4",
+            "segment_format_options": _nested(
+                {
+                    "movflags": "+frag_keyframe+empty_moov+default_base_moof",
+                    "flush_packets": "1",  # each fragment reaches the file at once
+                }
+            ),
+            "reset_timestamps": "1",
+            "segment_list": str(plan.segment_list),
+            "segment_list_type": "csv",
+        },
+        plan.staging_dir / "%08d.mp4",
+    )
+    live = _slave(
+        {
+            "f": "hls",
+            "onfail": "ignore",
+            "hls_time": f"{plan.hls_seconds:g}",
+            "hls_list_size": str(plan.hls_list_size),
+            "hls_flags": "delete_segments+omit_endlist+independent_segments+temp_file",
+            "hls_segment_type": "fmp4",
+            "hls_fmp4_init_filename": "init.mp4",
+            "hls_segment_filename": str(plan.hls_dir / "seg%08d.m4s"),
+        },
+        plan.playlist,
+    )
+    tag = ["-tag:v", "hvc1"] if plan.video_codec == "hevc" else []
+    return [
+        ffmpeg,
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel", "info",
+        "-rtsp_transport", "tcp",
+        "-timeout", str(int(plan.socket_timeout_s * 1_000_000)),
+        "-i", plan.input_url,
+        "-map", "0:v:0",
+        "-map", "0:a:0?",
+        "-c:v", "copy",
+        *tag,
+        "-c:a", "aac",
+        "-b:a", "64k",
+        "-f", "tee",
+        f"{recording}|{live}",
+        "-progress", "pipe:1",
+        "-stats_period", "1",
+    ]  # fmt: skip

@@ -1,0 +1,284 @@
+"""One camera's recorder: runs and watches its ffmpeg, closes segments, reports status.
+
+:meth:`CameraRecorder.tick` is called about twice a second by the ingest worker and
+only calls named steps: start when due, close newly listed segments, announce the
+connection, handle an exit, and kill a stalled ffmpeg. A camera that fails is retried
+forever with capped exponential backoff; a run that stayed up a minute resets it.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import logging.handlers
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO
+from uuid import UUID
+
+from events.catalogue import (
+    CameraConnected,
+    CameraDisconnected,
+    Event,
+    RecordingStarted,
+    RecordingStopped,
+)
+from ingest.ffmpeg_command import RecorderPlan, recorder_command
+from ingest.ffmpeg_log import summarise
+from ingest.segment_list import SegmentListReader
+from ingest.segment_store import CameraFolder, RecoveryReport, SegmentStore
+
+log = logging.getLogger(__name__)
+
+_CREDENTIALS = re.compile(r"(rtsps?://)[^/@\s]+@")
+
+
+def redact(line: str) -> str:
+    """Remove credentials from any RTSP URL in a line (ffmpeg prints its input URL)."""
+    return _CREDENTIALS.sub(r"\1***@", line)
+
+
+def backoff_s(failures: int, base: float, cap: float) -> float:
+    """Delay before retry number ``failures`` (0, 1, 2, ...): doubling from ``base``, capped."""
+    return float(min(cap, base * 2 ** min(max(0, failures), 30)))
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSource:
+    """What ingest needs to record a camera. ``url`` may hold credentials: never log it."""
+
+    camera_id: UUID
+    name: str
+    directory: str
+    url: str
+
+    @property
+    def folder(self) -> CameraFolder:
+        return CameraFolder(self.camera_id, self.directory)
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderSettings:
+    log_dir: Path
+    segment_seconds: float = 900.0
+    hls_seconds: float = 1.0
+    stall_s: float = 15.0
+    connect_timeout_s: float = 30.0
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 60.0
+    ffmpeg: str = "ffmpeg"
+
+
+class _Run:
+    """One ffmpeg process and what its output tells us (filled by reader threads)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], folder: Path, logger: logging.Logger):
+        self.proc, self.folder = proc, folder
+        self.started = time.monotonic()
+        self.segments = SegmentListReader(str(folder / "segments.csv"))
+        self.anchor: datetime | None = None
+        self.out_time_us = 0
+        self.progressed_at = self.started
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
+        self.connected = False
+        self._logger = logger
+        self._threads = [
+            threading.Thread(target=self._read_progress, args=(proc.stdout,), daemon=True),
+            threading.Thread(target=self._read_stderr, args=(proc.stderr,), daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _read_progress(self, stream: IO[bytes] | None) -> None:
+        for raw in stream or []:
+            key, _, value = raw.decode(errors="replace").strip().partition("=")
+            if key != "out_time_us" or not value.lstrip("-").isdigit():
+                continue
+            out_time = int(value)
+            if out_time > self.out_time_us:
+                now = time.monotonic()
+                if self.anchor is None and out_time > 0:
+                    # the wall-clock time of media time 0: what has been written so far
+                    # ends now (stream copy of a live source writes as it receives)
+                    self.anchor = datetime.now(UTC) - timedelta(microseconds=out_time)
+                self.out_time_us, self.progressed_at = out_time, now
+
+    def _read_stderr(self, stream: IO[bytes] | None) -> None:
+        for raw in stream or []:
+            line = redact(raw.decode(errors="replace").rstrip())
+            self.stderr_tail.append(line)
+            self._logger.info(line)
+
+    def join(self, timeout: float = 5.0) -> None:
+        for thread in self._threads:
+            thread.join(timeout)
+
+
+class CameraRecorder:
+    def __init__(
+        self,
+        source: CameraSource,
+        store: SegmentStore,
+        settings: RecorderSettings,
+        emit: Callable[[Event], object],
+        worker: str,
+    ) -> None:
+        self.source = source
+        self._store, self._settings, self._emit, self._worker = store, settings, emit, worker
+        self._run: _Run | None = None
+        self._retry_at = 0.0
+        self._failures = 0
+        self._last_reason: str | None = None
+        self.status = "starting"
+        self._logger = _ffmpeg_logger(settings.log_dir, source.camera_id)
+
+    @property
+    def hls_dir(self) -> Path:
+        return self._store.root / ".streams" / str(self.source.camera_id)
+
+    def recover(self) -> RecoveryReport:
+        """Announce what a crash left behind (run before the first start)."""
+        report = self._store.recover(self.source.folder)
+        for path in report.unreadable:
+            log.error("%s: unreadable recording %s", self.source.name, path)
+        return report
+
+    def tick(self, now: float) -> None:
+        run = self._run
+        if run is None:
+            if now >= self._retry_at:
+                self._start()
+            return
+        self._close_listed(run)
+        self._announce_connection(run)
+        if run.proc.poll() is not None:
+            self._on_exit(run, now)
+        elif self._stalled(run, now):
+            self._kill(run)
+
+    def stop(self, reason: str) -> None:
+        run = self._run
+        if run is None:
+            return
+        if run.proc.poll() is None:
+            run.proc.send_signal(signal.SIGTERM)  # ffmpeg closes the open segment cleanly
+            try:
+                run.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                run.proc.kill()
+                run.proc.wait()
+        run.join()
+        self._finish_run(run)
+        if run.connected:
+            self._emit(RecordingStopped(camera_id=self.source.camera_id, reason=reason))
+        self._run = None
+        self.status = "stopped"
+
+    # --- steps ---------------------------------------------------------------------
+
+    def _start(self) -> None:
+        folder = self._store.new_run(self.source.camera_id)
+        shutil.rmtree(self.hls_dir, ignore_errors=True)
+        self.hls_dir.mkdir(parents=True, exist_ok=True)
+        plan = RecorderPlan(
+            input_url=self.source.url,
+            staging_dir=folder,
+            hls_dir=self.hls_dir,
+            segment_seconds=self._settings.segment_seconds,
+            hls_seconds=self._settings.hls_seconds,
+        )
+        command = recorder_command(plan, self._settings.ffmpeg)
+        self._logger.info("starting ffmpeg for %s", redact(self.source.url))
+        proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        self._run = _Run(proc, folder, self._logger)
+        self.status = "connecting"
+
+    def _close_listed(self, run: _Run) -> None:
+        entries = run.segments.new_entries()
+        if not entries:
+            return
+        anchor = run.anchor or datetime.now(UTC) - timedelta(microseconds=run.out_time_us)
+        if run.anchor is None:
+            run.anchor = anchor
+        self._store.write_anchor(run.folder, anchor)
+        for entry in entries:
+            if self._store.close_listed(self.source.folder, run.folder, entry, anchor) is None:
+                log.error("%s: segment %s could not be read", self.source.name, entry.name)
+
+    def _announce_connection(self, run: _Run) -> None:
+        if run.connected or run.anchor is None:
+            return
+        run.connected = True
+        self._store.write_anchor(run.folder, run.anchor)
+        self._emit(CameraConnected(camera_id=self.source.camera_id, worker=self._worker))
+        self._emit(RecordingStarted(camera_id=self.source.camera_id, worker=self._worker))
+        self._last_reason = None
+        self.status = "recording"
+
+    def _stalled(self, run: _Run, now: float) -> bool:
+        if run.connected:
+            return now - run.progressed_at > self._settings.stall_s
+        return now - run.started > self._settings.connect_timeout_s
+
+    def _kill(self, run: _Run) -> None:
+        what = "stalled" if run.connected else "timed out connecting"
+        self._logger.warning("ffmpeg %s; stopping it", what)
+        run.stderr_tail.append(f"watchdog: {what}: timeout, no data from the camera")
+        run.proc.send_signal(signal.SIGTERM)
+        try:
+            run.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            run.proc.kill()
+
+    def _on_exit(self, run: _Run, now: float) -> None:
+        run.join()
+        self._close_listed(run)
+        self._finish_run(run)
+        reason = summarise(run.stderr_tail) or f"ffmpeg exited with code {run.proc.returncode}"
+        if run.connected:
+            self._emit(RecordingStopped(camera_id=self.source.camera_id, reason=reason))
+        if run.connected or reason != self._last_reason:
+            self._emit(CameraDisconnected(camera_id=self.source.camera_id, reason=reason))
+        self._last_reason = reason
+        if run.connected and now - run.started > 60:
+            self._failures = 0
+        delay = backoff_s(
+            self._failures, self._settings.backoff_base_s, self._settings.backoff_cap_s
+        )
+        self._failures += 1
+        self._retry_at = now + delay
+        self._run = None
+        self.status = f"offline: {reason}; retrying in {delay:.0f} s"
+        log.warning("%s: %s; retrying in %.1f s", self.source.name, reason, delay)
+
+    def _finish_run(self, run: _Run) -> None:
+        """Announce the run's remaining files (a killed ffmpeg leaves a partial one)."""
+        report = RecoveryReport()
+        self._store.recover_run(self.source.folder, run.folder, report)
+        for path in report.unreadable:
+            log.error("%s: unreadable recording %s", self.source.name, path)
+
+
+def _ffmpeg_logger(log_dir: Path, camera_id: UUID) -> logging.Logger:
+    """ffmpeg's stderr for one camera, in a rotating file (three files of 1 MB)."""
+    logger = logging.getLogger(f"ronin.ffmpeg.{camera_id}")
+    if not logger.handlers:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(
+            log_dir / f"ffmpeg-{camera_id}.log", maxBytes=1_000_000, backupCount=3
+        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+    return logger

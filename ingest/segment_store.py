@@ -1,0 +1,248 @@
+"""Closed segments: from ffmpeg's staging folder to their place, durably, then announced.
+
+ffmpeg writes into ``{root}/.incoming/{camera_id}/{run}/``. When a segment closes:
+
+1. the file is fsynced and probed;
+2. an *intent* (the SegmentClosed event, encoded) is written and fsynced;
+3. the file is renamed to ``{root}/{folder}/{YYYY-MM-DD}/HH-MM-SS.mp4`` and both
+   folders are fsynced;
+4. the event is appended to the event store; the intent is deleted.
+
+A crash at any step loses nothing: on start, :meth:`SegmentStore.recover` finishes
+every intent (the same event, so consumers see a duplicate at most), and probes and
+announces every file still in staging, marked ``recovered``. A file that cannot be read
+is renamed ``*.unreadable`` and reported, never deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import orjson
+
+from events.catalogue import Event, SegmentClosed
+from events.codec import decode, encode
+from ingest.naming import segment_path
+from ingest.probe import MediaInfo, ProbeFailed, probe
+from ingest.segment_list import ListedSegment, SegmentListReader, wall_clock
+
+log = logging.getLogger(__name__)
+
+_ANCHOR = "anchor"
+_EMPTY_BYTES = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CameraFolder:
+    camera_id: UUID
+    directory: str
+
+
+@dataclass(slots=True)
+class RecoveryReport:
+    announced: list[SegmentClosed] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def segment_id_for(camera_id: UUID, relative_path: str) -> UUID:
+    """Deterministic: announcing the same file twice gives the same segment id."""
+    return uuid5(NAMESPACE_URL, f"ronin:{camera_id}/{relative_path}")
+
+
+class SegmentStore:
+    def __init__(self, root: Path, append: Callable[[Event], object]) -> None:
+        self.root = root
+        self._append = append
+
+    # --- staging -------------------------------------------------------------------
+
+    def staging(self, camera_id: UUID) -> Path:
+        return self.root / ".incoming" / str(camera_id)
+
+    def new_run(self, camera_id: UUID) -> Path:
+        run = self.staging(camera_id) / f"run-{time.time_ns()}"
+        run.mkdir(parents=True)
+        return run
+
+    @staticmethod
+    def write_anchor(run: Path, anchor: datetime) -> None:
+        (run / _ANCHOR).write_text(anchor.isoformat())
+
+    @staticmethod
+    def read_anchor(run: Path) -> datetime | None:
+        try:
+            return datetime.fromisoformat((run / _ANCHOR).read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    # --- closing -------------------------------------------------------------------
+
+    def close_listed(
+        self, camera: CameraFolder, run: Path, entry: ListedSegment, anchor: datetime
+    ) -> SegmentClosed | None:
+        """Finish a segment ffmpeg listed as complete; None if it cannot be read."""
+        start, end = wall_clock(anchor, entry)
+        return self._close(camera, run / entry.name, start, end, recovered=False)
+
+    def _close(
+        self,
+        camera: CameraFolder,
+        source: Path,
+        start: datetime | None,
+        end: datetime | None,
+        recovered: bool,
+    ) -> SegmentClosed | None:
+        try:
+            fsync_path(source)
+            info = probe(source)
+        except (OSError, ProbeFailed) as e:
+            self._set_aside(source, str(e))
+            return None
+        event = self._event(camera, source, info, start, end, recovered)
+        intent = self._intents(camera.camera_id) / f"{event.segment_id}.json"
+        self._write_intent(intent, source, event)
+        self._move(source, self.root / event.path)
+        self._append(event)
+        intent.unlink(missing_ok=True)
+        return event
+
+    def _event(
+        self,
+        camera: CameraFolder,
+        source: Path,
+        info: MediaInfo,
+        start: datetime | None,
+        end: datetime | None,
+        recovered: bool,
+    ) -> SegmentClosed:
+        if start is None:  # no anchor survived: the file's last write marks its end
+            mtime = datetime.fromtimestamp(source.stat().st_mtime, UTC)
+            start = mtime - timedelta(seconds=info.duration_s)
+        end = end or start + timedelta(seconds=info.duration_s)
+        local = start.astimezone()
+        suffix = 0
+        while (self.root / segment_path(camera.directory, local, suffix)).exists():
+            suffix += 1
+        relative = segment_path(camera.directory, local, suffix)
+        return SegmentClosed(
+            segment_id=segment_id_for(camera.camera_id, relative),
+            camera_id=camera.camera_id,
+            path=relative,
+            start=start,
+            end=end,
+            duration_s=max(0.0, (end - start).total_seconds()),
+            bytes=source.stat().st_size,
+            video_codec=info.video_codec,
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
+            audio_codec=info.audio_codec,
+            recovered=recovered,
+        )
+
+    def _intents(self, camera_id: UUID) -> Path:
+        folder = self.staging(camera_id) / "intents"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    @staticmethod
+    def _write_intent(intent: Path, source: Path, event: SegmentClosed) -> None:
+        fields = {k: v.decode() for k, v in encode(event).items()}
+        tmp = intent.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps({"source": str(source), "fields": fields}))
+        fsync_path(tmp)
+        tmp.rename(intent)
+        fsync_path(intent.parent)
+
+    def _move(self, source: Path, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(source, target)
+        fsync_path(target.parent)
+        fsync_path(source.parent)
+
+    @staticmethod
+    def _set_aside(source: Path, reason: str) -> None:
+        """Keep an unreadable file as ``*.unreadable``; drop one that holds no media at all
+        (ffmpeg killed before the first fragment: only headers)."""
+        with contextlib.suppress(OSError):
+            if source.stat().st_size <= _EMPTY_BYTES:
+                log.info("removing %s: no media in it (%s)", source, reason)
+                source.unlink()
+                return
+            log.error("unreadable segment %s kept as .unreadable: %s", source, reason)
+            source.rename(source.with_name(source.name + ".unreadable"))
+
+    # --- recovery ------------------------------------------------------------------
+
+    def recover(self, camera: CameraFolder) -> RecoveryReport:
+        """Finish what a crash interrupted: intents first, then files left in staging."""
+        report = RecoveryReport()
+        staging = self.staging(camera.camera_id)
+        if not staging.exists():
+            return report
+        for intent in sorted(self._intents(camera.camera_id).glob("*.json")):
+            event = self._finish_intent(intent)
+            if event is not None:
+                report.announced.append(event)
+        for run in sorted(p for p in staging.glob("run-*") if p.is_dir()):
+            self.recover_run(camera, run, report)
+        return report
+
+    def _finish_intent(self, intent: Path) -> SegmentClosed | None:
+        try:
+            data = orjson.loads(intent.read_bytes())
+            event = decode({k: v.encode() for k, v in data["fields"].items()})
+        except (OSError, orjson.JSONDecodeError, KeyError, ValueError) as e:
+            log.error("cannot read intent %s: %s", intent, e)
+            return None
+        assert isinstance(event, SegmentClosed)
+        source, target = Path(data["source"]), self.root / event.path
+        if not target.exists() and source.exists():
+            self._move(source, target)
+        if target.exists():
+            self._append(event)
+        intent.unlink(missing_ok=True)
+        return event if target.exists() else None
+
+    def recover_run(self, camera: CameraFolder, run: Path, report: RecoveryReport) -> None:
+        """Announce the files a run left in staging (listed or partial), then remove it."""
+        listed = {e.name: e for e in SegmentListReader(str(run / "segments.csv")).new_entries()}
+        anchor = self.read_anchor(run)
+        last_end = max((e.end_s for e in listed.values()), default=0.0)
+        for file in sorted(run.glob("*.mp4")):
+            entry = listed.get(file.name)
+            if anchor is not None and entry is not None:
+                start, end = wall_clock(anchor, entry)
+            elif anchor is not None:
+                start, end = anchor + timedelta(seconds=last_end), None
+            else:
+                start, end = None, None
+            event = self._close(camera, file, start, end, recovered=True)
+            if event is None:
+                report.unreadable.append(str(file.relative_to(self.root)))
+            else:
+                report.announced.append(event)
+        for leftover in run.glob("*.unreadable"):
+            name = str(leftover.relative_to(self.root))
+            if name not in report.unreadable:
+                report.unreadable.append(name)
+        if not any(run.glob("*.mp4*")):
+            for extra in run.iterdir():
+                extra.unlink()
+            run.rmdir()

@@ -1,0 +1,1 @@
+"""Simulated cameras: a real RTSP server (GStreamer) run by the system Python."""

@@ -1,0 +1,69 @@
+"""Start simulated cameras (``rtsp_server.py`` under the system Python) and wait for them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from events.errors import EmbeddedServiceError
+
+SERVER = Path(__file__).with_name("rtsp_server.py")
+
+
+@dataclass(frozen=True, slots=True)
+class SimCamera:
+    port: int
+    path: str = "stream"
+    codec: Literal["h264", "h265"] = "h264"
+    width: int = 640
+    height: int = 360
+    fps: int = 15
+    gop: int = 15
+    audio: Literal["none", "aac", "g711"] = "none"
+    user: str | None = None
+    password: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The camera's URL without credentials (as a user types it)."""
+        return f"rtsp://127.0.0.1:{self.port}/{self.path}"
+
+
+def system_python() -> str:
+    return os.environ.get("RONIN_SIM_PYTHON", "/usr/bin/python3")
+
+
+def sim_command(cameras: list[SimCamera]) -> list[str]:
+    config = {"cameras": [asdict(c) for c in cameras]}
+    return [system_python(), str(SERVER), json.dumps(config)]
+
+
+def start_sim_cameras(
+    cameras: list[SimCamera], log: Path | None = None, timeout_s: float = 30
+) -> subprocess.Popen[bytes]:
+    """Start one RTSP server process serving ``cameras``; returns once it listens."""
+    stderr = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        proc = subprocess.Popen(
+            sim_command(cameras), stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL
+        )
+    except OSError as e:
+        raise EmbeddedServiceError(f"cannot start the simulated cameras: {e}") from e
+    finally:
+        if log:
+            stderr.close()  # type: ignore[union-attr]
+    deadline = time.monotonic() + timeout_s
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode()
+    if not line.startswith("READY") or time.monotonic() > deadline:
+        proc.kill()
+        raise EmbeddedServiceError(
+            "the simulated cameras did not start: GStreamer's RTSP server needs "
+            "`bash infra/bootstrap.sh setup` (python3-gi, gir1.2-gst-rtsp-server-1.0)"
+        )
+    return proc

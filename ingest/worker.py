@@ -1,0 +1,153 @@
+"""The ingest worker: records every enabled camera it holds the lease for.
+
+Several ingest processes share the cameras through Redis leases
+(``ronin:lease:camera:{id}``, a few seconds, renewed twice a second): a camera is
+recorded by exactly one worker at a time and taken over within seconds when its worker
+dies. A worker takes at most its fair share (cameras / live ingest workers, rounded up)
+so that a new worker gets cameras too.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+from uuid import UUID
+
+import psycopg
+import redis
+
+from events.catalogue import Event
+from events.errors import ConfigurationError, RoninError, StoreUnavailable
+from events.heartbeat import WorkerHeartbeat, worker_statuses
+from events.store import Lease
+from ingest.credentials import CredentialCipher, with_credentials
+from ingest.recorder import CameraRecorder, CameraSource, RecorderSettings
+from ingest.segment_store import SegmentStore
+
+log = logging.getLogger(__name__)
+
+
+class CameraCatalog(Protocol):
+    def enabled(self) -> list[CameraSource]: ...
+
+
+class PostgresCameraCatalog:
+    """Enabled cameras from the ``cameras`` read model, credentials decrypted."""
+
+    def __init__(self, conn: psycopg.Connection, cipher: CredentialCipher | None) -> None:
+        self._conn, self._cipher = conn, cipher
+
+    def enabled(self) -> list[CameraSource]:
+        try:
+            rows = self._conn.execute(
+                "SELECT camera_id, name, directory, rtsp_url, credentials_ciphertext"
+                " FROM cameras.cameras WHERE enabled ORDER BY position, name"
+            ).fetchall()
+            self._conn.commit()
+        except psycopg.errors.UndefinedTable:
+            self._conn.rollback()
+            return []  # the projector has not created the read model yet
+        except psycopg.OperationalError as e:
+            raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
+        sources = []
+        for camera_id, name, directory, url, ciphertext in rows:
+            credentials = None
+            if ciphertext:
+                if self._cipher is None:
+                    raise ConfigurationError(
+                        "a camera has credentials but no ENCRYPTION_KEY is set"
+                    )
+                credentials = self._cipher.decrypt(ciphertext)
+            sources.append(
+                CameraSource(camera_id, name, directory, with_credentials(url, credentials))
+            )
+        return sources
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        name: str,
+        catalog: CameraCatalog,
+        store: SegmentStore,
+        settings: RecorderSettings,
+        client: redis.Redis,
+        emit: Callable[[Event], object],
+        lease_ttl_ms: int = 5000,
+    ) -> None:
+        self.name = name
+        self._catalog, self._store, self._settings = catalog, store, settings
+        self._redis, self._emit, self._ttl = client, emit, lease_ttl_ms
+        self._owner = f"{name}:{id(self)}:{time.time_ns()}"
+        self._leases: dict[UUID, Lease] = {}
+        self.recorders: dict[UUID, CameraRecorder] = {}
+        self._heartbeat = WorkerHeartbeat(client, name)
+
+    def run(self, stop: threading.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    self.step(time.monotonic())
+                except StoreUnavailable as e:
+                    log.warning("store unavailable, retrying: %s", e)
+                    stop.wait(1.0)
+                stop.wait(0.5)
+        finally:
+            self.shutdown("ingest worker stopped")
+
+    def step(self, now: float) -> None:
+        wanted = {c.camera_id: c for c in self._catalog.enabled()}
+        self._release_unwanted(wanted)
+        self._take_cameras(wanted)
+        for recorder in list(self.recorders.values()):
+            recorder.tick(now)
+        self._heartbeat.beat(cameras=len(self.recorders))
+
+    def shutdown(self, reason: str) -> None:
+        for camera_id in list(self.recorders):
+            self._drop(camera_id, reason)
+        self._heartbeat.stop()
+
+    # --- steps ---------------------------------------------------------------------
+
+    def _release_unwanted(self, wanted: dict[UUID, CameraSource]) -> None:
+        for camera_id, recorder in list(self.recorders.items()):
+            source = wanted.get(camera_id)
+            if source is None:
+                self._drop(camera_id, "camera removed or disabled")
+            elif source != recorder.source:
+                self._drop(camera_id, "camera configuration changed")
+            elif not self._leases[camera_id].try_acquire():
+                self._drop(camera_id, "another ingest worker took the camera over")
+
+    def _take_cameras(self, wanted: dict[UUID, CameraSource]) -> None:
+        share = self._fair_share(len(wanted))
+        for camera_id, source in wanted.items():
+            if camera_id in self.recorders or len(self.recorders) >= share:
+                continue
+            lease = Lease(self._redis, f"ronin:lease:camera:{camera_id}", self._owner, self._ttl)
+            if not lease.try_acquire():
+                continue
+            self._leases[camera_id] = lease
+            recorder = CameraRecorder(source, self._store, self._settings, self._emit, self.name)
+            try:
+                recorder.recover()
+            except RoninError as e:
+                log.error("%s: recovery failed: %s", source.name, e)
+            self.recorders[camera_id] = recorder
+
+    def _fair_share(self, cameras: int) -> int:
+        live = [s for s in worker_statuses(self._redis) if s.alive and s.name.startswith("ingest")]
+        workers = max(1, len(live) + (0 if any(s.name == self.name for s in live) else 1))
+        return math.ceil(cameras / workers)
+
+    def _drop(self, camera_id: UUID, reason: str) -> None:
+        recorder = self.recorders.pop(camera_id)
+        recorder.stop(reason)
+        lease = self._leases.pop(camera_id, None)
+        if lease is not None:
+            lease.release()

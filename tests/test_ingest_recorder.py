@@ -1,0 +1,76 @@
+"""A camera recorder against a real RTSP server and real ffmpeg."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import time
+from pathlib import Path
+
+from events.catalogue import CameraConnected, CameraDisconnected, RecordingStarted
+from ingest.probe import probe
+from ingest.simcam.timecode import first_frame_time
+from tests.ingest_support import recorder, run_until, segments, sim
+
+
+def test_records_contiguous_playable_segments_with_true_times(tmp_path: Path) -> None:
+    camera, server = sim(audio="g711")
+    try:
+        rec, events = recorder(tmp_path, camera.url)
+        run_until(rec, lambda: len(segments(events)) >= 2, 60)
+        rec.stop("test over")
+    finally:
+        server.terminate()
+    closed = segments(events)
+    assert len(closed) >= 2
+    assert isinstance(events[0], CameraConnected) and isinstance(events[1], RecordingStarted)
+    for previous, current in itertools.pairwise(closed):
+        assert current.start == previous.end  # no gap, no overlap
+    for seg in closed:
+        info = probe(tmp_path / seg.path)
+        assert info.video_codec == "h264" and info.audio_codec == "aac"
+        assert abs(info.duration_s - seg.duration_s) < 1.1  # within one GOP
+        assert seg.path.startswith("Door/") and seg.path.endswith(".mp4")
+    first = closed[0]
+    burned = first_frame_time(tmp_path / first.path, camera.width, camera.height)
+    assert abs((burned - first.start).total_seconds()) < 2.0, (burned, first.start)
+    assert not list((tmp_path / ".incoming").rglob("*.mp4"))
+
+
+def test_killed_ffmpeg_leaves_a_playable_partial_segment_and_recording_resumes(
+    tmp_path: Path,
+) -> None:
+    camera, server = sim()
+    try:
+        rec, events = recorder(tmp_path, camera.url, segment_seconds=30, backoff_base_s=0.5)
+        run_until(rec, lambda: any(isinstance(e, RecordingStarted) for e in events), 30)
+        time.sleep(6)  # mid-segment
+        assert rec._run is not None
+        os.kill(rec._run.proc.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        run_until(rec, lambda: any(isinstance(e, CameraDisconnected) for e in events), 10)
+        partial = segments(events)
+        assert len(partial) == 1 and partial[0].recovered
+        assert probe(tmp_path / partial[0].path).duration_s > 3
+        started = sum(isinstance(e, RecordingStarted) for e in events)
+        run_until(rec, lambda: sum(isinstance(e, RecordingStarted) for e in events) > started, 20)
+        assert time.monotonic() - killed_at < 8  # resumed within a few seconds
+        rec.stop("test over")
+    finally:
+        server.terminate()
+
+
+def test_wrong_password_is_reported_clearly(tmp_path: Path) -> None:
+    camera, server = sim(user="admin", password="secret")
+    try:
+        bad = camera.url.replace("rtsp://", "rtsp://admin:wrong@")
+        rec, events = recorder(tmp_path, bad)
+        run_until(rec, lambda: any(isinstance(e, CameraDisconnected) for e in events), 20)
+        rec.stop("test over")
+    finally:
+        server.terminate()
+    [event] = [e for e in events if isinstance(e, CameraDisconnected)]
+    assert "401 Unauthorized" in event.reason
+    log_text = "".join(p.read_text() for p in (tmp_path / ".logs").glob("*.log"))
+    assert "wrong" not in log_text and "***@" in log_text
