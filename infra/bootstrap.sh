@@ -5,13 +5,19 @@
 #   bash infra/bootstrap.sh test        set up and run the whole test suite (ruff, mypy, pytest)
 #   bash infra/bootstrap.sh setup       only install
 #
-# System packages (apt-get, needs root or sudo): redis-server and postgresql (the
-# embedded servers). Python packages go into .venv from pyproject.toml; they are
-# reinstalled only when pyproject.toml changes.
+# System packages (apt-get, needs root or sudo): the embedded servers, ffmpeg, and
+# GStreamer's RTSP server for simulated cameras. Python packages go into .venv from
+# pyproject.toml; they are reinstalled only when pyproject.toml changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(redis-server postgresql)
+APT_PACKAGES=(
+  redis-server postgresql                     # the embedded servers
+  ffmpeg                                      # ingest (ffmpeg, ffprobe)
+  python3-gi python3-gi-cairo gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav  # simulated cameras (a real RTSP server)
+)
 PYTHON=${PYTHON:-python3}
 
 missing_apt() {

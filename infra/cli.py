@@ -37,6 +37,7 @@ def _settings() -> Settings:
 @app.command()
 def up(
     port: int | None = typer.Option(None, help="API port (default API_PORT or 8000)"),
+    demo: bool = typer.Option(False, "--demo", help="also run and register a simulated camera"),
 ) -> None:
     """Start everything on this machine: Redis, PostgreSQL, workers and the API."""
     from infra.supervisor import Supervisor
@@ -44,7 +45,50 @@ def up(
     settings = _settings()
     if port is not None:
         settings = settings.model_copy(update={"api_port": port})
-    raise typer.Exit(Supervisor(settings, say=console.print).run())
+    raise typer.Exit(Supervisor(settings, say=console.print, demo=demo).run())
+
+
+@app.command()
+def ingest(name: str = typer.Option("ingest", help="worker name (unique per process)")) -> None:
+    """Record cameras (several ingest processes share them through Redis leases)."""
+    from infra.workers import run_ingest
+
+    run_ingest(_settings(), name)
+
+
+@app.command(name="sim-camera")
+def sim_camera(
+    count: int = typer.Option(1, help="how many cameras"),
+    port: int = typer.Option(8554, help="first port; camera N listens on port + N - 1"),
+    codec: str = typer.Option("h264", help="h264 or h265"),
+    width: int = typer.Option(1280),
+    height: int = typer.Option(720),
+    fps: int = typer.Option(15),
+    gop: int = typer.Option(15, help="frames between keyframes"),
+    audio: str = typer.Option("none", help="none, aac or g711"),
+    user: str | None = typer.Option(None, help="require this user (basic auth)"),
+    password: str | None = typer.Option(None),
+) -> None:
+    """Run simulated RTSP cameras (a real RTSP server) until Ctrl-C."""
+    from ingest.simcam.launcher import SimCamera, start_sim_cameras
+
+    if codec not in ("h264", "h265") or audio not in ("none", "aac", "g711"):
+        raise RoninError("--codec is h264 or h265; --audio is none, aac or g711")
+    cameras = [
+        SimCamera(
+            port=port + i, path=f"cam{i + 1}", codec=codec, width=width, height=height,  # type: ignore[arg-type]
+            fps=fps, gop=gop, audio=audio, user=user, password=password,  # type: ignore[arg-type]
+        )
+        for i in range(count)
+    ]  # fmt: skip
+    proc = start_sim_cameras(cameras)
+    for camera in cameras:
+        console.print(f"{camera.path}: {camera.url}")
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait()
 
 
 @app.command()

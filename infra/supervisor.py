@@ -25,6 +25,8 @@ from typing import IO
 import psycopg
 
 from events.errors import EmbeddedServiceError
+from events.store import RedisEventStore
+from infra.demo import DEMO_CAMERA_ID, demo_camera, register_demo_camera
 from infra.embedded import (
     EmbeddedPostgres,
     EmbeddedRedis,
@@ -34,11 +36,12 @@ from infra.embedded import (
     wait_until,
 )
 from infra.settings import Settings
+from ingest.simcam.launcher import sim_command
 from projector.migrations import migrate
 
 log = logging.getLogger(__name__)
 
-WORKERS = ("projector", "analytics", "archiver")
+WORKERS = ("projector", "analytics", "archiver", "ingest")
 
 
 def backoff_s(failures: int, base: float = 0.5, cap: float = 30.0) -> float:
@@ -59,6 +62,7 @@ class Child:
 class Supervisor:
     settings: Settings
     say: Callable[[str], None] = print
+    demo: bool = False
     stopping: threading.Event = field(default_factory=threading.Event)
     infra: list[Child] = field(default_factory=list)
     apps: list[Child] = field(default_factory=list)
@@ -80,7 +84,10 @@ class Supervisor:
         try:
             env = self._start_infrastructure()
             self._migrate(env["DATABASE_URL"])
+            self.settings.encryption_key_value()  # made once, before the workers read it
             self._start_apps(env)
+            if self.demo:
+                self._start_demo(env)
             self.say(f"Ronin is up: http://{self.settings.api_host}:{self.settings.api_port}")
             self._supervise()
         finally:
@@ -164,6 +171,17 @@ class Supervisor:
         self.apps.append(Child(ServiceSpec("api", api, env)))
         for child in self.apps:
             self._spawn(child)
+
+    def _start_demo(self, env: dict[str, str]) -> None:
+        camera = demo_camera()
+        child = Child(ServiceSpec("sim-camera", sim_command([camera])))
+        self.apps.append(child)
+        self._spawn(child)
+        store = RedisEventStore.from_url(env["REDIS_URL"])
+        outcome = register_demo_camera(store, env["DATABASE_URL"], camera.url)
+        self.say(f"demo camera {outcome}: {camera.url}")
+        live = self.settings.recordings_root / ".streams" / str(DEMO_CAMERA_ID) / "stream.m3u8"
+        self.say(f"live playlist: {live}")
 
     def _spawn(self, child: Child) -> None:
         child.proc = start_service(child.spec, self.log_dir)

@@ -101,6 +101,7 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
         "-nostdin",
         "-hide_banner",
         "-loglevel", "info",
+        "-fflags", "nobuffer",
         "-rtsp_transport", "tcp",
         "-timeout", str(int(plan.socket_timeout_s * 1_000_000)),
         "-i", plan.input_url,

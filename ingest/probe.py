@@ -12,7 +12,11 @@ from events.errors import RoninError
 
 
 class ProbeFailed(RoninError):
-    """ffprobe could not read a media file (truncated, empty, not media)."""
+    """ffprobe could not read a media file (truncated, corrupt, not media)."""
+
+
+class EmptyMedia(ProbeFailed):
+    """The file is well-formed but holds no footage (headers only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,5 +77,5 @@ def probe(path: Path, timeout_s: float = 30) -> MediaInfo:
     except (json.JSONDecodeError, TypeError) as e:
         raise ProbeFailed(f"{path.name}: unexpected ffprobe output") from e
     if info.duration_s <= 0:
-        raise ProbeFailed(f"{path.name}: no media in the file")
+        raise EmptyMedia(f"{path.name}: no media in the file")
     return info

@@ -31,6 +31,7 @@ from events.catalogue import (
     RecordingStarted,
     RecordingStopped,
 )
+from infra.embedded import die_with_parent
 from ingest.ffmpeg_command import RecorderPlan, recorder_command
 from ingest.ffmpeg_log import summarise
 from ingest.segment_list import SegmentListReader
@@ -73,7 +74,7 @@ class RecorderSettings:
     stall_s: float = 15.0
     connect_timeout_s: float = 30.0
     backoff_base_s: float = 1.0
-    backoff_cap_s: float = 60.0
+    backoff_cap_s: float = 10.0
     ffmpeg: str = "ffmpeg"
 
 
@@ -176,6 +177,7 @@ class CameraRecorder:
                 run.proc.kill()
                 run.proc.wait()
         run.join()
+        self._close_listed(run)
         self._finish_run(run)
         if run.connected:
             self._emit(RecordingStopped(camera_id=self.source.camera_id, reason=reason))
@@ -198,7 +200,11 @@ class CameraRecorder:
         command = recorder_command(plan, self._settings.ffmpeg)
         self._logger.info("starting ffmpeg for %s", redact(self.source.url))
         proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=die_with_parent(signal.SIGTERM),  # no orphan recording a camera twice
         )
         self._run = _Run(proc, folder, self._logger)
         self.status = "connecting"

@@ -31,13 +31,12 @@ import orjson
 from events.catalogue import Event, SegmentClosed
 from events.codec import decode, encode
 from ingest.naming import segment_path
-from ingest.probe import MediaInfo, ProbeFailed, probe
+from ingest.probe import EmptyMedia, MediaInfo, ProbeFailed, probe
 from ingest.segment_list import ListedSegment, SegmentListReader, wall_clock
 
 log = logging.getLogger(__name__)
 
 _ANCHOR = "anchor"
-_EMPTY_BYTES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +110,10 @@ class SegmentStore:
         try:
             fsync_path(source)
             info = probe(source)
+        except EmptyMedia as e:
+            log.info("removing %s: %s", source, e)  # headers only: no footage to lose
+            source.unlink(missing_ok=True)
+            return None
         except (OSError, ProbeFailed) as e:
             self._set_aside(source, str(e))
             return None
@@ -131,10 +134,12 @@ class SegmentStore:
         end: datetime | None,
         recovered: bool,
     ) -> SegmentClosed:
+        media = timedelta(seconds=info.duration_s)
         if start is None:  # no anchor survived: the file's last write marks its end
-            mtime = datetime.fromtimestamp(source.stat().st_mtime, UTC)
-            start = mtime - timedelta(seconds=info.duration_s)
-        end = end or start + timedelta(seconds=info.duration_s)
+            start = datetime.fromtimestamp(source.stat().st_mtime, UTC) - media
+        if end is not None and end - start > media + timedelta(seconds=0.1):
+            start = end - media  # the run's first segment begins at its first keyframe
+        end = end or start + media
         local = start.astimezone()
         suffix = 0
         while (self.root / segment_path(camera.directory, local, suffix)).exists():
@@ -178,11 +183,10 @@ class SegmentStore:
 
     @staticmethod
     def _set_aside(source: Path, reason: str) -> None:
-        """Keep an unreadable file as ``*.unreadable``; drop one that holds no media at all
-        (ffmpeg killed before the first fragment: only headers)."""
+        """Keep an unreadable file as ``*.unreadable`` (reported, never deleted); an empty
+        one (ffmpeg killed before writing anything) goes."""
         with contextlib.suppress(OSError):
-            if source.stat().st_size <= _EMPTY_BYTES:
-                log.info("removing %s: no media in it (%s)", source, reason)
+            if source.stat().st_size == 0:
                 source.unlink()
                 return
             log.error("unreadable segment %s kept as .unreadable: %s", source, reason)
@@ -234,14 +238,9 @@ class SegmentStore:
             else:
                 start, end = None, None
             event = self._close(camera, file, start, end, recovered=True)
-            if event is None:
-                report.unreadable.append(str(file.relative_to(self.root)))
-            else:
+            if event is not None:
                 report.announced.append(event)
-        for leftover in run.glob("*.unreadable"):
-            name = str(leftover.relative_to(self.root))
-            if name not in report.unreadable:
-                report.unreadable.append(name)
+        report.unreadable.extend(str(f.relative_to(self.root)) for f in run.glob("*.unreadable"))
         if not any(run.glob("*.mp4*")):
             for extra in run.iterdir():
                 extra.unlink()

@@ -85,7 +85,8 @@ class IngestWorker:
         self._owner = f"{name}:{id(self)}:{time.time_ns()}"
         self._leases: dict[UUID, Lease] = {}
         self.recorders: dict[UUID, CameraRecorder] = {}
-        self._heartbeat = WorkerHeartbeat(client, name)
+        # liveness counts for the fair share: it must expire about as fast as a lease
+        self._heartbeat = WorkerHeartbeat(client, name, ttl_s=max(2.0, 2 * lease_ttl_ms / 1000))
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -100,12 +101,14 @@ class IngestWorker:
             self.shutdown("ingest worker stopped")
 
     def step(self, now: float) -> None:
+        self._heartbeat.beat(cameras=len(self.recorders))
         wanted = {c.camera_id: c for c in self._catalog.enabled()}
+        share = self._fair_share(len(wanted))
         self._release_unwanted(wanted)
-        self._take_cameras(wanted)
+        self._release_excess(share)
+        self._take_cameras(wanted, share)
         for recorder in list(self.recorders.values()):
             recorder.tick(now)
-        self._heartbeat.beat(cameras=len(self.recorders))
 
     def shutdown(self, reason: str) -> None:
         for camera_id in list(self.recorders):
@@ -124,8 +127,13 @@ class IngestWorker:
             elif not self._leases[camera_id].try_acquire():
                 self._drop(camera_id, "another ingest worker took the camera over")
 
-    def _take_cameras(self, wanted: dict[UUID, CameraSource]) -> None:
-        share = self._fair_share(len(wanted))
+    def _release_excess(self, share: int) -> None:
+        """Hand cameras beyond our share to a newly started worker (it takes them within
+        a second; the recording gap is that second)."""
+        for camera_id in list(self.recorders)[share:]:
+            self._drop(camera_id, "handed over to another ingest worker")
+
+    def _take_cameras(self, wanted: dict[UUID, CameraSource], share: int) -> None:
         for camera_id, source in wanted.items():
             if camera_id in self.recorders or len(self.recorders) >= share:
                 continue

@@ -27,6 +27,7 @@ class SimCamera:
     audio: Literal["none", "aac", "g711"] = "none"
     user: str | None = None
     password: str | None = None
+    video: bool = True
 
     @property
     def url(self) -> str:

@@ -8,6 +8,7 @@ ugly}, gstreamer1.0-libav, python3-gi-cairo); it imports nothing from Ronin.
 
 CONFIG_JSON: {"cameras": [{"port": 8554, "path": "cam1", "codec": "h264|h265",
 "width": 640, "height": 360, "fps": 15, "gop": 15, "audio": "none|aac|g711",
+"video": true,
 "user": null, "password": null}]}; each camera is served on its own port.
 
 Every frame carries the wall-clock time twice: as text for people, and as a strip of
@@ -45,22 +46,24 @@ def video_branch(cam):
     if cam["codec"] == "h265":
         enc = (
             f"x265enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} ! "
-            "video/x-h265,profile=main ! rtph265pay name=pay0 pt=96 config-interval=-1"
+            "video/x-h265,profile=main ! rtph265pay name=pay0 pt=96 config-interval=1"
         )
     else:
         enc = (
             f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bframes=0 ! "
-            "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=-1"
+            "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1"
         )
     return f"{raw} ! {enc}"
 
 
-def audio_branch(cam):
+def audio_branch(cam, pay):
     src = "audiotestsrc is-live=true wave=sine freq=440 volume=0.1 ! audioconvert ! audioresample"
     if cam["audio"] == "g711":
-        return f"{src} ! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1 pt=0"
+        return f"{src} ! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name={pay} pt=0"
     if cam["audio"] == "aac":
-        return f"{src} ! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97"
+        return (
+            f"{src} ! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name={pay} pt=97"
+        )
     return ""
 
 
@@ -92,7 +95,14 @@ def draw_clock(_overlay, ctx, _timestamp, _duration, state):
 
 def make_factory(cam):
     factory = GstRtspServer.RTSPMediaFactory()
-    branches = [video_branch(cam), audio_branch(cam)]
+    if cam["video"]:
+        branches = [video_branch(cam), audio_branch(cam, "pay1")]
+    else:  # an audio-only stream: "no video stream" for ingest
+        branches = [
+            audio_branch(
+                {**cam, "audio": cam["audio"] if cam["audio"] != "none" else "g711"}, "pay0"
+            )
+        ]
     factory.set_launch("( " + " ".join(b for b in branches if b) + " )")
     factory.set_shared(True)
     state = {"frames": 0, "width": cam["width"], "height": cam["height"]}
@@ -142,6 +152,7 @@ def main():
     config = json.loads(sys.argv[1])
     Gst.init(None)
     defaults = {
+        "video": True,
         "codec": "h264",
         "width": 640,
         "height": 360,

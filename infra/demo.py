@@ -1,0 +1,60 @@
+"""``ronin up --demo``: a simulated camera, registered once, so a newcomer sees video at once."""
+
+from __future__ import annotations
+
+import socket
+import time
+from uuid import NAMESPACE_URL, uuid5
+
+import psycopg
+
+from events.catalogue import CameraAdded, CameraUpdated
+from events.store import RedisEventStore
+from ingest.simcam.launcher import SimCamera
+
+DEMO_CAMERA_ID = uuid5(NAMESPACE_URL, "ronin:demo-camera")
+DEMO_NAME = "Demo"
+
+
+def demo_camera(preferred_port: int = 8554) -> SimCamera:
+    """The demo camera: 720p H.264 at 15 fps, 1-second GOP, AAC audio."""
+    return SimCamera(
+        port=_free_port(preferred_port), path="demo", width=1280, height=720, audio="aac"
+    )
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+
+def register_demo_camera(
+    store: RedisEventStore, database_url: str, url: str, timeout_s: float = 60
+) -> str:
+    """Add the demo camera (or point it at ``url``); waits for the cameras read model."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with psycopg.connect(database_url) as conn:
+                row = conn.execute(
+                    "SELECT rtsp_url FROM cameras.cameras WHERE camera_id = %s", (DEMO_CAMERA_ID,)
+                ).fetchone()
+            break
+        except psycopg.errors.UndefinedTable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    config = {"camera_id": DEMO_CAMERA_ID, "name": DEMO_NAME, "directory": DEMO_NAME,
+              "rtsp_url": url}  # fmt: skip
+    if row is None:
+        store.append(CameraAdded(**config))
+        return "registered"
+    if row[0] != url:
+        store.append(CameraUpdated(**config))
+        return "updated"
+    return "already registered"

@@ -1,0 +1,239 @@
+"""The ingest worker with real simulated cameras, ffmpeg and Redis: several cameras at
+once, clear errors, an RTSP outage, takeover when a worker dies, crash recovery."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import subprocess
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+import redis
+
+from events.catalogue import (
+    CameraConnected,
+    CameraDisconnected,
+    Event,
+    RecordingStarted,
+    SegmentClosed,
+)
+from events.errors import StoreUnavailable
+from ingest.probe import probe
+from ingest.recorder import CameraSource, RecorderSettings
+from ingest.segment_store import CameraFolder, SegmentStore
+from ingest.simcam.launcher import SimCamera, start_sim_cameras
+from ingest.worker import IngestWorker
+from tests.ingest_support import free_port
+
+
+@dataclass
+class ListCatalog:
+    cameras: list[CameraSource] = field(default_factory=list)
+
+    def enabled(self) -> list[CameraSource]:
+        return list(self.cameras)
+
+
+def by_camera(events: list[Event]) -> dict[UUID, list[Event]]:
+    out: dict[UUID, list[Event]] = defaultdict(list)
+    for e in events:
+        out[e.camera_id].append(e)  # type: ignore[attr-defined]
+    return out
+
+
+def make_worker(
+    name: str,
+    root: Path,
+    catalog: ListCatalog,
+    client: redis.Redis,
+    events: list[Event],
+    **settings: float,
+) -> IngestWorker:
+    config = {"segment_seconds": 10.0, "backoff_cap_s": 2.0, **settings}
+    return IngestWorker(
+        name, catalog, SegmentStore(root, events.append),
+        RecorderSettings(log_dir=root / ".logs", **config),  # type: ignore[arg-type]
+        client, events.append, lease_ttl_ms=1500,
+    )  # fmt: skip
+
+
+def step_for(workers: list[IngestWorker], seconds: float, until=lambda: False) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not until():
+        for w in workers:
+            w.step(time.monotonic())
+        time.sleep(0.25)
+
+
+def source(name: str, url: str) -> CameraSource:
+    return CameraSource(uuid4(), name, name, url)
+
+
+def test_several_cameras_record_and_bad_ones_say_why(tmp_path: Path, redis_client) -> None:
+    port = free_port()
+    sims = [
+        SimCamera(port=port, path="plain"),
+        SimCamera(port=free_port(), path="hevc", codec="h265", audio="g711"),
+        SimCamera(port=free_port(), path="aac", audio="aac", user="admin", password="pw"),
+        SimCamera(port=free_port(), path="mute", video=False),
+    ]
+    server = start_sim_cameras(sims)
+    closed_port = free_port()
+    good = [
+        source("Plain", sims[0].url),
+        source("Hevc", sims[1].url),
+        source("Aac", sims[2].url.replace("rtsp://", "rtsp://admin:pw@")),
+    ]
+    bad = {
+        "401 Unauthorized": source("Wrong", sims[2].url.replace("rtsp://", "rtsp://admin:no@")),
+        "connection refused": source("Refused", f"rtsp://127.0.0.1:{closed_port}/x"),
+        "no video stream": source("Mute", sims[3].url),
+        "404 Not Found": source("Nowhere", f"rtsp://127.0.0.1:{port}/nothing"),
+    }
+    events: list[Event] = []
+    worker = make_worker(
+        "ingest", tmp_path, ListCatalog([*good, *bad.values()]), redis_client, events
+    )
+    try:
+        step_for([worker], 90, lambda: all(
+            sum(isinstance(e, SegmentClosed) for e in by_camera(events)[c.camera_id]) >= 2
+            for c in good
+        ))  # fmt: skip
+        stopped_at = datetime.now().astimezone()
+        worker.shutdown("test over")
+    finally:
+        server.terminate()
+    history = by_camera(events)
+    expected_codecs = {"Plain": ("h264", None), "Hevc": ("hevc", "aac"), "Aac": ("h264", "aac")}
+    for camera in good:
+        mine = history[camera.camera_id]
+        segs = [e for e in mine if isinstance(e, SegmentClosed)]
+        assert len(segs) >= 3, camera.name  # two full ones and the one closed at stop
+        for a, b in itertools.pairwise(segs):
+            assert b.start == a.end
+        for seg in segs:
+            info = probe(tmp_path / seg.path)
+            assert (info.video_codec, info.audio_codec) == expected_codecs[camera.name]
+        covered = sum(s.duration_s for s in segs)  # the first start is checked against the
+        wall = (stopped_at - segs[0].start).total_seconds()  # burned-in clock elsewhere
+        assert abs(covered - wall) < 2.5, (camera.name, covered, wall)
+    for reason, camera in bad.items():
+        reasons = [e.reason for e in history[camera.camera_id] if isinstance(e, CameraDisconnected)]
+        assert reasons and reason in reasons[0], (camera.name, reasons)
+        assert not [e for e in history[camera.camera_id] if isinstance(e, SegmentClosed)]
+
+
+def test_rtsp_outage_gives_disconnect_reconnect_and_a_gap_equal_to_it(
+    tmp_path: Path, redis_client
+) -> None:
+    sim = SimCamera(port=free_port(), path="door")
+    server = start_sim_cameras([sim])
+    camera = source("Door", sim.url)
+    events: list[Event] = []
+    worker = make_worker(
+        "ingest", tmp_path, ListCatalog([camera]), redis_client, events, backoff_cap_s=1.0
+    )
+    try:
+        step_for([worker], 40, lambda: sum(isinstance(e, SegmentClosed) for e in events) >= 1)
+        server.terminate()
+        server.wait()
+        down_at = datetime.now().astimezone()
+        step_for([worker], 20)
+        server = start_sim_cameras([sim])
+        up_at = datetime.now().astimezone()
+        connected_before = sum(isinstance(e, CameraConnected) for e in events)
+        step_for([worker], 30, lambda: sum(isinstance(e, CameraConnected) for e in events)
+                 > connected_before)  # fmt: skip
+        step_for([worker], 3)
+        worker.shutdown("test over")
+    finally:
+        server.terminate()
+    kinds = [type(e).__name__ for e in events if not isinstance(e, SegmentClosed)]
+    assert kinds.count("CameraConnected") == 2 and "CameraDisconnected" in kinds
+    segs = sorted((e for e in events if isinstance(e, SegmentClosed)), key=lambda s: s.start)
+    gaps = [(b.start - a.end).total_seconds() for a, b in itertools.pairwise(segs)]
+    outage = (up_at - down_at).total_seconds()
+    assert max(gaps) == pytest.approx(outage, abs=4.0), (gaps, outage)
+    assert sorted(gaps)[-2] < 0.5 if len(gaps) > 1 else True  # only one gap
+
+
+def test_a_dead_workers_camera_is_taken_over_within_seconds(tmp_path: Path, redis_client) -> None:
+    sims = [SimCamera(port=free_port(), path="a"), SimCamera(port=free_port(), path="b")]
+    server = start_sim_cameras(sims)
+    catalog = ListCatalog([source("A", sims[0].url), source("B", sims[1].url)])
+    events: list[Event] = []
+    first = make_worker("ingest-1", tmp_path, catalog, redis_client, events, segment_seconds=60)
+    second = make_worker("ingest-2", tmp_path, catalog, redis_client, events, segment_seconds=60)
+    try:
+        step_for(
+            [first, second], 30, lambda: sum(isinstance(e, RecordingStarted) for e in events) >= 2
+        )
+        step_for([first, second], 5)  # the first worker hands the second its share
+        assert len(first.recorders) == 1 and len(second.recorders) == 1
+        [(lost_camera, dying)] = first.recorders.items()
+        assert dying._run is not None
+        dying._run.proc.kill()  # the worker dies with its ffmpeg
+        died_at = time.monotonic()
+        step_for([second], 15, lambda: len(second.recorders) == 2)
+        took_over = time.monotonic() - died_at
+        step_for(
+            [second],
+            15,
+            lambda: (
+                sum(isinstance(e, RecordingStarted) and e.camera_id == lost_camera for e in events)
+                >= 2
+            ),
+        )
+        second.shutdown("test over")
+    finally:
+        server.terminate()
+    assert took_over < 5
+    recovered = [e for e in events if isinstance(e, SegmentClosed) and e.camera_id == lost_camera
+                 and e.recovered]  # fmt: skip
+    assert len(recovered) == 1 and probe(tmp_path / recovered[0].path).duration_s > 1
+
+
+def test_crash_between_rename_and_append_is_finished_on_recovery(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "3",
+         "-c:v", "libx264", "-g", "10", "-movflags", "+frag_keyframe+empty_moov", str(clip)],
+        check=True,
+    )  # fmt: skip
+    folder = CameraFolder(uuid4(), "Door")
+
+    def broken_append(event: Event) -> None:
+        raise StoreUnavailable("Redis is down")
+
+    crashing = SegmentStore(tmp_path, broken_append)
+    run = crashing.new_run(folder.camera_id)
+    shutil.copy(clip, run / "00000000.mp4")
+    (run / "segments.csv").write_text("00000000.mp4,0.000000,3.000000\n")
+    crashing.write_anchor(run, datetime.now().astimezone())
+    with pytest.raises(StoreUnavailable):
+        crashing.recover(folder)
+    [intent] = (crashing.staging(folder.camera_id) / "intents").glob("*.json")
+
+    appended: list[Event] = []
+    report = SegmentStore(tmp_path, appended.append).recover(folder)
+    [event] = appended
+    assert isinstance(event, SegmentClosed) and report.announced == [event]
+    assert intent.stem == str(event.segment_id) and not intent.exists()
+    assert (tmp_path / event.path).exists() and event.duration_s == pytest.approx(3.0)
+    assert not list(crashing.staging(folder.camera_id).glob("run-*"))
+
+
+def test_unreadable_leftover_is_reported_and_kept(tmp_path: Path) -> None:
+    folder = CameraFolder(uuid4(), "Door")
+    store = SegmentStore(tmp_path, lambda e: None)
+    run = store.new_run(folder.camera_id)
+    (run / "00000000.mp4").write_bytes(b"\x00garbage" * 1000)
+    report = store.recover(folder)
+    assert report.announced == [] and len(report.unreadable) == 1
+    assert (run / "00000000.mp4.unreadable").exists()
