@@ -28,6 +28,7 @@ class SimCamera:
     user: str | None = None
     password: str | None = None
     video: bool = True
+    overlay: bool = True  # the burned-in clock; off for cheap many-camera benchmarks
 
     @property
     def url(self) -> str:

@@ -1,0 +1,183 @@
+"""Ingest cost and live latency: ours beside a bare ``ffmpeg -c copy``, in the same run.
+
+    .venv/bin/python bench/ingest_bench.py [--cameras 1,4,8,16] [--seconds 30]
+
+For each camera count, simulated 1080p H.264 cameras (15 fps, 1-second GOP, a still
+picture so that the simulator's own encoding stays cheap) are recorded for ``--seconds``:
+
+- ours: one ``CameraRecorder`` per camera (ffmpeg with recording segments + live HLS,
+  segment closing with fsync, probe and rename, the Python loop), 10-second segments;
+- limit: a bare ``ffmpeg -rtsp_transport tcp -i URL -c copy out.mp4`` per camera.
+
+CPU is counted for ingest's processes only (this process and its ffmpeg/ffprobe
+children), never the simulator's. Live latency: for a 720p camera with the burned-in
+clock, the clock in the last frame of each new HLS segment against the wall clock when
+the playlist first lists that segment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from statistics import median
+from uuid import uuid4
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ingest.recorder import CameraRecorder, CameraSource, RecorderSettings
+from ingest.segment_store import SegmentStore
+from ingest.simcam.launcher import SimCamera, start_sim_cameras
+from ingest.simcam.timecode import decode_timecode
+from tests.ingest_support import free_port
+
+
+def cpu_seconds() -> float:
+    """CPU used by this process and its finished children so far."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run_ours(cameras: list[SimCamera], seconds: float, root: Path) -> float:
+    before = cpu_seconds()
+    store = SegmentStore(root, lambda e: None)
+    settings = RecorderSettings(log_dir=root / ".logs", segment_seconds=10)
+    recorders = [
+        CameraRecorder(CameraSource(uuid4(), f"c{i}", f"c{i}", c.url), store, settings,
+                       lambda e: None, "bench")
+        for i, c in enumerate(cameras)
+    ]  # fmt: skip
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for r in recorders:
+            r.tick(time.monotonic())
+        time.sleep(0.5)
+    for r in recorders:
+        r.stop("bench over")
+    return cpu_seconds() - before
+
+
+def run_bare(cameras: list[SimCamera], seconds: float, root: Path) -> float:
+    before = cpu_seconds()
+    procs = [
+        subprocess.Popen(
+            ["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", c.url,
+             "-c", "copy", "-y", str(root / f"bare{i}.mp4")],
+            stdin=subprocess.DEVNULL,
+        )
+        for i, c in enumerate(cameras)
+    ]  # fmt: skip
+    time.sleep(seconds)
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait()
+    return cpu_seconds() - before
+
+
+def live_latency(seconds: float, root: Path) -> list[float]:
+    """Seconds from the newest frame's capture to its segment being listed."""
+    camera = SimCamera(port=free_port(), path="live", width=1280, height=720, gop=15)
+    server = start_sim_cameras([camera])
+    store = SegmentStore(root, lambda e: None)
+    recorder = CameraRecorder(
+        CameraSource(uuid4(), "live", "live", camera.url), store,
+        RecorderSettings(log_dir=root / ".logs", segment_seconds=60), lambda e: None, "bench",
+    )  # fmt: skip
+    seen: set[str] = set()
+    latencies = []
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            recorder.tick(time.monotonic())
+            playlist = recorder.hls_dir / "stream.m3u8"
+            names = [ln for ln in playlist.read_text().splitlines() if ln.endswith(".m4s")] \
+                if playlist.exists() else []  # fmt: skip
+            for name in names:
+                if name in seen:
+                    continue
+                listed_at = datetime.now(UTC)
+                seen.add(name)
+                if len(seen) <= 2:
+                    continue  # the first segments carry the connection's start-up
+                frame = last_frame(recorder.hls_dir, name, camera.width, camera.height)
+                if frame is not None:
+                    latencies.append((listed_at - decode_timecode(frame)).total_seconds())
+            time.sleep(0.05)
+    finally:
+        recorder.stop("bench over")
+        server.terminate()
+    return latencies
+
+
+def last_frame(hls_dir: Path, name: str, width: int, height: int):  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    joined = hls_dir / "probe.mp4"
+    joined.write_bytes((hls_dir / "init.mp4").read_bytes() + (hls_dir / name).read_bytes())
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(joined), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+        capture_output=True, check=False,
+    ).stdout  # fmt: skip
+    size = width * height
+    if len(raw) < size:
+        return None
+    return np.frombuffer(raw[-size:], np.uint8).reshape(height, width)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cameras", default="1,4,8,16")
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    console = Console()
+    table = Table(title=f"ingest, 1080p H.264 cameras, {args.seconds:.0f} s each run")
+    for column in ("cameras", "ours (CPU s / camera-minute)", "bare -c copy", "ours/bare",
+                   "aim"):  # fmt: skip
+        table.add_column(column, justify="right")
+    root = Path(tempfile.mkdtemp(prefix="ronin-ingest-bench-"))
+    try:
+        for n in [int(x) for x in args.cameras.split(",")]:
+            cameras = [
+                SimCamera(port=free_port(), path=f"c{i}", width=1920, height=1080, fps=15, gop=15,
+                          overlay=False)
+                for i in range(n)
+            ]  # fmt: skip
+            server = start_sim_cameras(cameras)
+            try:
+                time.sleep(2)
+                console.print(f"{n} camera(s): ours")
+                ours = run_ours(cameras, args.seconds, root / f"ours{n}")
+                console.print(f"{n} camera(s): bare ffmpeg")
+                (root / f"bare{n}").mkdir()
+                bare = run_bare(cameras, args.seconds, root / f"bare{n}")
+            finally:
+                server.terminate()
+                server.wait()
+            per = 60 / (args.seconds * n)
+            table.add_row(str(n), f"{ours * per:.2f}", f"{bare * per:.2f}",
+                          f"{ours / bare:.2f}x", "≤ 1.2x")  # fmt: skip
+        console.print("live latency (720p, 1-second GOP)")
+        latencies = live_latency(max(30.0, args.seconds), root / "live")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    console.print(table)
+    if latencies:
+        console.print(
+            f"live latency: median {median(latencies):.2f} s, worst {max(latencies):.2f} s over "
+            f"{len(latencies)} segments (seed 3-5 s; aim ≤ 2 s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
