@@ -1,9 +1,11 @@
-"""Turn ffmpeg's stderr into one clear reason a person can act on (pure)."""
+"""Read ffmpeg's stderr (pure): one clear reason a person can act on, and the streams
+it writes."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 _REASONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"401 Unauthorized|authorization failed", re.I),
@@ -40,3 +42,43 @@ def summarise(lines: Iterable[str]) -> str | None:
                 found = reason
                 break
     return found
+
+
+_VIDEO = re.compile(r"Stream #0:\d+.*?: Video: (\w+)")
+_AUDIO = re.compile(r"Stream #0:\d+.*?: Audio: (\w+)")
+_SIZE = re.compile(r", (\d{2,5})x(\d{2,5})")
+_FPS = re.compile(r", ([\d.]+) fps")
+
+
+@dataclass(frozen=True, slots=True)
+class OutputStreams:
+    """What ffmpeg writes, as it announces under ``Output #0``."""
+
+    video_codec: str
+    width: int
+    height: int
+    fps: float
+    audio_codec: str | None
+
+
+def output_streams(lines: Iterable[str]) -> OutputStreams | None:
+    """Parse the streams listed after ``Output #0`` (None until they are all there)."""
+    in_output, video, audio = False, None, None
+    for line in lines:
+        if "Output #0" in line:
+            in_output = True
+        elif in_output and (match := _VIDEO.search(line)):
+            video = line, match.group(1)
+        elif in_output and (match := _AUDIO.search(line)):
+            audio = match.group(1)
+    if video is None:
+        return None
+    line, codec = video
+    size, fps = _SIZE.search(line), _FPS.search(line)
+    return OutputStreams(
+        video_codec=codec,
+        width=int(size.group(1)) if size else 0,
+        height=int(size.group(2)) if size else 0,
+        fps=float(fps.group(1)) if fps else 0.0,
+        audio_codec=audio,
+    )

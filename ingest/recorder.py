@@ -33,7 +33,7 @@ from events.catalogue import (
 )
 from infra.embedded import die_with_parent
 from ingest.ffmpeg_command import RecorderPlan, recorder_command
-from ingest.ffmpeg_log import summarise
+from ingest.ffmpeg_log import OutputStreams, output_streams, summarise
 from ingest.segment_list import SegmentListReader
 from ingest.segment_store import CameraFolder, RecoveryReport, SegmentStore
 
@@ -89,6 +89,7 @@ class _Run:
         self.out_time_us = 0
         self.progressed_at = self.started
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
+        self.streams: OutputStreams | None = None  # from the header, parsed by the reader
         self.connected = False
         self._logger = logger
         self._threads = [
@@ -113,10 +114,19 @@ class _Run:
                 self.out_time_us, self.progressed_at = out_time, now
 
     def _read_stderr(self, stream: IO[bytes] | None) -> None:
+        header: list[str] = []
+        in_output = False
         for raw in stream or []:
             line = redact(raw.decode(errors="replace").rstrip())
             self.stderr_tail.append(line)
             self._logger.info(line)
+            if self.streams is not None:
+                continue
+            if in_output and not line.startswith(" "):  # the indented Output #0 block ended
+                self.streams = output_streams(header)
+            elif len(header) < 500:
+                header.append(line)
+                in_output = in_output or line.startswith("Output #0")
 
     def join(self, timeout: float = 5.0) -> None:
         for thread in self._threads:
@@ -218,7 +228,10 @@ class CameraRecorder:
             run.anchor = anchor
         self._store.write_anchor(run.folder, anchor)
         for entry in entries:
-            if self._store.close_listed(self.source.folder, run.folder, entry, anchor) is None:
+            closed = self._store.close_listed(
+                self.source.folder, run.folder, entry, anchor, run.streams
+            )
+            if closed is None:
                 log.error("%s: segment %s could not be read", self.source.name, entry.name)
 
     def _announce_connection(self, run: _Run) -> None:

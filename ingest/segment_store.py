@@ -30,6 +30,7 @@ import orjson
 
 from events.catalogue import Event, SegmentClosed
 from events.codec import decode, encode
+from ingest.ffmpeg_log import OutputStreams
 from ingest.naming import segment_path
 from ingest.probe import EmptyMedia, MediaInfo, ProbeFailed, probe
 from ingest.segment_list import ListedSegment, SegmentListReader, wall_clock
@@ -93,11 +94,31 @@ class SegmentStore:
     # --- closing -------------------------------------------------------------------
 
     def close_listed(
-        self, camera: CameraFolder, run: Path, entry: ListedSegment, anchor: datetime
+        self,
+        camera: CameraFolder,
+        run: Path,
+        entry: ListedSegment,
+        anchor: datetime,
+        streams: OutputStreams | None = None,
     ) -> SegmentClosed | None:
-        """Finish a segment ffmpeg listed as complete; None if it cannot be read."""
+        """Finish a segment ffmpeg listed as complete; None if it cannot be read.
+
+        With the streams ffmpeg announced for this run, the file is not probed again
+        (ffmpeg listed it complete; an ffprobe per segment costs more CPU than the copy).
+        """
         start, end = wall_clock(anchor, entry)
-        return self._close(camera, run / entry.name, start, end, recovered=False)
+        known = None
+        if streams is not None and entry.start_s > 0:  # a run's first segment is probed: it
+            # begins at the first keyframe, after the listed start
+            known = MediaInfo(
+                duration_s=entry.duration_s,
+                video_codec=streams.video_codec,
+                width=streams.width,
+                height=streams.height,
+                fps=streams.fps,
+                audio_codec=streams.audio_codec,
+            )
+        return self._close(camera, run / entry.name, start, end, recovered=False, known=known)
 
     def _close(
         self,
@@ -106,10 +127,11 @@ class SegmentStore:
         start: datetime | None,
         end: datetime | None,
         recovered: bool,
+        known: MediaInfo | None = None,
     ) -> SegmentClosed | None:
         try:
             fsync_path(source)
-            info = probe(source)
+            info = known or probe(source)
         except EmptyMedia as e:
             log.info("removing %s: %s", source, e)  # headers only: no footage to lose
             source.unlink(missing_ok=True)
