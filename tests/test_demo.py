@@ -7,12 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.conftest import make_data_dir
-from tests.test_up import free_port, wait_healthy
+from tests.test_up import descendants, free_port, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -51,9 +52,14 @@ def test_demo_records_and_its_live_playlist_plays() -> None:
              str(playlist)], capture_output=True, text=True, timeout=30,
         )  # fmt: skip
         assert probed.returncode == 0 and "h264" in probed.stdout, probed.stderr
-    finally:
+        tree = descendants(proc.pid)
+        assert any("ffmpeg" in Path(f"/proc/{p}/cmdline").read_text() for p in tree
+                   if Path(f"/proc/{p}").exists())  # fmt: skip
         proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
+        assert proc.wait(60) == 0
+        time.sleep(0.5)
+        assert not [p for p in tree if Path(f"/proc/{p}").exists()
+                    and "zombie" not in Path(f"/proc/{p}/status").read_text()]  # fmt: skip
+    finally:
+        if proc.poll() is None:
             proc.kill()
