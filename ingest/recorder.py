@@ -148,6 +148,7 @@ class CameraRecorder:
         self._retry_at = 0.0
         self._failures = 0
         self._last_reason: str | None = None
+        self._video_codec: str | None = None  # learnt from a run; H.265 then gets hvc1
         self.status = "starting"
         self._logger = _ffmpeg_logger(settings.log_dir, source.camera_id)
 
@@ -206,6 +207,7 @@ class CameraRecorder:
             hls_dir=self.hls_dir,
             segment_seconds=self._settings.segment_seconds,
             hls_seconds=self._settings.hls_seconds,
+            video_codec=self._video_codec,
         )
         command = recorder_command(plan, self._settings.ffmpeg)
         self._logger.info("starting ffmpeg for %s", redact(self.source.url))
@@ -235,6 +237,8 @@ class CameraRecorder:
                 log.error("%s: segment %s could not be read", self.source.name, entry.name)
 
     def _announce_connection(self, run: _Run) -> None:
+        if run.streams is not None:
+            self._video_codec = run.streams.video_codec
         if run.connected or run.anchor is None:
             return
         run.connected = True

@@ -98,12 +98,11 @@ class DuckDBReadModels:
         return None if row is None or row[0] is None else StreamId(row[0], row[1])
 
     @contextmanager
-    def batch(self, projection: Projection, schema: str | None = None) -> Iterator[SinkBatch]:
-        name = schema or projection.name
-        position = self.position(projection, name)
+    def _transaction(self) -> Iterator[None]:
+        """Commit on success; roll back on any error (a DuckDB one becomes ProjectionError)."""
         self._con.begin()
         try:
-            yield DuckDBBatch(self._con, name, position)
+            yield
         except duckdb.Error as e:
             self._con.rollback()
             raise ProjectionError(f"DuckDB rejected a write: {e}") from e
@@ -111,6 +110,13 @@ class DuckDBReadModels:
             self._con.rollback()
             raise
         self._con.commit()
+
+    @contextmanager
+    def batch(self, projection: Projection, schema: str | None = None) -> Iterator[SinkBatch]:
+        name = schema or projection.name
+        position = self.position(projection, name)
+        with self._transaction():
+            yield DuckDBBatch(self._con, name, position)
 
     def drop(self, schema: str) -> None:
         self._con.execute(f"DROP SCHEMA IF EXISTS {_ident(schema)} CASCADE")
@@ -127,8 +133,7 @@ class DuckDBReadModels:
         transaction; this process is the file's only writer, so nothing runs meanwhile.
         """
         live = projection.name
-        self._con.begin()
-        try:
+        with self._transaction():
             live_position = self.position(projection)
             shadow_batch = DuckDBBatch(self._con, shadow, self.position(projection, shadow))
             catch_up(shadow_batch, live_position)
@@ -141,13 +146,6 @@ class DuckDBReadModels:
                 f" FROM {_ident(shadow, '_position')} s"
             )
             self._con.execute(f"DROP SCHEMA {_ident(shadow)} CASCADE")
-        except duckdb.Error as e:
-            self._con.rollback()
-            raise ProjectionError(f"DuckDB swap failed: {e}") from e
-        except BaseException:
-            self._con.rollback()
-            raise
-        self._con.commit()
 
     def checksum(self, projection: Projection, schema: str | None = None) -> str:
         name = schema or projection.name
