@@ -65,6 +65,9 @@ class CameraSource:
     def folder(self) -> CameraFolder:
         return CameraFolder(self.camera_id, self.directory)
 
+    def __repr__(self) -> str:
+        return f"CameraSource({self.camera_id}, {self.name!r}, {redact(self.url)!r})"
+
 
 @dataclass(frozen=True, slots=True)
 class RecorderSettings:
@@ -149,6 +152,7 @@ class CameraRecorder:
         self._failures = 0
         self._last_reason: str | None = None
         self._video_codec: str | None = None  # learnt from a run; H.265 then gets hvc1
+        self._intents_due = 0.0
         self.status = "starting"
         self._logger = _ffmpeg_logger(settings.log_dir, source.camera_id)
 
@@ -164,6 +168,9 @@ class CameraRecorder:
         return report
 
     def tick(self, now: float) -> None:
+        if now >= self._intents_due:
+            self._intents_due = now + 10.0
+            self._store.finish_intents(self.source.camera_id)  # appends Redis refused earlier
         run = self._run
         if run is None:
             if now >= self._retry_at:
@@ -175,6 +182,11 @@ class CameraRecorder:
             self._on_exit(run, now)
         elif self._stalled(run, now):
             self._kill(run)
+
+    def signal_stop(self) -> None:
+        """Ask ffmpeg to finish (it closes the open segment); :meth:`stop` waits for it."""
+        if self._run is not None and self._run.proc.poll() is None:
+            self._run.proc.send_signal(signal.SIGTERM)
 
     def stop(self, reason: str) -> None:
         run = self._run

@@ -216,16 +216,21 @@ class SegmentStore:
 
     # --- recovery ------------------------------------------------------------------
 
+    def finish_intents(self, camera_id: UUID) -> list[SegmentClosed]:
+        """Append the events of segments already in place (Redis refused them earlier)."""
+        folder = self.staging(camera_id) / "intents"
+        if not folder.exists():
+            return []
+        done = [self._finish_intent(intent) for intent in sorted(folder.glob("*.json"))]
+        return [e for e in done if e is not None]
+
     def recover(self, camera: CameraFolder) -> RecoveryReport:
         """Finish what a crash interrupted: intents first, then files left in staging."""
         report = RecoveryReport()
         staging = self.staging(camera.camera_id)
         if not staging.exists():
             return report
-        for intent in sorted(self._intents(camera.camera_id).glob("*.json")):
-            event = self._finish_intent(intent)
-            if event is not None:
-                report.announced.append(event)
+        report.announced.extend(self.finish_intents(camera.camera_id))
         for run in sorted(p for p in staging.glob("run-*") if p.is_dir()):
             self.recover_run(camera, run, report)
         return report

@@ -111,6 +111,8 @@ class IngestWorker:
             recorder.tick(now)
 
     def shutdown(self, reason: str) -> None:
+        for recorder in self.recorders.values():
+            recorder.signal_stop()  # all ffmpegs finish together, then each is collected
         for camera_id in list(self.recorders):
             self._drop(camera_id, reason)
         self._heartbeat.stop()

@@ -241,3 +241,34 @@ def test_unreadable_leftover_is_reported_and_kept(tmp_path: Path) -> None:
     report = store.recover(folder)
     assert report.announced == [] and len(report.unreadable) == 1
     assert (run / "00000000.mp4.unreadable").exists()
+
+
+def test_an_append_redis_refused_is_retried_from_its_intent(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2",
+         "-c:v", "libx264", "-g", "10", "-movflags", "+frag_keyframe+empty_moov", str(clip)],
+        check=True,
+    )  # fmt: skip
+    appended: list[Event] = []
+    down = [True]
+
+    def append(event: Event) -> None:
+        if down[0]:
+            raise StoreUnavailable("Redis is down")
+        appended.append(event)
+
+    store = SegmentStore(tmp_path, append)
+    folder = CameraFolder(uuid4(), "Door")
+    run = store.new_run(folder.camera_id)
+    shutil.copy(clip, run / "00000000.mp4")
+    (run / "segments.csv").write_text("00000000.mp4,0.000000,2.000000\n")
+    store.write_anchor(run, datetime.now().astimezone())
+    with pytest.raises(StoreUnavailable):
+        store.recover(folder)
+    with pytest.raises(StoreUnavailable):  # still down: the intent stays
+        store.finish_intents(folder.camera_id)
+    down[0] = False
+    [event] = store.finish_intents(folder.camera_id)
+    assert appended == [event] and (tmp_path / event.path).exists()
+    assert store.finish_intents(folder.camera_id) == []
