@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from psycopg_pool import ConnectionPool
 
+from api.auth import AuthError, LoginLimiter, Tokens
+from api.cameras import router as cameras_router
 from api.health import HealthReport, check_health
+from api.sessions import router as sessions_router
 from events.store import RedisEventStore
+from ingest.credentials import CredentialCipher
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,19 +28,42 @@ class ApiConfig:
     database_url: str
     analytics_snapshot: Path
     expected_workers: list[str]
+    jwt_secret: str = "development-only"
+    token_expiry_s: int = 12 * 3600
+    encryption_key: str = field(default_factory=CredentialCipher.new_key)
+    cors_origins: list[str] = field(default_factory=list)
 
 
 def create_app(config: ApiConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = RedisEventStore.from_url(config.redis_url)
+        pool = ConnectionPool(config.database_url, min_size=1, max_size=8, open=True)
         app.state.store = store
+        app.state.pool = pool
+        app.state.tokens = Tokens(config.jwt_secret, config.token_expiry_s)
+        app.state.limiter = LoginLimiter(store.client)
+        app.state.cipher = CredentialCipher(config.encryption_key)
         try:
             yield
         finally:
+            pool.close()
             store.client.close()
 
     app = FastAPI(title="Ronin NVR", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=config.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+
+    @app.exception_handler(AuthError)
+    async def unauthorized(_request: Request, exc: AuthError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
 
     @app.get(
         "/api/health",
@@ -42,7 +71,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         responses={503: {"model": HealthReport, "description": "a component is down"}},
     )
     def health(request: Request) -> JSONResponse:
-        """Each component's state; 503 when any is down."""
+        """Each component's state; 503 when any is down. Needs no token."""
         report = check_health(
             request.app.state.store,
             config.database_url,
@@ -52,4 +81,6 @@ def create_app(config: ApiConfig) -> FastAPI:
         code = 200 if report.status == "ok" else 503
         return JSONResponse(report.model_dump(), status_code=code)
 
+    app.include_router(sessions_router)
+    app.include_router(cameras_router)
     return app

@@ -105,6 +105,10 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
         database_url=database_url,
         analytics_snapshot=settings.analytics_snapshot_path,
         expected_workers=settings.expected_workers,
+        jwt_secret=settings.jwt_secret_value(),
+        token_expiry_s=settings.jwt_expiry_minutes * 60,
+        encryption_key=settings.encryption_key_value(),
+        cors_origins=settings.cors_origin_list,
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 
@@ -115,6 +119,21 @@ def worker(name: str = typer.Argument(..., help="projector, analytics or archive
     from infra.workers import run_worker
 
     run_worker(name, _settings())
+
+
+@app.command(name="user-add")
+def user_add(
+    username: str = typer.Argument(...),
+    admin: bool = typer.Option(False, "--admin"),
+) -> None:
+    """Add a user, or set an existing user's password (asked for, never echoed)."""
+    from api.auth import Users
+
+    _, database_url = _settings().require_urls()
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with psycopg.connect(database_url) as conn:
+        Users(conn).add(username, password, is_admin=admin)
+    console.print(f"user {username} saved")
 
 
 @app.command(name="migrate")

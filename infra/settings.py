@@ -10,6 +10,8 @@ unset, ``ronin up`` starts its own servers under the data directory.
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -39,7 +41,10 @@ class Settings(BaseSettings):
     retention_max_gb: float | None = Field(None, gt=0)
 
     jwt_secret_key: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
+    jwt_expiry_minutes: int = Field(720, ge=1, le=60 * 24 * 30)
     encryption_key: SecretStr | None = None
+    admin_password: SecretStr | None = None
+    cors_origins: str = "http://127.0.0.1:5173,http://localhost:5173"
 
     ml_enabled: bool = True
     ml_model_path: Path | None = None
@@ -97,17 +102,32 @@ class Settings(BaseSettings):
         """ENCRYPTION_KEY, or in development a key generated once in the data directory."""
         if self.encryption_key is not None:
             return self.encryption_key.get_secret_value()
-        path = self.data_dir / "encryption.key"
-        if not path.exists():
-            from cryptography.fernet import Fernet
+        from cryptography.fernet import Fernet
 
+        return self._generated_secret("encryption.key", lambda: Fernet.generate_key().decode())
+
+    def jwt_secret_value(self) -> str:
+        """JWT_SECRET_KEY, or in development a secret generated once in the data directory
+        (never a default secret that would work on every installation)."""
+        value = self.jwt_secret_key.get_secret_value()
+        if value != DEFAULT_JWT_SECRET:
+            return value
+        return self._generated_secret("jwt.key", lambda: secrets.token_urlsafe(48))
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    def _generated_secret(self, name: str, make: Callable[[], str]) -> str:
+        path = self.data_dir / name
+        if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
                 return path.read_text().strip()
             with os.fdopen(fd, "w") as f:
-                f.write(Fernet.generate_key().decode())
+                f.write(make())
         return path.read_text().strip()
 
     def require_urls(self) -> tuple[str, str]:

@@ -24,6 +24,7 @@ from typing import IO
 
 import psycopg
 
+from api.auth import Users, ensure_first_admin
 from events.errors import EmbeddedServiceError
 from events.store import RedisEventStore
 from infra.demo import DEMO_CAMERA_ID, demo_camera, register_demo_camera
@@ -84,7 +85,9 @@ class Supervisor:
         try:
             env = self._start_infrastructure()
             self._migrate(env["DATABASE_URL"])
+            self._first_admin(env["DATABASE_URL"])
             self.settings.encryption_key_value()  # made once, before the workers read it
+            self.settings.jwt_secret_value()
             self._start_apps(env)
             if self.demo:
                 self._start_demo(env)
@@ -154,6 +157,17 @@ class Supervisor:
             applied = migrate(conn)
         if applied:
             self.say(f"migrated: {', '.join(applied)}")
+
+    def _first_admin(self, database_url: str) -> None:
+        with psycopg.connect(database_url) as conn:
+            password = ensure_first_admin(Users(conn), self._admin_password())
+        if password is not None:
+            shown = "(ADMIN_PASSWORD)" if self._admin_password() else password
+            self.say(f"first run: user [bold]admin[/bold], password {shown} (shown once)")
+
+    def _admin_password(self) -> str | None:
+        secret = self.settings.admin_password
+        return secret.get_secret_value() if secret is not None else None
 
     def _start_apps(self, env: dict[str, str]) -> None:
         env = {**env, "RONIN_WORKERS": ",".join(WORKERS)}

@@ -1,0 +1,207 @@
+"""Cameras: commands that become CameraAdded/Updated/Removed, and the cameras read model.
+
+Credentials are encrypted with Fernet before they enter an event, and never returned.
+A camera is saved only when its RTSP connection works (``skip_test`` to save an offline
+camera anyway); the answer says what is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from api.deps import Connection, CurrentUser, EventStoreDep
+from events.catalogue import CameraAdded, CameraRemoved, CameraUpdated
+from ingest.connection_test import test_connection
+from ingest.credentials import CredentialCipher, Credentials, with_credentials
+from ingest.naming import unique_directory
+
+router = APIRouter(prefix="/api/cameras", tags=["cameras"])
+
+RtspUrl = Annotated[str, Field(pattern=r"^rtsps?://[^\s/@]+(/[^\s]*)?$", max_length=2000)]
+
+
+class ConnectionTest(BaseModel):
+    rtsp_url: RtspUrl
+    username: str | None = Field(None, max_length=200)
+    password: str | None = Field(None, max_length=200)
+
+
+class ConnectionAnswer(BaseModel):
+    ok: bool
+    reason: str
+    video_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    audio_codec: str | None = None
+
+
+class CameraIn(ConnectionTest):
+    name: str = Field(min_length=1, max_length=200)
+    group: str | None = Field(None, max_length=200)
+    position: int = Field(0, ge=0, le=100_000)
+    enabled: bool = True
+    detection_enabled: bool = True
+    skip_test: bool = False
+
+
+class CameraOut(BaseModel):
+    camera_id: UUID
+    name: str
+    directory: str
+    rtsp_url: str
+    has_credentials: bool
+    group: str | None
+    position: int
+    enabled: bool
+    detection_enabled: bool
+    status: str
+    last_error: str | None
+    status_changed_at: datetime | None
+
+
+class Accepted(BaseModel):
+    camera_id: UUID
+    connection: ConnectionAnswer | None
+
+
+def _cipher(request: Request) -> CredentialCipher:
+    cipher: CredentialCipher = request.app.state.cipher
+    return cipher
+
+
+def _credentials(body: ConnectionTest) -> Credentials | None:
+    if body.username is None:
+        return None
+    return Credentials(body.username, body.password or "")
+
+
+async def _check(body: ConnectionTest) -> ConnectionAnswer:
+    url = with_credentials(body.rtsp_url, _credentials(body))
+    result = await run_in_threadpool(test_connection, url)
+    return ConnectionAnswer(**asdict(result))
+
+
+def _rows(conn: Connection, where: str = "", params: tuple[object, ...] = ()) -> list[CameraOut]:
+    try:
+        rows = conn.execute(
+            "SELECT camera_id, name, directory, rtsp_url, credentials_ciphertext IS NOT NULL,"
+            " camera_group, position, enabled, detection_enabled, status, last_error,"
+            f" status_changed_at FROM cameras.cameras {where} ORDER BY position, name",
+            params,
+        ).fetchall()
+    except Exception as e:  # the projector has not created the read model yet
+        if "does not exist" in str(e):
+            conn.rollback()
+            return []
+        raise
+    fields = list(CameraOut.model_fields)
+    return [CameraOut(**dict(zip(fields, row, strict=True))) for row in rows]
+
+
+def _stored_ciphertext(conn: Connection, camera_id: UUID) -> str | None:
+    row = conn.execute(
+        "SELECT credentials_ciphertext FROM cameras.cameras WHERE camera_id = %s", (camera_id,)
+    ).fetchone()
+    return row[0] if row else None
+
+
+@router.get("", response_model=list[CameraOut])
+def list_cameras(_user: CurrentUser, conn: Connection) -> list[CameraOut]:
+    """Every camera with its status; credentials are never returned."""
+    return _rows(conn)
+
+
+@router.post("/test", response_model=ConnectionAnswer)
+async def test_camera(body: ConnectionTest, _user: CurrentUser) -> ConnectionAnswer:
+    """Open the stream once and say what is there, or what is wrong; saves nothing."""
+    return await _check(body)
+
+
+@router.post(
+    "",
+    response_model=Accepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={422: {"description": "the connection test failed; the reason says why"}},
+)
+async def add_camera(
+    body: CameraIn, request: Request, _user: CurrentUser, conn: Connection, store: EventStoreDep
+) -> Accepted:
+    """Test the connection, then add the camera (CameraAdded)."""
+    answer = None if body.skip_test else await _check(body)
+    if answer is not None and not answer.ok:
+        raise HTTPException(422, f"cannot connect to the camera: {answer.reason}")
+    taken = [c.directory for c in _rows(conn)]
+    credentials = _credentials(body)
+    event = CameraAdded(
+        camera_id=uuid4(),
+        name=body.name,
+        directory=unique_directory(body.name, taken),
+        rtsp_url=body.rtsp_url,
+        credentials_ciphertext=_cipher(request).encrypt(credentials) if credentials else None,
+        group=body.group,
+        position=body.position,
+        enabled=body.enabled,
+        detection_enabled=body.detection_enabled,
+    )
+    store.append(event)
+    return Accepted(camera_id=event.camera_id, connection=answer)
+
+
+@router.put("/{camera_id}", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+async def update_camera(
+    camera_id: UUID,
+    body: CameraIn,
+    request: Request,
+    _user: CurrentUser,
+    conn: Connection,
+    store: EventStoreDep,
+) -> Accepted:
+    """Change a camera (CameraUpdated); without a new password the stored one is kept."""
+    found = _rows(conn, "WHERE camera_id = %s", (camera_id,))
+    if not found:
+        raise HTTPException(404, "no such camera")
+    current = found[0]
+    ciphertext = _stored_ciphertext(conn, camera_id)
+    credentials = _credentials(body)
+    if credentials is not None and body.password is None and ciphertext:
+        credentials = Credentials(
+            credentials.username, _cipher(request).decrypt(ciphertext).password
+        )
+    test_body = ConnectionTest(rtsp_url=body.rtsp_url, username=credentials.username if
+                               credentials else None, password=credentials.password if
+                               credentials else None)  # fmt: skip
+    answer = None if body.skip_test else await _check(test_body)
+    if answer is not None and not answer.ok:
+        raise HTTPException(422, f"cannot connect to the camera: {answer.reason}")
+    store.append(
+        CameraUpdated(
+            camera_id=camera_id,
+            name=body.name,
+            directory=current.directory,
+            rtsp_url=body.rtsp_url,
+            credentials_ciphertext=_cipher(request).encrypt(credentials) if credentials else None,
+            group=body.group,
+            position=body.position,
+            enabled=body.enabled,
+            detection_enabled=body.detection_enabled,
+        )
+    )
+    return Accepted(camera_id=camera_id, connection=answer)
+
+
+@router.delete("/{camera_id}", status_code=status.HTTP_202_ACCEPTED)
+def remove_camera(
+    camera_id: UUID, _user: CurrentUser, conn: Connection, store: EventStoreDep
+) -> dict[str, str]:
+    """Remove a camera (CameraRemoved); its recordings stay until retention purges them."""
+    if not _rows(conn, "WHERE camera_id = %s", (camera_id,)):
+        raise HTTPException(404, "no such camera")
+    store.append(CameraRemoved(camera_id=camera_id))
+    return {"status": "removing"}

@@ -1,0 +1,128 @@
+"""The API against real PostgreSQL, Redis, ffprobe and a simulated camera: auth, cameras."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import ApiConfig, create_app
+from api.auth import Tokens, User, Users
+from events.archive import EventArchive, EventLog
+from events.catalogue import CameraAdded, Topic
+from events.codec import decode
+from events.store import ZERO, RedisEventStore
+from projector.postgres import PostgresReadModels
+from projector.readmodels import cameras_projection
+from projector.runner import ProjectionRunner
+from tests.conftest import Servers
+from tests.ingest_support import free_port, sim
+
+SECRET = "test-secret-" + "x" * 40
+
+
+@pytest.fixture
+def client(servers: Servers, store: RedisEventStore, database_url: str, tmp_path: Path
+           ) -> Iterator[TestClient]:  # fmt: skip
+    with psycopg.connect(database_url) as conn:
+        Users(conn).add("alice", "correct horse battery", is_admin=True)
+    config = ApiConfig(servers.redis_url, database_url, tmp_path / "none.duckdb", [],
+                       jwt_secret=SECRET)  # fmt: skip
+    with TestClient(create_app(config)) as test_client:
+        yield test_client
+
+
+def login(client: TestClient, password: str = "correct horse battery") -> dict[str, str]:
+    response = client.post("/api/auth/login", json={"username": "alice", "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_login_gives_a_token_that_opens_the_api(client: TestClient) -> None:
+    headers = login(client)
+    assert client.get("/api/auth/me", headers=headers).json() == {
+        "username": "alice",
+        "is_admin": True,
+    }
+    assert client.get("/api/cameras", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not-a-token"},
+        {"Authorization": "Bearer " + Tokens(SECRET, 60).issue(User("alice", True), expiry_s=-5)},
+        {"Authorization": "Bearer " + Tokens("another-secret" * 4, 60).issue(User("alice", True))},
+        {"Authorization": "Bearer " + Tokens(SECRET, 60).issue(User("alice", True))[:-3] + "abc"},
+    ],
+    ids=["none", "garbage", "expired", "other-secret", "tampered"],
+)
+def test_no_valid_token_is_401(client: TestClient, headers: dict[str, str]) -> None:
+    for path in ("/api/cameras", "/api/auth/me"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_wrong_password_is_401_and_brute_force_is_429(client: TestClient) -> None:
+    for _ in range(5):
+        bad = client.post("/api/auth/login", json={"username": "alice", "password": "guess"})
+        assert bad.status_code == 401
+    blocked = client.post("/api/auth/login", json={"username": "alice", "password": "guess"})
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
+    still = client.post(
+        "/api/auth/login", json={"username": "alice", "password": "correct horse battery"}
+    )
+    assert still.status_code == 429  # even the right password waits
+    assert client.get("/api/health").status_code in (200, 503)  # health needs no token
+
+
+def test_add_camera_tests_the_connection_and_never_returns_credentials(
+    client: TestClient, store: RedisEventStore, database_url: str, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    camera, server = sim(user="admin", password="s3cret-pw")
+    headers = login(client)
+    try:
+        wrong = client.post(
+            "/api/cameras",
+            headers=headers,
+            json={"name": "Door", "rtsp_url": camera.url, "username": "admin", "password": "nope"},
+        )
+        assert wrong.status_code == 422 and "401 Unauthorized" in wrong.json()["detail"]
+        added = client.post("/api/cameras", headers=headers, json={
+            "name": "Door", "rtsp_url": camera.url, "username": "admin",
+            "password": "s3cret-pw"})  # fmt: skip
+        assert added.status_code == 202, added.text
+        assert added.json()["connection"]["video_codec"] == "h264"
+    finally:
+        server.terminate()
+    [message] = store.read_range(Topic.CAMERAS, ZERO, 10)
+    event = decode(message.fields)
+    assert isinstance(event, CameraAdded) and event.directory == "Door"
+    assert b"s3cret-pw" not in b"".join(message.fields.values())
+
+    with psycopg.connect(database_url) as conn, psycopg.connect(database_url) as archive:
+        runner = ProjectionRunner(cameras_projection(), store,
+                                  EventLog(store, EventArchive(archive)),
+                                  PostgresReadModels(conn), "t")  # fmt: skip
+        runner.step()  # the projector folds CameraAdded into the read model
+    listed = client.get("/api/cameras", headers=headers)
+    assert [c["name"] for c in listed.json()] == ["Door"]
+    assert listed.json()[0]["has_credentials"] is True
+    assert "s3cret-pw" not in listed.text and "credentials_ciphertext" not in listed.text
+    assert not [r for r in caplog.records if "s3cret-pw" in r.getMessage()]
+
+
+def test_connection_test_explains_failures(client: TestClient) -> None:
+    headers = login(client)
+    answer = client.post("/api/cameras/test", headers=headers,
+                         json={"rtsp_url": f"rtsp://127.0.0.1:{free_port()}/x"})  # fmt: skip
+    assert answer.status_code == 200
+    assert answer.json()["ok"] is False and "connection refused" in answer.json()["reason"]
+    invalid = client.post("/api/cameras/test", headers=headers, json={"rtsp_url": "file:///etc"})
+    assert invalid.status_code == 422
