@@ -15,6 +15,8 @@ from psycopg_pool import ConnectionPool
 from api.auth import AuthError, LoginLimiter, Tokens
 from api.cameras import router as cameras_router
 from api.health import HealthReport, check_health
+from api.live import router as live_router
+from api.recordings import router as recordings_router
 from api.sessions import router as sessions_router
 from events.store import RedisEventStore
 from ingest.credentials import CredentialCipher
@@ -32,6 +34,7 @@ class ApiConfig:
     token_expiry_s: int = 12 * 3600
     encryption_key: str = field(default_factory=CredentialCipher.new_key)
     cors_origins: list[str] = field(default_factory=list)
+    storage_root: Path = Path("ronin-data/recordings")
 
 
 def create_app(config: ApiConfig) -> FastAPI:
@@ -44,6 +47,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         app.state.tokens = Tokens(config.jwt_secret, config.token_expiry_s)
         app.state.limiter = LoginLimiter(store.client)
         app.state.cipher = CredentialCipher(config.encryption_key)
+        app.state.storage_root = config.storage_root
         try:
             yield
         finally:
@@ -83,4 +87,6 @@ def create_app(config: ApiConfig) -> FastAPI:
 
     app.include_router(sessions_router)
     app.include_router(cameras_router)
+    app.include_router(live_router)
+    app.include_router(recordings_router)
     return app

@@ -51,6 +51,13 @@ def login(body: Login, request: Request, conn: Connection) -> AccessToken:
     return AccessToken(access_token=tokens.issue(user), expires_in=tokens.expiry_s)
 
 
+@router.post("/media-token", response_model=AccessToken)
+def media_token(user: CurrentUser, request: Request) -> AccessToken:
+    """A short-lived token for media URLs (``?token=``), where no header can be sent."""
+    tokens: Tokens = request.app.state.tokens
+    return AccessToken(access_token=tokens.issue(user, "media", 3600), expires_in=3600)
+
+
 @router.get("/me", response_model=Me)
 def me(user: CurrentUser) -> Me:
     return Me(username=user.username, is_admin=user.is_admin)

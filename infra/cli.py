@@ -109,6 +109,7 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
         token_expiry_s=settings.jwt_expiry_minutes * 60,
         encryption_key=settings.encryption_key_value(),
         cors_origins=settings.cors_origin_list,
+        storage_root=settings.recordings_root,
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 

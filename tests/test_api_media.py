@@ -1,0 +1,165 @@
+"""Recordings and live streams through the API, from real recorded segments."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from api.app import ApiConfig, create_app
+from api.auth import Users
+from api.live import rewrite_playlist
+from api.timeline import Span, gaps
+from events.archive import EventArchive, EventLog
+from events.catalogue import CameraAdded, SegmentClosed
+from events.store import RedisEventStore
+from projector.postgres import PostgresReadModels
+from projector.readmodels import cameras_projection, recordings_projection
+from projector.runner import ProjectionRunner
+from tests.conftest import Servers
+from tests.ingest_support import recorder, run_until, segments, sim
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+spans = st.lists(
+    st.tuples(st.integers(0, 100), st.integers(1, 30)).map(
+        lambda t: Span(T0 + timedelta(seconds=t[0]), T0 + timedelta(seconds=t[0] + t[1]))
+    ),
+    max_size=8,
+)
+
+
+@given(spans)
+def test_gaps_and_spans_tile_the_window(covered: list[Span]) -> None:
+    window = Span(T0 + timedelta(seconds=10), T0 + timedelta(seconds=90))
+    holes = gaps(covered, window, tolerance_s=0)
+    for second in range(10, 90):
+        t = T0 + timedelta(seconds=second, milliseconds=500)
+        in_span = any(s.start <= t < s.end for s in covered)
+        in_gap = any(g.start <= t < g.end for g in holes)
+        assert in_span != in_gap
+
+
+def test_playlist_rewrite_puts_the_token_on_every_uri() -> None:
+    text = '#EXTM3U\n#EXT-X-MAP:URI="init.mp4"\n#EXTINF:1.0,\nseg00000001.m4s\n'
+    out = rewrite_playlist(text, "T")
+    assert 'URI="init.mp4?token=T"' in out and "seg00000001.m4s?token=T" in out
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list]]:
+    """A camera recorded for two 10-second segments, its live stream still running."""
+    root = tmp_path_factory.mktemp("storage")
+    camera, server = sim()
+    rec, events = recorder(root, camera.url)
+    run_until(rec, lambda: len(segments(events)) >= 2, 60)
+    yield root, events
+    rec.stop("test over")
+    server.terminate()
+
+
+@pytest.fixture
+def api(servers: Servers, store: RedisEventStore, database_url: str, recorded, tmp_path: Path):
+    root, events = recorded
+    camera_id = segments(events)[0].camera_id
+    store.append(CameraAdded(camera_id=camera_id, name="Door", directory="Door",
+                             rtsp_url="rtsp://127.0.0.1/x"))  # fmt: skip
+    store.append_many(segments(events))
+    with psycopg.connect(database_url) as conn, psycopg.connect(database_url) as archive:
+        Users(conn).add("alice", "correct horse battery")
+        for projection in (cameras_projection(), recordings_projection()):
+            ProjectionRunner(projection, store, EventLog(store, EventArchive(archive)),
+                             PostgresReadModels(conn), "t").step()  # fmt: skip
+    config = ApiConfig(servers.redis_url, database_url, tmp_path / "none.duckdb", [],
+                       jwt_secret="s" * 40, storage_root=root)  # fmt: skip
+    with TestClient(create_app(config)) as client:
+        token = client.post(
+            "/api/auth/login", json={"username": "alice", "password": "correct horse battery"}
+        ).json()["access_token"]
+        yield client, {"Authorization": f"Bearer {token}"}, camera_id, root, events
+
+
+def test_day_timeline_lists_segments_and_gaps(api) -> None:
+    client, headers, camera_id, _, events = api
+    first = segments(events)[0]
+    day = first.start.date().isoformat()
+    days = client.get(f"/api/cameras/{camera_id}/days", headers=headers).json()
+    assert day in days
+    timeline = client.get(f"/api/cameras/{camera_id}/timeline", headers=headers,
+                          params={"day": day}).json()  # fmt: skip
+    ids = [s["segment_id"] for s in timeline["segments"]]
+    assert str(first.segment_id) in ids
+    assert timeline["gaps"] and timeline["gaps"][0]["start"] == timeline["start"]
+    listed = client.get(f"/api/cameras/{camera_id}/segments", headers=headers, params={
+        "start": first.start.isoformat(), "end": first.end.isoformat()}).json()  # fmt: skip
+    assert listed[0]["segment_id"] == str(first.segment_id)
+
+
+def test_segment_video_honours_ranges(api) -> None:
+    client, headers, _, root, events = api
+    seg: SegmentClosed = segments(events)[0]
+    data = (root / seg.path).read_bytes()
+    whole = client.get(f"/api/segments/{seg.segment_id}/video", headers=headers)
+    assert whole.status_code == 200 and whole.content == data
+    part = client.get(f"/api/segments/{seg.segment_id}/video",
+                      headers={**headers, "Range": "bytes=100-1099"})  # fmt: skip
+    assert part.status_code == 206 and part.content == data[100:1100]
+    assert part.headers["Content-Range"] == f"bytes 100-1099/{len(data)}"
+    assert client.get(f"/api/segments/{seg.segment_id}/video").status_code == 401
+    media = client.post("/api/auth/media-token", headers=headers).json()["access_token"]
+    assert client.get(f"/api/segments/{seg.segment_id}/video?token={media}").status_code == 200
+    api_token = headers["Authorization"].split()[1]  # an access token is no media token
+    assert client.get(f"/api/segments/{seg.segment_id}/video?token={api_token}").status_code == 401
+
+
+def test_live_stream_needs_a_token(api) -> None:
+    client, headers, camera_id, _, _ = api
+    assert client.get(f"/api/cameras/{camera_id}/live/stream.m3u8").status_code == 401
+    started = client.post(f"/api/cameras/{camera_id}/stream/start", headers=headers).json()
+    playlist = client.get(started["playlist_url"])
+    assert playlist.status_code == 200 and "#EXTM3U" in playlist.text
+    uri = next(
+        line
+        for line in playlist.text.splitlines()
+        if line.endswith("token=" + started["playlist_url"].split("token=")[1])
+        and not line.startswith("#")
+    )
+    segment = client.get(f"/api/cameras/{camera_id}/live/{uri}")
+    assert segment.status_code == 200 and len(segment.content) > 1000
+    assert client.get(f"/api/cameras/{camera_id}/live/{uri.split('?')[0]}").status_code == 401
+
+
+@pytest.mark.parametrize("name", ["..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "stream.m3u8.bak",
+                                  "..", "seg1.m4s"])  # fmt: skip
+def test_live_names_outside_the_whitelist_are_refused(api, name: str) -> None:
+    client, headers, camera_id, _, _ = api
+    token = client.post("/api/auth/media-token", headers=headers).json()["access_token"]
+    response = client.get(f"/api/cameras/{camera_id}/live/{name}?token={token}")
+    assert response.status_code in (404, 405)  # ".." is normalised away by the client
+    assert "root:" not in response.text
+
+
+def test_a_segment_path_that_escapes_the_root_is_refused(api, database_url: str) -> None:
+    client, headers, camera_id, root, _ = api
+    outside = root.parent / "secret.mp4"
+    outside.write_bytes(b"secret")
+    (root / "Door" / "link.mp4").symlink_to(outside)
+    with psycopg.connect(database_url) as conn:
+        for path in ("../secret.mp4", "/etc/passwd", "Door/link.mp4"):
+            segment_id = uuid4()
+            conn.execute(
+                "INSERT INTO recordings.segments VALUES (%s, %s, %s, now(), now(), 1, 1,"
+                " 'h264', 1, 1, 1, NULL, false)",
+                (segment_id, camera_id, path),
+            )
+            conn.commit()
+            response = client.get(f"/api/segments/{segment_id}/video", headers=headers)
+            assert response.status_code == 404, path
+    os.unlink(root / "Door" / "link.mp4")
