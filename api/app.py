@@ -16,6 +16,7 @@ from api.auth import AuthError, LoginLimiter, Tokens
 from api.cameras import router as cameras_router
 from api.health import HealthReport, check_health
 from api.live import router as live_router
+from api.live_events import router as events_router
 from api.recordings import router as recordings_router
 from api.sessions import router as sessions_router
 from events.store import RedisEventStore
@@ -48,6 +49,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         app.state.limiter = LoginLimiter(store.client)
         app.state.cipher = CredentialCipher(config.encryption_key)
         app.state.storage_root = config.storage_root
+        app.state.redis_url = config.redis_url
         try:
             yield
         finally:
@@ -89,4 +91,5 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(cameras_router)
     app.include_router(live_router)
     app.include_router(recordings_router)
+    app.include_router(events_router)
     return app

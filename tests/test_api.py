@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -126,3 +127,44 @@ def test_connection_test_explains_failures(client: TestClient) -> None:
     assert answer.json()["ok"] is False and "connection refused" in answer.json()["reason"]
     invalid = client.post("/api/cameras/test", headers=headers, json={"rtsp_url": "file:///etc"})
     assert invalid.status_code == 422
+
+
+def read_sse(client: TestClient, headers: dict[str, str], limit: int) -> list[dict[str, str]]:
+    events, current = [], {}
+    with client.stream("GET", "/api/events/stream", headers=headers,
+                       params={"limit": limit}) as response:  # fmt: skip
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if not line:
+                if current:
+                    events.append(current)
+                current = {}
+            elif not line.startswith(":"):
+                key, _, value = line.partition(": ")
+                current[key] = value
+    return events
+
+
+def test_sse_pushes_alerts_and_status_and_resumes_from_last_event_id(
+    client: TestClient, store: RedisEventStore
+) -> None:
+    from uuid import uuid4
+
+    from events.catalogue import AlertRaised, CameraDisconnected
+
+    headers = login(client)
+    camera = uuid4()
+    store.append(CameraDisconnected(camera_id=camera, reason="401 Unauthorized"))
+    store.append(AlertRaised(alert_id=uuid4(), camera_id=camera, detection_id=uuid4(),
+                             label="person", confidence=0.9,
+                             detected_at=datetime.now(UTC)))  # fmt: skip
+    store.append(CameraAdded(camera_id=camera, name="X", directory="X", rtsp_url="rtsp://h/x",
+                             credentials_ciphertext="gAAAA-secret"))  # fmt: skip
+    first = read_sse(client, {**headers, "Last-Event-ID": "0-0_0-0"}, 3)
+    assert sorted(e["event"] for e in first) == [
+        "AlertRaised", "CameraAdded", "CameraDisconnected"
+    ]  # fmt: skip
+    assert all("gAAAA-secret" not in e["data"] for e in first)
+    resumed = read_sse(client, {**headers, "Last-Event-ID": first[0]["id"]}, 2)
+    assert [e["id"] for e in resumed] == [e["id"] for e in first[1:]]

@@ -1,0 +1,97 @@
+"""Server-sent events: alerts and camera status changes as they happen.
+
+``GET /api/events/stream`` follows the ``alerts`` and ``cameras`` streams (plain XREAD,
+so every browser gets every event). Each SSE id is the pair of stream positions
+``{alerts}_{cameras}``; a browser that reconnects sends it back as Last-Event-ID and
+resumes exactly where it stopped. Camera credentials never leave: ciphertexts are
+dropped from the payloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+import redis.asyncio as aioredis
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from api.deps import CurrentUser
+from events.catalogue import Topic
+from events.codec import decode
+from events.errors import CodecError
+from events.store import StreamId
+
+router = APIRouter(prefix="/api/events", tags=["events"])
+
+TOPICS = (Topic.ALERTS, Topic.CAMERAS)
+KEEPALIVE_MS = 15_000
+
+
+def parse_cursor(last_event_id: str | None) -> dict[Topic, str]:
+    """Positions to resume from; "$" (only new events) when absent or malformed."""
+    positions = dict.fromkeys(TOPICS, "$")
+    if last_event_id:
+        parts = last_event_id.split("_")
+        if len(parts) == len(TOPICS):
+            try:
+                for topic, part in zip(TOPICS, parts, strict=True):
+                    positions[topic] = str(StreamId.parse(part))
+            except ValueError:
+                return dict.fromkeys(TOPICS, "$")
+    return positions
+
+
+def sse(event: str, ident: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\nid: {ident}\ndata: ".encode() + orjson.dumps(data) + b"\n\n"
+
+
+async def _follow(url: str, positions: dict[Topic, str], limit: int | None) -> AsyncIterator[bytes]:
+    client: Any = aioredis.Redis.from_url(url)  # redis-py's async reply types are too loose
+    sent = 0
+    try:
+        for topic in TOPICS:  # "$" becomes a concrete id so the cursor can be sent back
+            if positions[topic] == "$":
+                last = await client.xrevrange(f"ronin:{topic.value}", count=1)
+                positions[topic] = last[0][0].decode() if last else "0-0"
+        yield b": connected\n\n"
+        while limit is None or sent < limit:
+            reply = await client.xread(
+                {f"ronin:{t.value}": positions[t] for t in TOPICS}, block=KEEPALIVE_MS, count=100
+            )
+            if not reply:
+                yield b": keep-alive\n\n"
+                continue
+            for key, entries in reply:
+                topic = Topic(key.decode().split(":", 1)[1])
+                for entry_id, fields in entries:
+                    positions[topic] = entry_id.decode()
+                    try:
+                        event = decode(fields)
+                    except CodecError:
+                        continue
+                    data = event.model_dump(mode="json", exclude={"credentials_ciphertext"})
+                    ident = "_".join(positions[t] for t in TOPICS)
+                    yield sse(type(event).__name__, ident, data)
+                    sent += 1
+                    if limit is not None and sent >= limit:
+                        return
+    finally:
+        await client.aclose()
+
+
+@router.get("/stream", response_class=StreamingResponse)
+async def event_stream(
+    request: Request,
+    _user: CurrentUser,
+    last_event_id: Annotated[str | None, Header()] = None,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+) -> StreamingResponse:
+    """AlertRaised and camera events as server-sent events (text/event-stream)."""
+    url: str = request.app.state.redis_url
+    return StreamingResponse(
+        _follow(url, parse_cursor(last_event_id), limit),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
