@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
+import psycopg
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
@@ -88,6 +89,26 @@ async def _check(body: ConnectionTest) -> ConnectionAnswer:
     return ConnectionAnswer(**asdict(result))
 
 
+def _configured(
+    kind: type[CameraAdded | CameraUpdated],
+    camera_id: UUID,
+    directory: str,
+    body: CameraIn,
+    ciphertext: str | None,
+) -> CameraAdded | CameraUpdated:
+    return kind(
+        camera_id=camera_id,
+        name=body.name,
+        directory=directory,
+        rtsp_url=body.rtsp_url,
+        credentials_ciphertext=ciphertext,
+        group=body.group,
+        position=body.position,
+        enabled=body.enabled,
+        detection_enabled=body.detection_enabled,
+    )
+
+
 def _rows(conn: Connection, where: str = "", params: tuple[object, ...] = ()) -> list[CameraOut]:
     try:
         rows = conn.execute(
@@ -96,11 +117,9 @@ def _rows(conn: Connection, where: str = "", params: tuple[object, ...] = ()) ->
             f" status_changed_at FROM cameras.cameras {where} ORDER BY position, name",
             params,
         ).fetchall()
-    except Exception as e:  # the projector has not created the read model yet
-        if "does not exist" in str(e):
-            conn.rollback()
-            return []
-        raise
+    except psycopg.errors.UndefinedTable:  # the projector has not created it yet
+        conn.rollback()
+        return []
     fields = list(CameraOut.model_fields)
     return [CameraOut(**dict(zip(fields, row, strict=True))) for row in rows]
 
@@ -139,17 +158,10 @@ async def add_camera(
         raise HTTPException(422, f"cannot connect to the camera: {answer.reason}")
     taken = [c.directory for c in _rows(conn)]
     credentials = _credentials(body)
-    event = CameraAdded(
-        camera_id=uuid4(),
-        name=body.name,
-        directory=unique_directory(body.name, taken),
-        rtsp_url=body.rtsp_url,
-        credentials_ciphertext=_cipher(request).encrypt(credentials) if credentials else None,
-        group=body.group,
-        position=body.position,
-        enabled=body.enabled,
-        detection_enabled=body.detection_enabled,
-    )
+    event = _configured(
+        CameraAdded, uuid4(), unique_directory(body.name, taken), body,
+        _cipher(request).encrypt(credentials) if credentials else None,
+    )  # fmt: skip
     store.append(event)
     return Accepted(camera_id=event.camera_id, connection=answer)
 
@@ -180,19 +192,8 @@ async def update_camera(
     answer = None if body.skip_test else await _check(test_body)
     if answer is not None and not answer.ok:
         raise HTTPException(422, f"cannot connect to the camera: {answer.reason}")
-    store.append(
-        CameraUpdated(
-            camera_id=camera_id,
-            name=body.name,
-            directory=current.directory,
-            rtsp_url=body.rtsp_url,
-            credentials_ciphertext=_cipher(request).encrypt(credentials) if credentials else None,
-            group=body.group,
-            position=body.position,
-            enabled=body.enabled,
-            detection_enabled=body.detection_enabled,
-        )
-    )
+    ciphertext = _cipher(request).encrypt(credentials) if credentials else None
+    store.append(_configured(CameraUpdated, camera_id, current.directory, body, ciphertext))
     return Accepted(camera_id=camera_id, connection=answer)
 
 

@@ -72,6 +72,18 @@ def step_for(workers: list[IngestWorker], seconds: float, until=lambda: False) -
         time.sleep(0.25)
 
 
+def make_clip(folder: Path, seconds: int) -> Path:
+    """A small fragmented MP4 made by ffmpeg (for closing and recovery without a camera)."""
+    clip = folder / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t",
+         str(seconds), "-c:v", "libx264", "-g", "10", "-movflags", "+frag_keyframe+empty_moov",
+         str(clip)],
+        check=True,
+    )  # fmt: skip
+    return clip
+
+
 def source(name: str, url: str) -> CameraSource:
     return CameraSource(uuid4(), name, name, url)
 
@@ -204,12 +216,7 @@ def test_a_dead_workers_camera_is_taken_over_within_seconds(tmp_path: Path, redi
 
 
 def test_crash_between_rename_and_append_is_finished_on_recovery(tmp_path: Path) -> None:
-    clip = tmp_path / "clip.mp4"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "3",
-         "-c:v", "libx264", "-g", "10", "-movflags", "+frag_keyframe+empty_moov", str(clip)],
-        check=True,
-    )  # fmt: skip
+    clip = make_clip(tmp_path, 3)
     folder = CameraFolder(uuid4(), "Door")
 
     def broken_append(event: Event) -> None:
@@ -244,12 +251,7 @@ def test_unreadable_leftover_is_reported_and_kept(tmp_path: Path) -> None:
 
 
 def test_an_append_redis_refused_is_retried_from_its_intent(tmp_path: Path) -> None:
-    clip = tmp_path / "clip.mp4"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2",
-         "-c:v", "libx264", "-g", "10", "-movflags", "+frag_keyframe+empty_moov", str(clip)],
-        check=True,
-    )  # fmt: skip
+    clip = make_clip(tmp_path, 2)
     appended: list[Event] = []
     down = [True]
 
