@@ -7,13 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from tests.conftest import make_data_dir
-from tests.test_up import descendants, free_port, wait_healthy
+from tests.test_up import alive, cmdline, descendants, free_port, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -53,13 +52,11 @@ def test_demo_records_and_its_live_playlist_plays() -> None:
         )  # fmt: skip
         assert probed.returncode == 0 and "h264" in probed.stdout, probed.stderr
         tree = descendants(proc.pid)
-        assert any("ffmpeg" in Path(f"/proc/{p}/cmdline").read_text() for p in tree
-                   if Path(f"/proc/{p}").exists())  # fmt: skip
+        assert any("ffmpeg" in cmdline(p) for p in tree)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
         time.sleep(0.5)
-        assert not [p for p in tree if Path(f"/proc/{p}").exists()
-                    and "zombie" not in Path(f"/proc/{p}/status").read_text()]  # fmt: skip
+        assert not [p for p in tree if alive(p)]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -46,6 +46,21 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def alive(pid: int) -> bool:
+    """Running (not a zombie); False if it is gone, even while we look."""
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def start(data: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "RONIN_DATA_DIR": str(data), "API_PORT": str(port)}
     env.pop("REDIS_URL", None)
@@ -107,7 +122,8 @@ def test_up_is_healthy_survives_kill_9_and_stops_cleanly() -> None:
         tree = [first.pid, *descendants(first.pid)]
         assert len(tree) >= 6
         for pid in tree:
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # an ffmpeg retrying may be gone
+                os.kill(pid, signal.SIGKILL)
         first.wait(10)
 
         second = start(data, port)
@@ -144,12 +160,7 @@ def test_up_is_healthy_survives_kill_9_and_stops_cleanly() -> None:
             second.send_signal(signal.SIGINT)
             assert second.wait(90) == 0
             time.sleep(0.5)
-            assert not [
-                p
-                for p in tree
-                if Path(f"/proc/{p}").exists()
-                and "zombie" not in Path(f"/proc/{p}/status").read_text()
-            ]
+            assert not [p for p in tree if alive(p)]
         finally:
             if second.poll() is None:
                 second.kill()
