@@ -127,7 +127,7 @@ def test_several_cameras_record_and_bad_ones_say_why(tmp_path: Path, redis_clien
     for camera in good:
         mine = history[camera.camera_id]
         segs = [e for e in mine if isinstance(e, SegmentClosed)]
-        assert len(segs) >= 6, camera.name  # about a minute, and the one closed at stop
+        assert len(segs) >= 5, camera.name  # about a minute (a last partial one may be empty)
         for a, b in itertools.pairwise(segs):
             assert b.start == a.end
         for seg in segs:
