@@ -19,6 +19,7 @@ from api.live import router as live_router
 from api.live_events import router as events_router
 from api.recordings import router as recordings_router
 from api.sessions import router as sessions_router
+from api.status import router as status_router
 from events.store import RedisEventStore
 from ingest.credentials import CredentialCipher
 
@@ -50,6 +51,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         app.state.cipher = CredentialCipher(config.encryption_key)
         app.state.storage_root = config.storage_root
         app.state.redis_url = config.redis_url
+        app.state.config = config
         try:
             yield
         finally:
@@ -92,4 +94,5 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(live_router)
     app.include_router(recordings_router)
     app.include_router(events_router)
+    app.include_router(status_router)
     return app

@@ -163,3 +163,15 @@ def test_a_segment_path_that_escapes_the_root_is_refused(api, database_url: str)
             response = client.get(f"/api/segments/{segment_id}/video", headers=headers)
             assert response.status_code == 404, path
     os.unlink(root / "Door" / "link.mp4")
+
+
+def test_status_reports_storage_disk_cameras_and_workers(api) -> None:
+    client, headers, camera_id, root, events = api
+    report = client.get("/api/status", headers=headers).json()
+    [camera] = [c for c in report["cameras"] if c["camera_id"] == str(camera_id)]
+    closed = segments(events)
+    assert camera["name"] == "Door" and camera["segments"] == len(closed)
+    assert camera["bytes"] == sum(s.bytes for s in closed) == report["recordings_bytes"]
+    assert report["disk"]["free_bytes"] > 0
+    assert {c["name"] for c in report["components"]} >= {"redis", "postgres"}
+    assert client.get("/api/status").status_code == 401

@@ -1,0 +1,84 @@
+"""Status: storage per camera and in total, free disk, days kept, camera states, workers."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from uuid import UUID
+
+import psycopg
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from api.deps import Connection, CurrentUser
+from api.health import ComponentHealth, GroupLag, check_health
+
+router = APIRouter(prefix="/api", tags=["status"])
+
+
+class CameraStorage(BaseModel):
+    camera_id: UUID
+    name: str | None
+    status: str | None
+    last_error: str | None
+    segments: int
+    bytes: int
+    oldest: datetime | None
+    newest: datetime | None
+    days_kept: float
+
+
+class Disk(BaseModel):
+    total_bytes: int
+    used_bytes: int
+    free_bytes: int
+
+
+class StatusReport(BaseModel):
+    cameras: list[CameraStorage]
+    recordings_bytes: int
+    disk: Disk
+    components: list[ComponentHealth]
+    consumer_groups: list[GroupLag]
+
+
+def _storage(conn: psycopg.Connection) -> list[CameraStorage]:
+    try:
+        rows = conn.execute(
+            "SELECT c.camera_id, c.name, c.status, c.last_error, count(s.segment_id),"
+            " coalesce(sum(s.bytes), 0), min(s.start_at), max(s.end_at)"
+            " FROM cameras.cameras c FULL JOIN recordings.segments s USING (camera_id)"
+            " GROUP BY c.camera_id, c.name, c.status, c.last_error ORDER BY c.name"
+        ).fetchall()
+    except psycopg.errors.UndefinedTable:  # before the projector's first start
+        conn.rollback()
+        return []
+    out = []
+    for camera_id, name, state, error, count, size, oldest, newest in rows:
+        span = (newest - oldest).total_seconds() / 86400 if oldest and newest else 0.0
+        out.append(CameraStorage(
+            camera_id=camera_id, name=name, status=state, last_error=error, segments=count,
+            bytes=size, oldest=oldest, newest=newest, days_kept=round(span, 2),
+        ))  # fmt: skip
+    return out
+
+
+@router.get("/status", response_model=StatusReport)
+def status(request: Request, _user: CurrentUser, conn: Connection) -> StatusReport:
+    """What the Status page shows: storage, disk, cameras, workers and queue lag."""
+    cameras = _storage(conn)
+    root = request.app.state.storage_root
+    root.mkdir(parents=True, exist_ok=True)
+    disk = shutil.disk_usage(root)
+    config = request.app.state.config
+    health = check_health(
+        request.app.state.store, config.database_url, config.analytics_snapshot,
+        config.expected_workers,
+    )  # fmt: skip
+    return StatusReport(
+        cameras=cameras,
+        recordings_bytes=sum(c.bytes for c in cameras),
+        disk=Disk(total_bytes=disk.total, used_bytes=disk.used, free_bytes=disk.free),
+        components=health.components,
+        consumer_groups=health.consumer_groups,
+    )
