@@ -166,7 +166,7 @@ def test_a_segment_path_that_escapes_the_root_is_refused(api, database_url: str)
 
 
 def test_status_reports_storage_disk_cameras_and_workers(api) -> None:
-    client, headers, camera_id, root, events = api
+    client, headers, camera_id, _, events = api
     report = client.get("/api/status", headers=headers).json()
     [camera] = [c for c in report["cameras"] if c["camera_id"] == str(camera_id)]
     closed = segments(events)
