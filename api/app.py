@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 
 from api.auth import AuthError, LoginLimiter, Tokens
 from api.cameras import router as cameras_router
+from api.exports import router as exports_router
 from api.health import HealthReport, check_health
 from api.live import router as live_router
 from api.live_events import router as events_router
@@ -95,4 +96,5 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(recordings_router)
     app.include_router(events_router)
     app.include_router(status_router)
+    app.include_router(exports_router)
     return app

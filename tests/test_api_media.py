@@ -175,3 +175,30 @@ def test_status_reports_storage_disk_cameras_and_workers(api) -> None:
     assert report["disk"]["free_bytes"] > 0
     assert {c["name"] for c in report["components"]} >= {"redis", "postgres"}
     assert client.get("/api/status").status_code == 401
+
+
+def test_export_across_two_segments_has_the_asked_duration(api, tmp_path: Path) -> None:
+    import time as clock
+
+    from ingest.probe import probe
+
+    client, headers, camera_id, _, events = api
+    first, second = segments(events)[:2]
+    start = first.end - timedelta(seconds=3)
+    end = second.start + timedelta(seconds=4)
+    job = client.post(f"/api/cameras/{camera_id}/exports", headers=headers,
+                      json={"start": start.isoformat(), "end": end.isoformat()}).json()  # fmt: skip
+    deadline = clock.monotonic() + 60
+    while job["state"] in ("pending", "running") and clock.monotonic() < deadline:
+        clock.sleep(0.2)
+        job = client.get(f"/api/exports/{job['export_id']}", headers=headers).json()
+    assert job["state"] == "done", job
+    download = client.get(job["download_url"], headers=headers)
+    assert download.status_code == 200
+    target = tmp_path / "export.mp4"
+    target.write_bytes(download.content)
+    assert abs(probe(target).duration_s - 7.0) <= 1.1  # cut at keyframes: within one GOP
+    assert client.get(job["download_url"]).status_code == 401
+    nothing = client.post(f"/api/cameras/{camera_id}/exports", headers=headers, json={
+        "start": "2001-01-01T00:00:00Z", "end": "2001-01-01T01:00:00Z"})  # fmt: skip
+    assert nothing.status_code == 404
