@@ -21,8 +21,11 @@ from api.live_events import router as events_router
 from api.recordings import router as recordings_router
 from api.sessions import router as sessions_router
 from api.status import router as status_router
+from events.errors import ProjectionError
 from events.store import RedisEventStore
 from ingest.credentials import CredentialCipher
+from projector.postgres import PostgresReadModels
+from projector.readmodels import postgres_projections
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +43,27 @@ class ApiConfig:
     storage_root: Path = Path("ronin-data/recordings")
 
 
+def ensure_read_models(pool: ConnectionPool) -> None:
+    """Create the (empty) read-model tables if the projector has not yet: queries then
+    answer "nothing yet" instead of failing. Same DDL as the projector, idempotent."""
+    for attempt in range(3):
+        try:
+            with pool.connection() as conn:
+                sink = PostgresReadModels(conn)
+                for projection in postgres_projections():
+                    sink.ensure(projection)
+            return
+        except ProjectionError:  # the projector created the same schema at this moment
+            if attempt == 2:
+                raise
+
+
 def create_app(config: ApiConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = RedisEventStore.from_url(config.redis_url)
         pool = ConnectionPool(config.database_url, min_size=1, max_size=8, open=True)
+        ensure_read_models(pool)
         app.state.store = store
         app.state.pool = pool
         app.state.tokens = Tokens(config.jwt_secret, config.token_expiry_s)
