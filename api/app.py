@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from api.auth import AuthError, LoginLimiter, Tokens
 from api.cameras import router as cameras_router
@@ -21,11 +23,13 @@ from api.live_events import router as events_router
 from api.recordings import router as recordings_router
 from api.sessions import router as sessions_router
 from api.status import router as status_router
-from events.errors import ProjectionError
+from events.errors import ProjectionError, StoreUnavailable
 from events.store import RedisEventStore
 from ingest.credentials import CredentialCipher
 from projector.postgres import PostgresReadModels
 from projector.readmodels import postgres_projections
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +48,21 @@ class ApiConfig:
 
 
 def ensure_read_models(pool: ConnectionPool) -> None:
-    """Create the (empty) read-model tables if the projector has not yet: queries then
-    answer "nothing yet" instead of failing. Same DDL as the projector, idempotent."""
+    """Create the (empty) read-model tables if the projector has not yet, so queries answer
+    "nothing yet" instead of failing. Same DDL as the projector, idempotent; best effort:
+    with PostgreSQL down the API still starts (and its health says so)."""
     for attempt in range(3):
         try:
-            with pool.connection() as conn:
+            with pool.connection(timeout=2) as conn:
                 sink = PostgresReadModels(conn)
                 for projection in postgres_projections():
                     sink.ensure(projection)
             return
         except ProjectionError:  # the projector created the same schema at this moment
-            if attempt == 2:
-                raise
+            continue
+        except (PoolTimeout, psycopg.Error, StoreUnavailable) as e:
+            log.warning("read models not ensured (attempt %d): %s", attempt + 1, e)
+            return
 
 
 def create_app(config: ApiConfig) -> FastAPI:
