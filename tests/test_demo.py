@@ -11,8 +11,9 @@ import time
 import psycopg
 import pytest
 
+from infra.embedded import process_cmdline
 from tests.conftest import make_data_dir
-from tests.test_up import alive, cmdline, descendants, free_port, wait_healthy
+from tests.test_up import alive, descendants, free_port, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +53,7 @@ def test_demo_records_and_its_live_playlist_plays() -> None:
         )  # fmt: skip
         assert probed.returncode == 0 and "h264" in probed.stdout, probed.stderr
         tree = descendants(proc.pid)
-        assert any("ffmpeg" in cmdline(p) for p in tree)
+        assert any("ffmpeg" in process_cmdline(p) for p in tree)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
         time.sleep(0.5)

@@ -54,13 +54,6 @@ def alive(pid: int) -> bool:
         return False
 
 
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
 def start(data: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "RONIN_DATA_DIR": str(data), "API_PORT": str(port)}
     env.pop("REDIS_URL", None)
