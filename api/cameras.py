@@ -7,7 +7,6 @@ camera anyway); the answer says what is wrong.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid4
@@ -19,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import Connection, CurrentUser, EventStoreDep
 from events.catalogue import CameraAdded, CameraRemoved, CameraUpdated
-from ingest.connection_test import test_connection
+from ingest.connection_test import ConnectionResult, test_connection
 from ingest.credentials import CredentialCipher, Credentials, with_credentials
 from ingest.naming import unique_directory
 
@@ -34,13 +33,7 @@ class ConnectionTest(BaseModel):
     password: str | None = Field(None, max_length=200)
 
 
-class ConnectionAnswer(BaseModel):
-    ok: bool
-    reason: str
-    video_codec: str | None = None
-    width: int | None = None
-    height: int | None = None
-    audio_codec: str | None = None
+ConnectionAnswer = ConnectionResult  # the domain answer is the response model as it is
 
 
 class CameraIn(ConnectionTest):
@@ -85,8 +78,7 @@ def _credentials(body: ConnectionTest) -> Credentials | None:
 
 async def _check(body: ConnectionTest) -> ConnectionAnswer:
     url = with_credentials(body.rtsp_url, _credentials(body))
-    result = await run_in_threadpool(test_connection, url)
-    return ConnectionAnswer(**asdict(result))
+    return await run_in_threadpool(test_connection, url)
 
 
 def _configured(

@@ -84,6 +84,15 @@ def make_clip(folder: Path, seconds: int) -> Path:
     return clip
 
 
+def staged_run(store: SegmentStore, folder: CameraFolder, clip: Path, seconds: int) -> Path:
+    """A run folder as ffmpeg leaves it: one listed segment and the anchor."""
+    run = store.new_run(folder.camera_id)
+    shutil.copy(clip, run / "00000000.mp4")
+    (run / "segments.csv").write_text(f"00000000.mp4,0.000000,{seconds}.000000\n")
+    store.write_anchor(run, datetime.now().astimezone())
+    return run
+
+
 def source(name: str, url: str) -> CameraSource:
     return CameraSource(uuid4(), name, name, url)
 
@@ -223,10 +232,7 @@ def test_crash_between_rename_and_append_is_finished_on_recovery(tmp_path: Path)
         raise StoreUnavailable("Redis is down")
 
     crashing = SegmentStore(tmp_path, broken_append)
-    run = crashing.new_run(folder.camera_id)
-    shutil.copy(clip, run / "00000000.mp4")
-    (run / "segments.csv").write_text("00000000.mp4,0.000000,3.000000\n")
-    crashing.write_anchor(run, datetime.now().astimezone())
+    staged_run(crashing, folder, clip, 3)
     with pytest.raises(StoreUnavailable):
         crashing.recover(folder)
     [intent] = (crashing.staging(folder.camera_id) / "intents").glob("*.json")
@@ -262,10 +268,7 @@ def test_an_append_redis_refused_is_retried_from_its_intent(tmp_path: Path) -> N
 
     store = SegmentStore(tmp_path, append)
     folder = CameraFolder(uuid4(), "Door")
-    run = store.new_run(folder.camera_id)
-    shutil.copy(clip, run / "00000000.mp4")
-    (run / "segments.csv").write_text("00000000.mp4,0.000000,2.000000\n")
-    store.write_anchor(run, datetime.now().astimezone())
+    staged_run(store, folder, clip, 2)
     with pytest.raises(StoreUnavailable):
         store.recover(folder)
     with pytest.raises(StoreUnavailable):  # still down: the intent stays
