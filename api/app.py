@@ -16,6 +16,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from api.auth import AuthError, LoginLimiter, Tokens
 from api.cameras import router as cameras_router
+from api.detections import router as detections_router
 from api.exports import router as exports_router
 from api.health import HealthReport, check_health
 from api.live import router as live_router
@@ -123,4 +124,5 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(events_router)
     app.include_router(status_router)
     app.include_router(exports_router)
+    app.include_router(detections_router)
     return app

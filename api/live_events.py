@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.deps import CurrentUser
-from events.catalogue import Topic
+from events.catalogue import AlertRaised, Topic
 from events.codec import decode
 from events.errors import CodecError
 from events.store import StreamId
@@ -72,6 +72,8 @@ async def _follow(url: str, positions: dict[Topic, str], limit: int | None) -> A
                     except CodecError:
                         continue
                     data = event.model_dump(mode="json", exclude={"credentials_ciphertext"})
+                    if isinstance(event, AlertRaised) and event.snapshot_path:
+                        data["snapshot_url"] = f"/api/alerts/{event.alert_id}/snapshot"
                     ident = "_".join(positions[t] for t in TOPICS)
                     yield sse(type(event).__name__, ident, data)
                     sent += 1

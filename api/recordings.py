@@ -11,12 +11,13 @@ from pathlib import Path
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from api.deps import Connection, CurrentUser, MediaToken
-from api.timeline import Span, day_bounds, gaps
+from api.timeline import Sighting, Span, day_bounds, gaps, markers
 
 router = APIRouter(prefix="/api", tags=["recordings"])
 
@@ -38,6 +39,16 @@ class Gap(BaseModel):
     end: datetime
 
 
+class Marker(BaseModel):
+    """Detections of one class close together in time (see ``api.timeline.markers``)."""
+
+    label: str
+    start: datetime
+    end: datetime
+    count: int
+    max_confidence: float
+
+
 class DayTimeline(BaseModel):
     camera_id: UUID
     day: date
@@ -46,6 +57,8 @@ class DayTimeline(BaseModel):
     end: datetime
     segments: list[Segment]
     gaps: list[Gap]
+    model_id: str | None
+    markers: list[Marker]
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -87,16 +100,53 @@ def day_timeline(
     conn: Connection,
     day: date = Query(..., description="YYYY-MM-DD"),
     timezone: str = "UTC",
+    model_id: str | None = Query(None, description="whose detections; default the primary"),
 ) -> DayTimeline:
-    """A day's segments and the gaps between them."""
+    """A day's segments, the gaps between them, and detection markers by class."""
     zone = _zone(timezone)
     window = day_bounds(day, zone)
     segments = _segments(conn, camera_id, window)
     holes = gaps([Span(s.start, s.end) for s in segments], window)
+    model = model_id or primary_model(conn)
     return DayTimeline(
         camera_id=camera_id, day=day, timezone=zone.key, start=window.start, end=window.end,
         segments=segments, gaps=[Gap(start=g.start, end=g.end) for g in holes],
+        model_id=model, markers=_markers(conn, camera_id, window, model),
     )  # fmt: skip
+
+
+def _markers(conn: Connection, camera_id: UUID, window: Span, model_id: str | None) -> list[Marker]:
+    if model_id is None:
+        return []
+    try:
+        rows = conn.execute(
+            "SELECT label, detected_at, confidence FROM detections.detections"
+            " WHERE camera_id = %s AND model_id = %s AND NOT live"
+            " AND detected_at >= %s AND detected_at < %s",
+            (camera_id, model_id, window.start, window.end),
+        ).fetchall()
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        return []
+    merged = markers([Sighting(label, at, conf) for label, at, conf in rows])
+    return [
+        Marker(label=m.label, start=m.start, end=m.end, count=m.count,
+               max_confidence=m.max_confidence)
+        for m in merged
+    ]  # fmt: skip
+
+
+def primary_model(conn: Connection) -> str | None:
+    """The model whose detections are shown by default: the primary group's latest."""
+    try:
+        row = conn.execute(
+            "SELECT model_id FROM detections.jobs WHERE NOT reprocess"
+            " ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        return None
+    return str(row[0]) if row else None
 
 
 @router.get("/cameras/{camera_id}/segments", response_model=list[Segment])

@@ -36,3 +36,42 @@ def gaps(covered: Sequence[Span], window: Span, tolerance_s: float = 1.0) -> lis
     if (window.end - cursor).total_seconds() > tolerance_s:
         out.append(Span(cursor, window.end))
     return [g for g in out if g.end > g.start]
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    label: str
+    at: datetime
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """Detections of one class close together in time, shown as one mark on the timeline."""
+
+    label: str
+    start: datetime
+    end: datetime
+    count: int
+    max_confidence: float
+
+
+def markers(sightings: Sequence[Sighting], merge_s: float = 10.0) -> list[Marker]:
+    """Merge each class's detections that lie within ``merge_s`` of the previous one."""
+    by_label: dict[str, list[Sighting]] = {}
+    for s in sightings:
+        by_label.setdefault(s.label, []).append(s)
+    out: list[Marker] = []
+    for label, items in by_label.items():
+        items.sort(key=lambda s: s.at)
+        start = end = items[0].at
+        count, best = 0, 0.0
+        for s in items:
+            if (s.at - end).total_seconds() > merge_s:
+                out.append(Marker(label, start, end, count, best))
+                start, count, best = s.at, 0, 0.0
+            end = s.at
+            count += 1
+            best = max(best, s.confidence)
+        out.append(Marker(label, start, end, count, best))
+    return sorted(out, key=lambda m: (m.start, m.label))

@@ -34,6 +34,7 @@ NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 UnitFloat = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 NonNegativeInt = Annotated[int, Field(ge=0, le=2**63 - 1)]
 Text = Annotated[str, Field(max_length=4096)]
+ModelId = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class Event(BaseModel):
@@ -178,13 +179,15 @@ class BoundingBox(BaseModel):
 
 
 class FrameSampled(Event):
-    """A live frame was chosen for detection; ``source_path`` names the HLS segment."""
+    """A live frame was chosen for detection; ``source_path`` is the still (a JPEG under the
+    storage root, kept for a short while), ``offset_s`` its offset in the HLS segment."""
 
     topic: ClassVar[Topic] = Topic.FRAMES
     camera_id: UUID
     source_path: Text
     offset_s: NonNegativeFloat
     captured_at: AwareDatetime
+    frame_number: NonNegativeInt = 0
 
 
 class ObjectDetected(Event):
@@ -201,7 +204,50 @@ class ObjectDetected(Event):
     confidence: UnitFloat
     box: BoundingBox
     frame_number: NonNegativeInt
-    model_id: Annotated[str, Field(min_length=1, max_length=200)]
+    model_id: ModelId
+    frame_path: Text | None = None
+    """Live only: the still the object was found in (for the alert's snapshot)."""
+
+
+class DetectionJobStarted(Event):
+    """A detection worker began analysing a recorded segment with a model."""
+
+    topic: ClassVar[Topic] = Topic.DETECTIONS
+    job_id: UUID
+    segment_id: UUID
+    camera_id: UUID
+    segment_start: AwareDatetime
+    model_id: ModelId
+    attempt: Annotated[int, Field(ge=1)]
+    reprocess: bool = False
+
+
+class DetectionJobCompleted(Event):
+    """A segment was analysed; what it cost and what it found."""
+
+    topic: ClassVar[Topic] = Topic.DETECTIONS
+    job_id: UUID
+    segment_id: UUID
+    model_id: ModelId
+    frames_sampled: NonNegativeInt
+    frames_analysed: NonNegativeInt
+    frames_skipped: NonNegativeInt
+    """Sampled frames the motion pre-filter judged static (no inference ran on them)."""
+    detections: NonNegativeInt
+    inference_s: NonNegativeFloat
+    elapsed_s: NonNegativeFloat
+
+
+class DetectionJobFailed(Event):
+    """A segment's analysis failed; ``final`` when it will not be retried."""
+
+    topic: ClassVar[Topic] = Topic.DETECTIONS
+    job_id: UUID
+    segment_id: UUID
+    model_id: ModelId
+    attempt: Annotated[int, Field(ge=1)]
+    reason: Text
+    final: bool
 
 
 class AlertRaised(Event):
@@ -233,6 +279,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         FrameSampled,
         ObjectDetected,
         AlertRaised,
+        DetectionJobStarted,
+        DetectionJobCompleted,
+        DetectionJobFailed,
     )
 }
 """Every concrete event type by its wire name (the class name)."""

@@ -13,7 +13,9 @@ driver errors (redis, psycopg, duckdb, subprocess) into these at the boundary wi
     ├── StoreUnavailable          Redis or PostgreSQL cannot be reached (retry later)
     ├── ProjectionError           a handler failed on one event (retried, then dead-lettered)
     ├── LeaseLost                 another worker holds the lease this worker needed
-    └── EmbeddedServiceError      an embedded server (redis-server, postgres) failed to start
+    ├── EmbeddedServiceError      an embedded server (redis-server, postgres) failed to start
+    ├── DetectorError             a model that cannot be loaded or run
+    └── MediaError                a recording or frame that cannot be decoded
 """
 
 
@@ -55,3 +57,11 @@ class LeaseLost(RoninError):
 
 class EmbeddedServiceError(RoninError):
     """An embedded server could not be started or stopped."""
+
+
+class DetectorError(RoninError):
+    """A detection model could not be loaded or run."""
+
+
+class MediaError(RoninError):
+    """A recording or frame could not be read or decoded."""

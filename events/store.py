@@ -213,6 +213,17 @@ class RedisEventStore:
                 break
         return claimed
 
+    def touch(self, topic: Topic, group: str, consumer: str, ids: Sequence[StreamId]) -> None:
+        """Reset the idle time of messages this consumer is still working on (XCLAIM JUSTID),
+        so a long job is not claimed by another consumer while its worker is alive."""
+        if ids:
+            key = self.key(topic)
+            self._call(
+                lambda: self._redis.xclaim(
+                    key, group, consumer, 0, [str(i) for i in ids], justid=True
+                )
+            )
+
     def delivery_counts(
         self, topic: Topic, group: str, ids: Sequence[StreamId]
     ) -> dict[StreamId, int]:

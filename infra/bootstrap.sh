@@ -67,6 +67,11 @@ command=${1:-up}
 shift || true
 install_system_packages
 install_python_packages
+# The shared demo model (never committed), when the operator has not chosen one.
+if [ -z "${ML_MODEL_PATH:-}" ] && [ -f ../shared/models/yolox_nano.onnx ]; then
+  ML_MODEL_PATH=$(cd ../shared/models && pwd)/yolox_nano.onnx
+  export ML_MODEL_PATH
+fi
 case "$command" in
   up) exec .venv/bin/ronin up "$@" ;;
   test) run_tests "$@" ;;

@@ -50,8 +50,16 @@ class Settings(BaseSettings):
     ml_model_path: Path | None = None
     ml_confidence_threshold: float = Field(0.5, ge=0, le=1)
     ml_class_filter: str = ""
-    live_detection_enabled: bool = False
+    ml_fps: float = Field(2.0, gt=0, le=30)
+    ml_batch: int = Field(8, ge=1, le=64)
+    ml_max_attempts: int = Field(3, ge=1)
+    ml_claim_idle_s: float = Field(60.0, ge=1)
+    motion_min_changed: float = Field(0.004, ge=0, le=1)
+    live_detection_enabled: bool = True
     live_detection_fps: float = Field(1.0, gt=0, le=10)
+    alert_cooldown_s: float = Field(30.0, ge=0)
+    alert_cooldowns: str = ""
+    """Per-class cooldowns, e.g. ``person=30,car=120``."""
 
     segment_seconds: float = Field(900.0, ge=10, le=3600)
     hls_seconds: float = Field(1.0, ge=0.5, le=10)

@@ -4,6 +4,8 @@
 - ``analytics``: DuckDB analytics tables, publishing a snapshot for the API.
 - ``archiver``: copies stream entries into the PostgreSQL archive, then trims streams.
 - ``ingest``: records every camera (one ffmpeg each), see ``ingest.worker``.
+- ``detector``: historical jobs on SegmentClosed and live detection, see ``detector.worker``.
+- ``alerts``: debounces live detections into AlertRaised with a snapshot.
 
 A worker stops cleanly on SIGTERM/SIGINT; if Redis or PostgreSQL is briefly
 unreachable it waits and retries instead of exiting.
@@ -21,6 +23,20 @@ from collections.abc import Callable, Sequence
 
 import psycopg
 
+from detector.alerts import AlertsConfig, AlertWorker
+from detector.analysis import AnalysisConfig
+from detector.debounce import DebouncePolicy
+from detector.historical import HistoricalConfig, HistoricalDetector
+from detector.live import LiveDetector, LiveStats
+from detector.model import DetectorConfig, OnnxDetector
+from detector.motion import MotionConfig
+from detector.worker import (
+    DETECTION_OFF_HINT,
+    DetectionWorker,
+    LiveTapConfig,
+    LiveTaps,
+    PostgresLiveCameras,
+)
 from events.archive import Archiver, EventArchive, EventLog
 from events.catalogue import Topic
 from events.errors import ConfigurationError, RoninError, StoreUnavailable
@@ -197,8 +213,112 @@ def run_ingest(settings: Settings, name: str = "ingest") -> None:
     worker.run(stop_on_signals())
 
 
+def load_detector(settings: Settings) -> OnnxDetector | None:
+    """The configured model, or None (with the reason logged) when detection is off."""
+    if not settings.ml_enabled or settings.ml_model_path is None:
+        log.warning("detection is off: %s", DETECTION_OFF_HINT)
+        return None
+    return OnnxDetector(
+        settings.ml_model_path,
+        DetectorConfig(
+            confidence_threshold=settings.ml_confidence_threshold,
+            class_filter=settings.class_filter,
+            max_batch=settings.ml_batch,
+        ),
+    )
+
+
+def analysis_config(settings: Settings) -> AnalysisConfig:
+    return AnalysisConfig(
+        fps=settings.ml_fps,
+        batch=settings.ml_batch,
+        motion=MotionConfig(min_changed=settings.motion_min_changed),
+    )
+
+
+def run_detector(settings: Settings) -> None:
+    redis_url, database_url = settings.require_urls()
+    store = RedisEventStore.from_url(redis_url)
+    heartbeat = WorkerHeartbeat(store.client, "detector")
+    detector = load_detector(settings)
+    if detector is None:
+        DetectionWorker(
+            heartbeat,
+            None,
+            None,
+            None,
+            None,
+            store.append_many,
+            {"detection": "off", "hint": DETECTION_OFF_HINT},
+        ).run(stop_on_signals())
+        return
+    consumer = consumer_name("detector")
+    historical = HistoricalDetector(
+        store,
+        EventLog(store, EventArchive(psycopg.connect(database_url))),
+        detector,
+        settings.recordings_root,
+        consumer,
+        HistoricalConfig(
+            max_attempts=settings.ml_max_attempts,
+            claim_idle_ms=int(settings.ml_claim_idle_s * 1000),
+            analysis=analysis_config(settings),
+        ),
+    )
+    live = taps = live_stats = None
+    if settings.live_detection_enabled:
+        live = LiveDetector(store, detector, settings.recordings_root, consumer)
+        taps = LiveTaps(
+            PostgresLiveCameras(psycopg.connect(database_url)),
+            LiveTapConfig(
+                streams_root=settings.recordings_root / ".streams",
+                storage_root=settings.recordings_root,
+                fps=settings.live_detection_fps,
+                motion=MotionConfig(min_changed=settings.motion_min_changed),
+            ),
+        )
+        live_stats = LiveStats(store.client)
+    detail: dict[str, object] = {
+        "detection": "on",
+        "model_id": detector.model_id,
+        "model_path": str(detector.path),
+        "layout": detector.layout.value,
+        "providers": ",".join(detector.providers),
+        "live": "on" if live else "off",
+        "live_fps": settings.live_detection_fps,
+        "ml_fps": settings.ml_fps,
+    }
+    worker = DetectionWorker(
+        heartbeat, historical, live, taps, live_stats, store.append_many, detail
+    )
+    worker.run(stop_on_signals())
+
+
+def run_alerts(settings: Settings) -> None:
+    redis_url, _ = settings.require_urls()
+    store = RedisEventStore.from_url(redis_url)
+    policy = DebouncePolicy.parse(settings.alert_cooldown_s, settings.alert_cooldowns)
+    worker = AlertWorker(
+        store, settings.recordings_root, consumer_name("alerts"), AlertsConfig(policy=policy)
+    )
+    heartbeat = WorkerHeartbeat(store.client, "alerts")
+    stop = stop_on_signals()
+    try:
+        while not stop.is_set():
+            try:
+                worker.step(block_ms=500)
+                heartbeat.beat(raised=worker.raised)
+            except StoreUnavailable as e:
+                log.warning("store unavailable, retrying: %s", e)
+                stop.wait(1.0)
+    finally:
+        heartbeat.stop()
+
+
 WORKER_ENTRYPOINTS: dict[str, Callable[[Settings], None]] = {
     "ingest": run_ingest,
+    "detector": run_detector,
+    "alerts": run_alerts,
     "projector": run_projector,
     "analytics": run_analytics,
     "archiver": run_archiver,

@@ -2,7 +2,9 @@
 
 - ``cameras``: each camera's configuration and live status (cameras topic).
 - ``recordings``: one row per recorded segment on disk (recordings topic).
-- ``analytics_recordings``: the DuckDB copy of segments for timeline and storage stats.
+- ``detections``: every detection (per model) and one row per detection job.
+- ``alerts``: every alert raised, with its snapshot.
+- ``analytics_recordings`` / ``analytics_detections``: DuckDB copies for the stats pages.
 """
 
 from __future__ import annotations
@@ -10,12 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from events.catalogue import (
+    AlertRaised,
     CameraAdded,
     CameraConnected,
     CameraDisconnected,
     CameraRemoved,
     CameraUpdated,
+    DetectionJobCompleted,
+    DetectionJobFailed,
+    DetectionJobStarted,
     Event,
+    ObjectDetected,
     RecordingStarted,
     RecordingStopped,
     RetentionPurged,
@@ -209,11 +216,232 @@ def recordings_projection(name: str = "recordings") -> Projection:
     )
 
 
+DETECTIONS = TableSpec(
+    name="detections",
+    columns=(
+        "detection_id",
+        "camera_id",
+        "segment_id",
+        "model_id",
+        "detected_at",
+        "offset_s",
+        "label",
+        "class_id",
+        "confidence",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "frame_number",
+        "live",
+    ),
+    key=("detection_id",),
+    ddl="""CREATE TABLE IF NOT EXISTS {table} (
+        detection_id uuid PRIMARY KEY,
+        camera_id uuid NOT NULL,
+        segment_id uuid,
+        model_id text NOT NULL,
+        detected_at timestamptz NOT NULL,
+        offset_s double precision,
+        label text NOT NULL,
+        class_id integer NOT NULL,
+        confidence double precision NOT NULL,
+        x1 double precision NOT NULL,
+        y1 double precision NOT NULL,
+        x2 double precision NOT NULL,
+        y2 double precision NOT NULL,
+        frame_number bigint NOT NULL,
+        live boolean NOT NULL)""",
+    indexes=(
+        "CREATE INDEX IF NOT EXISTS detections_camera_model_time"
+        " ON {table} (camera_id, model_id, detected_at)",
+        "CREATE INDEX IF NOT EXISTS detections_segment ON {table} (segment_id)",
+    ),
+)
+
+JOBS = TableSpec(
+    name="jobs",
+    columns=(
+        "job_id",
+        "segment_id",
+        "camera_id",
+        "segment_start",
+        "model_id",
+        "reprocess",
+        "status",
+        "attempt",
+        "started_at",
+        "finished_at",
+        "frames_sampled",
+        "frames_analysed",
+        "frames_skipped",
+        "detections",
+        "inference_s",
+        "elapsed_s",
+        "error",
+    ),
+    key=("job_id",),
+    ddl="""CREATE TABLE IF NOT EXISTS {table} (
+        job_id uuid PRIMARY KEY,
+        segment_id uuid NOT NULL,
+        camera_id uuid NOT NULL,
+        segment_start timestamptz NOT NULL,
+        model_id text NOT NULL,
+        reprocess boolean NOT NULL,
+        status text NOT NULL,
+        attempt integer NOT NULL,
+        started_at timestamptz NOT NULL,
+        finished_at timestamptz,
+        frames_sampled integer,
+        frames_analysed integer,
+        frames_skipped integer,
+        detections integer,
+        inference_s double precision,
+        elapsed_s double precision,
+        error text)""",
+    indexes=("CREATE INDEX IF NOT EXISTS jobs_status ON {table} (status, started_at)",),
+)
+
+ALERTS = TableSpec(
+    name="alerts",
+    columns=(
+        "alert_id",
+        "camera_id",
+        "detection_id",
+        "label",
+        "confidence",
+        "detected_at",
+        "snapshot_path",
+    ),
+    key=("alert_id",),
+    ddl="""CREATE TABLE IF NOT EXISTS {table} (
+        alert_id uuid PRIMARY KEY,
+        camera_id uuid NOT NULL,
+        detection_id uuid NOT NULL,
+        label text NOT NULL,
+        confidence double precision NOT NULL,
+        detected_at timestamptz NOT NULL,
+        snapshot_path text)""",
+    indexes=("CREATE INDEX IF NOT EXISTS alerts_time ON {table} (detected_at)",),
+)
+
+
+def _object_detected(event: Event) -> Sequence[RowOp]:
+    assert isinstance(event, ObjectDetected)
+    return [
+        Upsert(
+            DETECTIONS,
+            {
+                "detection_id": event.detection_id,
+                "camera_id": event.camera_id,
+                "segment_id": event.segment_id,
+                "model_id": event.model_id,
+                "detected_at": event.detected_at,
+                "offset_s": event.offset_s,
+                "label": event.label,
+                "class_id": event.class_id,
+                "confidence": event.confidence,
+                "x1": event.box.x1,
+                "y1": event.box.y1,
+                "x2": event.box.x2,
+                "y2": event.box.y2,
+                "frame_number": event.frame_number,
+                "live": event.segment_id is None,
+            },
+        )
+    ]
+
+
+def _job_started(event: Event) -> Sequence[RowOp]:
+    assert isinstance(event, DetectionJobStarted)
+    row: dict[str, object] = dict.fromkeys(JOBS.columns)
+    row.update(
+        job_id=event.job_id,
+        segment_id=event.segment_id,
+        camera_id=event.camera_id,
+        segment_start=event.segment_start,
+        model_id=event.model_id,
+        reprocess=event.reprocess,
+        status="running",
+        attempt=event.attempt,
+        started_at=event.occurred_at,
+    )
+    return [Upsert(JOBS, row)]
+
+
+def _job_completed(event: Event) -> Sequence[RowOp]:
+    assert isinstance(event, DetectionJobCompleted)
+    values = {
+        "status": "done",
+        "finished_at": event.occurred_at,
+        "frames_sampled": event.frames_sampled,
+        "frames_analysed": event.frames_analysed,
+        "frames_skipped": event.frames_skipped,
+        "detections": event.detections,
+        "inference_s": event.inference_s,
+        "elapsed_s": event.elapsed_s,
+        "error": None,
+    }
+    return [Patch(JOBS, (event.job_id,), values)]
+
+
+def _job_failed(event: Event) -> Sequence[RowOp]:
+    assert isinstance(event, DetectionJobFailed)
+    values = {
+        "status": "failed" if event.final else "retrying",
+        "finished_at": event.occurred_at if event.final else None,
+        "error": event.reason,
+    }
+    return [Patch(JOBS, (event.job_id,), values)]
+
+
+def _alert_raised(event: Event) -> Sequence[RowOp]:
+    assert isinstance(event, AlertRaised)
+    row = {
+        "alert_id": event.alert_id,
+        "camera_id": event.camera_id,
+        "detection_id": event.detection_id,
+        "label": event.label,
+        "confidence": event.confidence,
+        "detected_at": event.detected_at,
+        "snapshot_path": event.snapshot_path,
+    }
+    return [Upsert(ALERTS, row)]
+
+
+def detections_projection(name: str = "detections", with_jobs: bool = True) -> Projection:
+    handlers: dict[type[Event], Callable[[Event], Sequence[RowOp]]] = {
+        ObjectDetected: _object_detected
+    }
+    if with_jobs:
+        handlers |= {
+            DetectionJobStarted: _job_started,
+            DetectionJobCompleted: _job_completed,
+            DetectionJobFailed: _job_failed,
+        }
+    tables = (DETECTIONS, JOBS) if with_jobs else (DETECTIONS,)
+    return Projection(name=name, topic=Topic.DETECTIONS, tables=tables, handlers=handlers)
+
+
+def alerts_projection() -> Projection:
+    return Projection(
+        name="alerts", topic=Topic.ALERTS, tables=(ALERTS,), handlers={AlertRaised: _alert_raised}
+    )
+
+
 def postgres_projections() -> list[Projection]:
     """The PostgreSQL read models the ``projector`` worker keeps."""
-    return [cameras_projection(), recordings_projection()]
+    return [
+        cameras_projection(),
+        recordings_projection(),
+        detections_projection(),
+        alerts_projection(),
+    ]
 
 
 def analytics_projections() -> list[Projection]:
     """The DuckDB analytics tables the ``analytics`` worker keeps."""
-    return [recordings_projection("analytics_recordings")]
+    return [
+        recordings_projection("analytics_recordings"),
+        detections_projection("analytics_detections", with_jobs=False),
+    ]

@@ -1,0 +1,315 @@
+"""Live detection: frames tapped from each camera's HLS output, never a second RTSP session.
+
+- :class:`HlsTap` watches one camera's rolling playlist; each new fMP4 segment (init +
+  fragment) is decoded by ffmpeg at LIVE_DETECTION_FPS (one keyframe when that is at most
+  one frame per segment), passed through the motion pre-filter, saved as a short-lived
+  JPEG still under ``{storage}/.frames/`` and announced as FrameSampled.
+- :class:`LiveDetector` is a consumer group on FrameSampled: it runs the model on batches
+  of stills and emits ObjectDetected without a segment (``frame_path`` set), which the
+  alerts worker debounces. Stills older than ``max_age_s`` are skipped as stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID, uuid5
+
+import numpy as np
+import orjson
+import redis
+
+from detector.frames import SamplePlan, read_frames, scaled_size
+from detector.model import DetectorBackend, Frame
+from detector.motion import MotionConfig, MotionFilter
+from events.catalogue import BoundingBox, FrameSampled, ObjectDetected, Topic
+from events.codec import decode
+from events.errors import CodecError, MediaError
+from events.store import ZERO, Message, RedisEventStore
+
+log = logging.getLogger(__name__)
+
+FRAMES_DIR = ".frames"
+LIVE_GROUP = "live-detector"
+
+
+def playlist_segments(text: str) -> list[tuple[str, float]]:
+    """(file name, duration) of each media segment in an HLS playlist, in order."""
+    segments, duration = [], 0.0
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#EXTINF:"):
+            try:
+                duration = float(line[8:].split(",")[0])
+            except ValueError:
+                duration = 0.0
+        elif line and not line.startswith("#"):
+            segments.append((line, duration))
+    return segments
+
+
+def frames_wanted(fps: float, segment_s: float) -> int:
+    """How many stills to take from a segment of ``segment_s`` seconds."""
+    return max(1, round(fps * segment_s))
+
+
+@dataclass(slots=True)
+class TapStats:
+    frames: int = 0
+    skipped: int = 0
+    started: float = field(default_factory=time.monotonic)
+    last_frame_at: float | None = None
+
+    def fps(self) -> float:
+        return self.frames / max(time.monotonic() - self.started, 1e-3)
+
+
+class HlsTap:
+    """Samples one camera's newest HLS segments into FrameSampled stills."""
+
+    def __init__(
+        self,
+        camera_id: UUID,
+        stream_dir: Path,
+        storage_root: Path,
+        fps: float,
+        motion: MotionConfig | None = None,
+        max_width: int = 1280,
+    ) -> None:
+        self.camera_id = camera_id
+        self._dir, self._root, self._fps = stream_dir, storage_root, fps
+        self._max_width = max_width
+        self._motion = MotionFilter(motion)
+        self._last: str | None = None
+        self._frame_number = 0
+        self._size: tuple[int, int] | None = None
+        self.stats = TapStats()
+
+    @property
+    def frames_dir(self) -> Path:
+        return self._root / FRAMES_DIR / str(self.camera_id)
+
+    def poll(self) -> list[FrameSampled]:
+        """Stills from segments that appeared since the last poll (the newest one only)."""
+        try:
+            text = (self._dir / "stream.m3u8").read_text()
+            init = (self._dir / "init.mp4").read_bytes()
+        except OSError:
+            return []  # not streaming (yet)
+        segments = playlist_segments(text)
+        if not segments or segments[-1][0] == self._last:
+            return []
+        name, duration = segments[-1]
+        self._last = name
+        try:
+            data = init + (self._dir / name).read_bytes()
+            mtime = (self._dir / name).stat().st_mtime
+        except OSError:
+            return []  # rotated away between reading the playlist and the file
+        return self._sample(data, datetime.fromtimestamp(mtime, UTC), duration)
+
+    def _sample(self, data: bytes, written_at: datetime, duration: float) -> list[FrameSampled]:
+        import cv2
+
+        wanted = frames_wanted(self._fps, duration)
+        events = []
+        try:
+            frames = list(self._decode(data, wanted, duration))
+        except MediaError as e:
+            log.warning("camera %s: cannot decode the live segment: %s", self.camera_id, e)
+            return []
+        start = written_at - timedelta(seconds=duration)
+        self.frames_dir.mkdir(parents=True, exist_ok=True)
+        for offset, image in frames:
+            captured = start + timedelta(seconds=offset)
+            self._frame_number += 1
+            if not self._motion.should_analyse(image, captured.timestamp()):
+                self.stats.skipped += 1
+                continue
+            path = self.frames_dir / f"{int(captured.timestamp() * 1000)}.jpg"
+            ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+            if not ok:
+                continue
+            path.write_bytes(encoded.tobytes())
+            self.stats.frames += 1
+            self.stats.last_frame_at = time.time()
+            events.append(
+                FrameSampled(
+                    camera_id=self.camera_id,
+                    source_path=str(path.relative_to(self._root)),
+                    offset_s=offset,
+                    captured_at=captured,
+                    frame_number=self._frame_number,
+                )
+            )
+        return events
+
+    def _decode(self, data: bytes, wanted: int, duration: float) -> list[tuple[float, Frame]]:
+        if self._size is None or wanted == 1:  # a segment starts with a keyframe: cheap
+            first = _first_frame(data)
+            self._size = scaled_size(first.shape[1], first.shape[0], self._max_width)
+            if wanted == 1:
+                return [(0.0, _fit(first, self._size))]
+        width, height = self._size
+        plan = SamplePlan(fps=wanted / max(duration, 1e-3), width=width, height=height)
+        return [(f.offset_s, f.image.copy()) for f in read_frames("-", plan, stdin_data=data)]
+
+    def prune(self, keep_s: float = 120.0) -> None:
+        """Delete stills older than ``keep_s`` (alerts copy what they keep)."""
+        cutoff = time.time() - keep_s
+        for path in self.frames_dir.glob("*.jpg"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except OSError:
+                pass
+
+
+def _first_frame(data: bytes) -> Frame:
+    """The first frame of an fMP4 segment (ffmpeg decodes one frame to PNG)."""
+    import cv2
+    import numpy as np
+
+    command = [
+        *("ffmpeg", "-hide_banner", "-loglevel", "error", "-i", "-", "-frames:v", "1"),
+        *("-f", "image2pipe", "-c:v", "png", "-compression_level", "0", "pipe:1"),
+    ]
+    try:
+        out = subprocess.run(command, input=data, capture_output=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise MediaError(f"ffmpeg could not decode a live segment: {e}") from e
+    image = cv2.imdecode(np.frombuffer(out.stdout, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise MediaError(f"no picture in the live segment: {out.stderr[-200:]!r}")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def _fit(image: Frame, size: tuple[int, int]) -> Frame:
+    import cv2
+
+    if (image.shape[1], image.shape[0]) == size:
+        return image
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+class LiveStats:
+    """Per-camera live sampling figures in Redis, for the ML status page."""
+
+    KEY = "ronin:live:stats"
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def publish(self, taps: Sequence[HlsTap]) -> None:
+        if not taps:
+            return
+        self._redis.hset(
+            self.KEY,
+            mapping={
+                str(t.camera_id): orjson.dumps(
+                    {
+                        "fps": round(t.stats.fps(), 3),
+                        "frames": t.stats.frames,
+                        "skipped": t.stats.skipped,
+                        "last_frame_at": t.stats.last_frame_at,
+                        "updated_at": time.time(),
+                    }
+                )
+                for t in taps
+            },
+        )
+        self._redis.expire(self.KEY, 60)
+
+    def read(self) -> dict[str, dict[str, float | None]]:
+        return {_text(k): orjson.loads(v) for k, v in self._redis.hgetall(self.KEY).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveConfig:
+    batch: int = 8
+    max_age_s: float = 30.0
+
+
+class LiveDetector:
+    """The consumer group on FrameSampled: stills in, live ObjectDetected out."""
+
+    def __init__(
+        self,
+        store: RedisEventStore,
+        detector: DetectorBackend,
+        storage_root: Path,
+        consumer: str,
+        config: LiveConfig | None = None,
+    ) -> None:
+        self._store, self._detector, self._root = store, detector, storage_root
+        self._consumer = consumer
+        self.config = config or LiveConfig()
+        self._started = False
+        self.inference_s = 0.0
+        self.frames = 0
+
+    def step(self, block_ms: int | None = None) -> int:
+        if not self._started:
+            latest = self._store.last_id(Topic.FRAMES) or ZERO  # live: only new frames
+            self._store.ensure_group(Topic.FRAMES, LIVE_GROUP, latest)
+            self._started = True
+        messages = self._store.read_own_pending(
+            Topic.FRAMES, LIVE_GROUP, self._consumer, self.config.batch
+        ) or self._store.read_group(
+            Topic.FRAMES, LIVE_GROUP, self._consumer, self.config.batch, block_ms
+        )
+        if messages:
+            self._handle(messages)
+        return len(messages)
+
+    def _handle(self, messages: Sequence[Message]) -> None:
+        import cv2
+
+        frames: list[tuple[FrameSampled, Frame]] = []
+        now = datetime.now(UTC)
+        for message in messages:
+            try:
+                event = decode(message.fields)
+            except CodecError as e:
+                self._store.dead_letter(Topic.FRAMES, LIVE_GROUP, message, str(e))
+                continue
+            if not isinstance(event, FrameSampled):
+                continue
+            if (now - event.captured_at).total_seconds() > self.config.max_age_s:
+                continue  # stale: a live alert about the past helps nobody
+            image = cv2.imread(str(self._root / event.source_path), cv2.IMREAD_COLOR)
+            if image is not None:
+                frames.append((event, np.asarray(image, dtype=np.uint8)))
+        if frames:
+            started = time.perf_counter()
+            found = self._detector.detect([image for _, image in frames])
+            self.inference_s += time.perf_counter() - started
+            self.frames += len(frames)
+            events = [
+                ObjectDetected(
+                    detection_id=uuid5(frame.event_id, str(rank)),
+                    camera_id=frame.camera_id,
+                    detected_at=frame.captured_at,
+                    label=d.label,
+                    class_id=d.class_id,
+                    confidence=d.confidence,
+                    box=BoundingBox(x1=d.x1, y1=d.y1, x2=d.x2, y2=d.y2),
+                    frame_number=frame.frame_number,
+                    model_id=self._detector.model_id,
+                    frame_path=frame.source_path,
+                )
+                for (frame, _), objects in zip(frames, found, strict=True)
+                for rank, d in enumerate(objects)
+            ]
+            if events:
+                self._store.append_many(events)
+        self._store.ack(Topic.FRAMES, LIVE_GROUP, [m.stream_id for m in messages])
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
