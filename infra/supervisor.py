@@ -187,7 +187,7 @@ class Supervisor:
             self._spawn(child)
 
     def _start_demo(self, env: dict[str, str]) -> None:
-        camera = demo_camera()
+        camera = demo_camera(data_dir=self.settings.data_dir)
         child = Child(ServiceSpec("sim-camera", sim_command([camera])))
         self.apps.append(child)
         self._spawn(child)
@@ -196,6 +196,10 @@ class Supervisor:
         self.say(f"demo camera {outcome}: {camera.url}")
         live = self.settings.recordings_root / ".streams" / str(DEMO_CAMERA_ID) / "stream.m3u8"
         self.say(f"live playlist: {live}")
+        if self.settings.ml_model_path is None:
+            self.say("detection is off: set ML_MODEL_PATH to a YOLO ONNX model to get alerts")
+        elif camera.scene == "person":
+            self.say("a person walks into the demo picture every minute: watch for alerts")
 
     def _spawn(self, child: Child) -> None:
         child.proc = start_service(child.spec, self.log_dir)

@@ -118,19 +118,23 @@ def scene_clip(
     width: int = 640,
     height: int = 360,
     fps: int = 10,
-    moving: bool = False,
 ) -> Path:
-    """A clip of ``scenes`` over the empty wall; ``moving`` adds a drifting bar everywhere."""
+    """A clip of ``scenes`` over the empty wall."""
 
     def frames() -> Iterator[np.ndarray]:
         for n in range(round(seconds * fps)):
-            frame = render(scenes, n / fps, width, height)
-            if moving:
-                x = (n * 13) % (width - 40)
-                frame[height - 60 : height - 20, x : x + 40] = (30, 30, 200)
-            yield frame
+            yield render(scenes, n / fps, width, height)
 
     return encode_clip(path, frames(), width, height, fps)
+
+
+def walking(photo_name: str, seconds: float, step_s: float = 0.5) -> list[Scene]:
+    """A photograph crossing the picture from left to right (moves every ``step_s``)."""
+    steps = round(seconds / step_s)
+    return [
+        Scene(photo_name, i * step_s, (i + 1) * step_s, 0.02 + 0.5 * i / steps, 0.1, 0.8)
+        for i in range(steps)
+    ]
 
 
 def segment_for(

@@ -29,11 +29,29 @@ class SimCamera:
     password: str | None = None
     video: bool = True
     overlay: bool = True  # the burned-in clock; off for cheap many-camera benchmarks
+    scene: Literal["ball", "person"] = "ball"
+    person_png: str | None = None
+    """For the "person" scene: a photograph of a person (see :func:`person_photo`)."""
+    scene_period_s: int = 60
 
     @property
     def url(self) -> str:
         """The camera's URL without credentials (as a user types it)."""
         return f"rtsp://127.0.0.1:{self.port}/{self.path}"
+
+
+def person_photo(target: Path) -> Path | None:
+    """Write scikit-image's photograph of a person (an astronaut) as PNG for the "person"
+    scene; None when scikit-image (the ``demo`` extra) is not installed."""
+    try:
+        import cv2
+        from skimage import data
+    except ImportError:
+        return None
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(target), data.astronaut()[..., ::-1])
+    return target
 
 
 def system_python() -> str:

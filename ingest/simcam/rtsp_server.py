@@ -8,8 +8,12 @@ ugly}, gstreamer1.0-libav, python3-gi-cairo); it imports nothing from Ronin.
 
 CONFIG_JSON: {"cameras": [{"port": 8554, "path": "cam1", "codec": "h264|h265",
 "width": 640, "height": 360, "fps": 15, "gop": 15, "audio": "none|aac|g711",
-"video": true,
+"video": true, "scene": "ball|person", "person_png": PATH, "scene_period_s": 60,
 "user": null, "password": null}]}; each camera is served on its own port.
+
+Scene "person": a real photograph (``person_png``, written by the launcher) walks into the
+picture every ``scene_period_s`` seconds, stays for about a third of the period, and
+leaves, so live detection has someone to find.
 
 Every frame carries the wall-clock time twice: as text for people, and as a strip of
 black and white squares (epoch time in tenths of a second, 40 bits, 2 rows of 20,
@@ -38,14 +42,15 @@ def square_size(width):
 def video_branch(cam):
     w, h, fps, gop = cam["width"], cam["height"], cam["fps"], cam["gop"]
     caps = f"video/x-raw,width={w},height={h},framerate={fps}/1"
-    raw = f"videotestsrc is-live=true pattern=ball ! {caps}"
+    pattern = "smpte" if cam["scene"] == "person" else "ball"  # a still set for the person
+    raw = f"videotestsrc is-live=true pattern={pattern} ! {caps}"
     if cam["overlay"]:
         raw += (
             " ! videoconvert ! video/x-raw,format=BGRx ! cairooverlay name=overlay ! videoconvert"
             " ! video/x-raw,format=I420"
         )
     else:  # cheap to encode, for benchmarks with many cameras: a still picture
-        raw = raw.replace("pattern=ball", "pattern=smpte")
+        raw = raw.replace(f"pattern={pattern}", "pattern=smpte")
     if cam["codec"] == "h265":
         enc = (
             f"x265enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} ! "
@@ -70,10 +75,39 @@ def audio_branch(cam, pay):
     return ""
 
 
+def draw_person(ctx, state, now):
+    """The photograph slides in from the right, stands still, and slides out."""
+    person = state.get("person")
+    if person is None:
+        return
+    period = state["period"]
+    phase = now % period
+    enter, leave, slide = period * 0.15, period * 0.5, 2.0
+    if not enter <= phase < leave:
+        return
+    w, h = state["width"], state["height"]
+    scale = h * 0.75 / person.get_height()
+    width = person.get_width() * scale
+    rest_x = w * 0.55 - width / 2
+    if phase < enter + slide:
+        x = w - (w - rest_x) * (phase - enter) / slide
+    elif phase > leave - slide:
+        x = rest_x + (w - rest_x) * (phase - (leave - slide)) / slide
+    else:
+        x = rest_x
+    ctx.save()
+    ctx.translate(x, h * 0.12)
+    ctx.scale(scale, scale)
+    ctx.set_source_surface(person, 0, 0)
+    ctx.paint()
+    ctx.restore()
+
+
 def draw_clock(_overlay, ctx, _timestamp, _duration, state):
     now = time.time()
     state["frames"] += 1
     w, h = state["width"], state["height"]
+    draw_person(ctx, state, now)
     s = square_size(w)
     code = int(now * 10)
     ctx.set_source_rgb(0.5, 0.5, 0.5)
@@ -109,6 +143,11 @@ def make_factory(cam):
     factory.set_launch("( " + " ".join(b for b in branches if b) + " )")
     factory.set_shared(True)
     state = {"frames": 0, "width": cam["width"], "height": cam["height"]}
+    if cam["scene"] == "person" and cam["person_png"]:
+        import cairo
+
+        state["person"] = cairo.ImageSurface.create_from_png(cam["person_png"])
+        state["period"] = float(cam["scene_period_s"])
 
     def configure(_factory, media):
         overlay = media.get_element().get_by_name("overlay")
@@ -167,6 +206,9 @@ def main():
         "user": None,
         "password": None,
         "path": "stream",
+        "scene": "ball",
+        "person_png": None,
+        "scene_period_s": 60,
     }
     servers = [serve({**defaults, **cam}) for cam in config["cameras"]]
     loop = GLib.MainLoop()
