@@ -50,7 +50,7 @@ def person_photo(target: Path) -> Path | None:
         return None
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(target), data.astronaut()[..., ::-1])
+        cv2.imwrite(str(target), data.astronaut()[..., ::-1])  # type: ignore[no-untyped-call]
     return target
 
 
