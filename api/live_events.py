@@ -48,7 +48,9 @@ def sse(event: str, ident: str, data: dict[str, Any]) -> bytes:
 
 
 async def _follow(url: str, positions: dict[Topic, str], limit: int | None) -> AsyncIterator[bytes]:
-    client: Any = aioredis.Redis.from_url(url)  # redis-py's async reply types are too loose
+    # redis-py's async reply types are too loose for Any-free code; its default 5-s socket
+    # timeout would cut every blocking XREAD, so the timeout allows the keep-alive wait.
+    client: Any = aioredis.Redis.from_url(url, socket_timeout=KEEPALIVE_MS / 1000 + 10)
     sent = 0
     try:
         for topic in TOPICS:  # "$" becomes a concrete id so the cursor can be sent back

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import sys
 import time
+from datetime import datetime
+from pathlib import Path
+from uuid import UUID
 
 import psycopg
 import typer
@@ -12,6 +17,7 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
 from events.archive import EventArchive, EventLog
+from events.catalogue import Topic
 from events.errors import RoninError
 from events.heartbeat import worker_statuses
 from events.store import RedisEventStore
@@ -115,7 +121,11 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
 
 
 @app.command()
-def worker(name: str = typer.Argument(..., help="projector, analytics or archiver")) -> None:
+def worker(
+    name: str = typer.Argument(
+        ..., help="projector, analytics, archiver, ingest, detector or alerts"
+    ),
+) -> None:
     """Run one worker process."""
     from infra.workers import run_worker
 
@@ -180,6 +190,82 @@ def replay(
                 f"position {result.position}"
             )
     console.print(f"{projection}: {detail}")
+
+
+@app.command()
+def reprocess(
+    model: Path = typer.Option(..., help="the ONNX model to analyse the footage with"),
+    camera: list[str] = typer.Option(None, help="only this camera (by name; repeatable)"),
+    since: datetime | None = typer.Option(None, help="only footage after this (ISO 8601)"),
+    until: datetime | None = typer.Option(None, help="only footage before this (ISO 8601)"),
+) -> None:
+    """Re-analyse recorded footage with another model by replaying SegmentClosed.
+
+    Runs its own consumer group (``reprocess.{model id}``, plus a fingerprint of the
+    filters), so it can be stopped and resumed, and re-running it does nothing new.
+    Results are kept per model; the API's ``model_id`` parameter chooses whose to show.
+    """
+    from detector.historical import HistoricalConfig, HistoricalDetector, JobFilter
+    from detector.historical import reprocess_group as group_for
+    from detector.model import DetectorConfig, OnnxDetector
+    from infra.workers import analysis_config
+
+    settings = _settings()
+    redis_url, database_url = settings.require_urls()
+    store = RedisEventStore.from_url(redis_url)
+    archive = EventArchive(psycopg.connect(database_url))
+    detector = OnnxDetector(
+        model,
+        DetectorConfig(
+            confidence_threshold=settings.ml_confidence_threshold,
+            class_filter=settings.class_filter,
+            max_batch=settings.ml_batch,
+        ),
+    )
+    job_filter = JobFilter(
+        camera_ids=_camera_ids(database_url, camera) if camera else None,
+        since=_aware(since),
+        until=_aware(until),
+    )
+    group = group_for(detector.model_id)
+    if job_filter != JobFilter():
+        group += "." + hashlib.sha256(repr(job_filter).encode()).hexdigest()[:8]
+    worker = HistoricalDetector(
+        store, EventLog(store, archive), detector, settings.recordings_root,
+        f"reprocess@{os.getpid()}",
+        HistoricalConfig(group=group, reprocess=True, analysis=analysis_config(settings)),
+        job_filter,
+    )  # fmt: skip
+    known = {g.name for g in store.groups(Topic.RECORDINGS)}
+    total = (
+        worker.backlog()
+        if group in known
+        else archive.count(Topic.RECORDINGS) + store.length(Topic.RECORDINGS)
+    )
+    with _progress() as progress:
+        task = progress.add_task(f"reprocessing with {detector.model_id}", total=total)
+        while worker.step(block_ms=None):
+            progress.advance(task)
+    console.print(
+        f"{detector.model_id}: {worker.jobs_done} segments analysed (group {group}); "
+        f"see /api/detections?model_id={detector.model_id}"
+    )
+
+
+def _camera_ids(database_url: str, names: list[str]) -> frozenset[UUID]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT name, camera_id FROM cameras.cameras WHERE name = ANY(%s)", (names,)
+        ).fetchall()
+    found: dict[str, UUID] = {name: camera_id for name, camera_id in rows}
+    missing = sorted(set(names) - set(found))
+    if missing:
+        raise RoninError(f"no camera named {', '.join(missing)}")
+    return frozenset(found.values())
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.astimezone() if moment is not None else None
 
 
 def _progress() -> Progress:

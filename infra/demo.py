@@ -17,13 +17,16 @@ DEMO_CAMERA_ID = uuid5(NAMESPACE_URL, "ronin:demo-camera")
 DEMO_NAME = "Demo"
 
 
-def demo_camera(preferred_port: int = 8554, data_dir: Path | None = None) -> SimCamera:
+def demo_camera(
+    preferred_port: int = 8554, data_dir: Path | None = None, period_s: int = 60
+) -> SimCamera:
     """The demo camera: 720p H.264 at 15 fps, 1-second GOP, AAC audio, and a person (a
     real photograph) who walks in every minute, for live detection to find."""
     photo = person_photo(data_dir / "demo" / "person.png") if data_dir else None
     return SimCamera(
         port=_free_port(preferred_port), path="demo", width=1280, height=720, audio="aac",
         scene="person" if photo else "ball", person_png=str(photo) if photo else None,
+        scene_period_s=period_s,
     )  # fmt: skip
 
 

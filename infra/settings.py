@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     live_detection_fps: float = Field(1.0, gt=0, le=10)
     alert_cooldown_s: float = Field(30.0, ge=0)
     alert_cooldowns: str = ""
+    demo_scene_period_s: int = Field(60, ge=10)
+    """How often the demo camera's person walks in (``ronin up --demo``)."""
     """Per-class cooldowns, e.g. ``person=30,car=120``."""
 
     segment_seconds: float = Field(900.0, ge=10, le=3600)

@@ -187,7 +187,9 @@ class Supervisor:
             self._spawn(child)
 
     def _start_demo(self, env: dict[str, str]) -> None:
-        camera = demo_camera(data_dir=self.settings.data_dir)
+        camera = demo_camera(
+            data_dir=self.settings.data_dir, period_s=self.settings.demo_scene_period_s
+        )
         child = Child(ServiceSpec("sim-camera", sim_command([camera])))
         self.apps.append(child)
         self._spawn(child)

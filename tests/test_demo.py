@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
+import httpx
 import psycopg
 import pytest
 
 from infra.embedded import process_cmdline
 from tests.conftest import make_data_dir
+from tests.detection_support import MODEL_PATH
 from tests.test_up import alive, descendants, free_port, wait_healthy
 
 pytestmark = pytest.mark.slow
@@ -21,7 +24,10 @@ pytestmark = pytest.mark.slow
 def test_demo_records_and_its_live_playlist_plays() -> None:
     data, port = make_data_dir("ronin-demo-"), free_port()
     env = {**os.environ, "RONIN_DATA_DIR": str(data), "API_PORT": str(port),
-           "SEGMENT_SECONDS": "10"}  # fmt: skip
+           "SEGMENT_SECONDS": "10", "ADMIN_PASSWORD": "demo password 1",
+           "DEMO_SCENE_PERIOD_S": "20"}  # fmt: skip
+    if MODEL_PATH.is_file():
+        env["ML_MODEL_PATH"] = str(MODEL_PATH)
     env.pop("REDIS_URL", None)
     env.pop("DATABASE_URL", None)
     proc = subprocess.Popen(
@@ -52,6 +58,14 @@ def test_demo_records_and_its_live_playlist_plays() -> None:
              str(playlist)], capture_output=True, text=True, timeout=30,
         )  # fmt: skip
         assert probed.returncode == 0 and "h264" in probed.stdout, probed.stderr
+        if MODEL_PATH.is_file():
+            alert = first_alert(port, "demo password 1", timeout_s=120)
+            assert alert["label"] == "person" and alert["snapshot_url"]
+            with psycopg.connect(db) as conn:
+                jobs = conn.execute(
+                    "SELECT count(*) FROM detections.jobs WHERE status = 'done'"
+                ).fetchone()
+            assert jobs is not None and jobs[0] >= 1  # the recorded segments are analysed
         tree = descendants(proc.pid)
         assert any("ffmpeg" in process_cmdline(p) for p in tree)
         proc.send_signal(signal.SIGINT)
@@ -61,3 +75,25 @@ def test_demo_records_and_its_live_playlist_plays() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def first_alert(port: int, password: str, timeout_s: float) -> dict[str, object]:
+    """The first AlertRaised on the SSE stream (read from the start of the streams)."""
+    base = f"http://127.0.0.1:{port}"
+    token = httpx.post(
+        f"{base}/api/auth/login", json={"username": "admin", "password": password}
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "Last-Event-ID": "0-0_0-0"}
+    deadline = time.monotonic() + timeout_s
+    with httpx.stream(
+        "GET", f"{base}/api/events/stream", headers=headers, timeout=timeout_s
+    ) as response:
+        event = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event == "AlertRaised":
+                return dict(json.loads(line[6:]))
+            if time.monotonic() > deadline:
+                break
+    raise AssertionError("no alert within the time limit")
