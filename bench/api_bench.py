@@ -1,0 +1,198 @@
+"""Timeline and segment-list latency: the API on loopback beside a bare SQL query.
+
+    .venv/bin/python bench/api_bench.py [--days 30] [--detections 100000] [--requests 300]
+
+One camera with ``--days`` of 15-minute segments and ``--detections`` detections spread
+over them (written straight into the read models, as the projector would), the API
+served by uvicorn on 127.0.0.1, and a load generator (httpx, keep-alive, one request at
+a time) asking for a day's timeline (segments, gaps, detection markers) and a day's
+segment list. The limit is the bare SQL of the same rows, on a warm connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import numpy as np
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from api.auth import Users
+from infra.embedded import EmbeddedPostgres, EmbeddedRedis, start_service, wait_until
+from projector.migrations import migrate
+from projector.postgres import PostgresReadModels
+from projector.readmodels import DETECTIONS, JOBS, SEGMENTS, detections_projection
+from projector.readmodels import recordings_projection
+
+console = Console()
+MODEL = "yolox_nano-bench"
+
+
+def fill(url: str, days: int, detections: int) -> tuple[str, date]:
+    camera, start = uuid4(), datetime(2026, 10, 1, tzinfo=UTC)
+    sink = PostgresReadModels(psycopg.connect(url))
+    for projection in (recordings_projection(), detections_projection()):
+        sink.ensure(projection)
+    segments = days * 96
+    rng = random.Random(1)
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        columns = ", ".join(SEGMENTS.columns)
+        with cur.copy(f"COPY recordings.segments ({columns}) FROM STDIN") as copy:
+            for i in range(segments):
+                at = start + timedelta(minutes=15 * i)
+                copy.write_row((uuid4(), camera, f"Door/{at:%Y-%m-%d/%H-%M-%S}.mp4", at,
+                                at + timedelta(minutes=15), 900.0, 200_000_000, "h264", 1920,
+                                1080, 15.0, "aac", False))  # fmt: skip
+        columns = ", ".join(DETECTIONS.columns)
+        with cur.copy(f"COPY detections.detections ({columns}) FROM STDIN") as copy:
+            for _ in range(detections):
+                offset = rng.uniform(0, days * 86400)
+                at = start + timedelta(seconds=offset)
+                label = rng.choice(("person", "person", "car", "dog"))
+                copy.write_row((uuid4(), camera, uuid4(), MODEL, at, offset % 900, label, 0,
+                                rng.uniform(0.5, 1), 0.1, 0.1, 0.5, 0.9, 0, False))  # fmt: skip
+        row = dict.fromkeys(JOBS.columns)
+        row.update(job_id=uuid4(), segment_id=uuid4(), camera_id=camera, segment_start=start,
+                   model_id=MODEL, reprocess=False, status="done", attempt=1, started_at=start)  # fmt: skip
+        cur.execute(
+            f"INSERT INTO detections.jobs ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
+            list(row.values()),
+        )
+        cur.execute("ANALYZE")
+        Users(conn).add("bench", "bench password 1", is_admin=True)
+    return str(camera), (start + timedelta(days=days // 2)).date()
+
+
+def percentiles(run: Callable[[], object], n: int) -> tuple[float, float]:
+    for _ in range(10):
+        run()
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return float(np.percentile(times, 50)) * 1000, float(np.percentile(times, 99)) * 1000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--detections", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    data = Path(tempfile.mkdtemp(prefix="ronin-apibench-", dir="/tmp"))
+    data.chmod(0o755)
+    redis_server, pg = EmbeddedRedis(data), EmbeddedPostgres(data)
+    procs = [(start_service(redis_server.prepare(), data / "logs"), signal.SIGTERM)]
+    api = None
+    try:
+        wait_until(redis_server.ready, 30, "redis")
+        procs.append((start_service(pg.prepare(), data / "logs"), signal.SIGINT))
+        wait_until(pg.ready, 60, "postgres")
+        pg.create_database()
+        with psycopg.connect(pg.url) as conn:
+            migrate(conn)
+        console.print(f"filling {args.days} days of segments and {args.detections:,} detections")
+        camera, day = fill(pg.url, args.days, args.detections)
+        port = free_port()
+        env = {"REDIS_URL": redis_server.url, "DATABASE_URL": pg.url, "RONIN_DATA_DIR": str(data),
+               "PATH": "/usr/bin:/bin"}  # fmt: skip
+        api = subprocess.Popen(
+            [sys.executable, "-m", "infra.cli", "api", "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _up(base), 60, "api")
+        client = httpx.Client(base_url=base, timeout=30)
+        token = client.post(
+            "/api/auth/login", json={"username": "bench", "password": "bench password 1"}
+        ).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        day_start = datetime.combine(day, datetime.min.time(), UTC)
+        day_end = day_start + timedelta(days=1)
+        conn = psycopg.connect(pg.url)
+
+        def timeline() -> None:
+            response = client.get(f"/api/cameras/{camera}/timeline", params={"day": str(day)})
+            assert response.status_code == 200 and response.json()["markers"]
+
+        def segments() -> None:
+            response = client.get(
+                f"/api/cameras/{camera}/segments",
+                params={"start": day_start.isoformat(), "end": day_end.isoformat()},
+            )
+            assert len(response.json()) == 96
+
+        def sql_timeline() -> None:
+            conn.execute(
+                "SELECT segment_id, start_at, end_at, duration_s, bytes, video_codec, width,"
+                " height, recovered FROM recordings.segments WHERE camera_id = %s"
+                " AND end_at > %s AND start_at < %s ORDER BY start_at",
+                (camera, day_start, day_end),
+            ).fetchall()
+            conn.execute(
+                "SELECT label, detected_at, confidence FROM detections.detections"
+                " WHERE camera_id = %s AND model_id = %s AND NOT live"
+                " AND detected_at >= %s AND detected_at < %s",
+                (camera, MODEL, day_start, day_end),
+            ).fetchall()
+
+        def sql_segments() -> None:
+            conn.execute(
+                "SELECT segment_id, start_at, end_at, duration_s, bytes, video_codec, width,"
+                " height, recovered FROM recordings.segments WHERE camera_id = %s"
+                " AND end_at > %s AND start_at < %s ORDER BY start_at",
+                (camera, day_start, day_end),
+            ).fetchall()
+
+        table = Table(title=f"API latency, {args.days} days x 96 segments, "
+                            f"{args.detections:,} detections, {args.requests} requests")  # fmt: skip
+        for column in ("endpoint", "ours p50 ms", "ours p99 ms", "SQL p50 ms", "SQL p99 ms",
+                       "p50 ratio", "p99 ratio"):  # fmt: skip
+            table.add_column(column, justify="right")
+        for name, ours, bare in (("day timeline", timeline, sql_timeline),
+                                 ("segment list", segments, sql_segments)):  # fmt: skip
+            o50, o99 = percentiles(ours, args.requests)
+            b50, b99 = percentiles(bare, args.requests)
+            table.add_row(name, f"{o50:.2f}", f"{o99:.2f}", f"{b50:.2f}", f"{b99:.2f}",
+                          f"{o50 / b50:.1f}x", f"{o99 / b99:.1f}x")  # fmt: skip
+        console.print(table)
+    finally:
+        if api is not None:
+            api.terminate()
+            api.wait()
+        for proc, sig in reversed(procs):
+            proc.send_signal(sig)
+            proc.wait(30)
+
+
+def _up(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/api/health", timeout=1).status_code in (200, 503)
+    except httpx.HTTPError:
+        return False
+
+
+if __name__ == "__main__":
+    main()
