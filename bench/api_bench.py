@@ -36,8 +36,13 @@ from api.auth import Users
 from infra.embedded import EmbeddedPostgres, EmbeddedRedis, start_service, wait_until
 from projector.migrations import migrate
 from projector.postgres import PostgresReadModels
-from projector.readmodels import DETECTIONS, JOBS, SEGMENTS, detections_projection
-from projector.readmodels import recordings_projection
+from projector.readmodels import (
+    DETECTIONS,
+    JOBS,
+    SEGMENTS,
+    detections_projection,
+    recordings_projection,
+)
 
 console = Console()
 MODEL = "yolox_nano-bench"
@@ -66,12 +71,13 @@ def fill(url: str, days: int, detections: int) -> tuple[str, date]:
                 label = rng.choice(("person", "person", "car", "dog"))
                 copy.write_row((uuid4(), camera, uuid4(), MODEL, at, offset % 900, label, 0,
                                 rng.uniform(0.5, 1), 0.1, 0.1, 0.5, 0.9, 0, False))  # fmt: skip
-        row = dict.fromkeys(JOBS.columns)
+        row: dict[str, object] = dict.fromkeys(JOBS.columns)
         row.update(job_id=uuid4(), segment_id=uuid4(), camera_id=camera, segment_start=start,
-                   model_id=MODEL, reprocess=False, status="done", attempt=1, started_at=start)  # fmt: skip
+                   model_id=MODEL, reprocess=False, status="done", attempt=1,
+                   started_at=start)  # fmt: skip
+        marks = ", ".join(["%s"] * len(row))
         cur.execute(
-            f"INSERT INTO detections.jobs ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
-            list(row.values()),
+            f"INSERT INTO detections.jobs ({', '.join(row)}) VALUES ({marks})", list(row.values())
         )
         cur.execute("ANALYZE")
         Users(conn).add("bench", "bench password 1", is_admin=True)
@@ -166,8 +172,8 @@ def main() -> None:
                 (camera, day_start, day_end),
             ).fetchall()
 
-        table = Table(title=f"API latency, {args.days} days x 96 segments, "
-                            f"{args.detections:,} detections, {args.requests} requests")  # fmt: skip
+        title = f"API latency, {args.days} days x 96 segments, {args.detections:,} detections"
+        table = Table(title=f"{title}, {args.requests} requests")
         for column in ("endpoint", "ours p50 ms", "ours p99 ms", "SQL p50 ms", "SQL p99 ms",
                        "p50 ratio", "p99 ratio"):  # fmt: skip
             table.add_column(column, justify="right")

@@ -163,28 +163,32 @@ class DetectorBackend(Protocol):
 
 
 def letterbox(frames: Sequence[Frame], size: int, layout: Layout) -> Letterboxed:
-    """Resize each frame keeping its aspect ratio onto a ``size``^2 canvas filled with 114."""
+    """Resize each frame keeping its aspect ratio onto a ``size``^2 canvas filled with 114,
+    straight into the float32 NCHW tensor the model takes."""
     import cv2
 
-    batch = np.full((len(frames), size, size, 3), 114, dtype=np.uint8)
+    tensor = np.empty((len(frames), 3, size, size), dtype=np.float32)
     scales = np.empty(len(frames), dtype=np.float32)
     pads = np.zeros((len(frames), 2), dtype=np.float32)
     sizes = np.empty((len(frames), 2), dtype=np.float32)
+    fill = (114, 114, 114)
     for i, frame in enumerate(frames):
         h, w = frame.shape[:2]
         r = min(size / h, size / w)
-        nw, nh = max(1, round(w * r)), max(1, round(h * r))
+        nw, nh = min(size, max(1, round(w * r))), min(size, max(1, round(h * r)))
         dx, dy = (0, 0) if layout is Layout.YOLOX else ((size - nw) // 2, (size - nh) // 2)
-        if (nw, nh) == (w, h):
-            batch[i, dy : dy + nh, dx : dx + nw] = frame
+        resized = frame if (nw, nh) == (w, h) else cv2.resize(frame, (nw, nh))
+        canvas = cv2.copyMakeBorder(
+            resized, dy, size - nh - dy, dx, size - nw - dx, cv2.BORDER_CONSTANT, value=fill
+        )
+        if layout is Layout.YOLOX:
+            tensor[i] = canvas.transpose(2, 0, 1)
         else:
-            batch[i, dy : dy + nh, dx : dx + nw] = cv2.resize(frame, (nw, nh))
+            tensor[i] = canvas.transpose(2, 0, 1)[::-1]
         scales[i], pads[i], sizes[i] = r, (dx, dy), (w, h)
-    if layout is Layout.YOLOX:
-        tensor = batch.transpose(0, 3, 1, 2).astype(np.float32)
-    else:
-        tensor = batch[..., ::-1].transpose(0, 3, 1, 2).astype(np.float32) * np.float32(1 / 255)
-    return Letterboxed(np.ascontiguousarray(tensor), scales, pads, sizes)
+    if layout is Layout.ULTRALYTICS:
+        tensor *= np.float32(1 / 255)
+    return Letterboxed(tensor, scales, pads, sizes)
 
 
 def yolox_grid(size: int, strides: Sequence[int] = (8, 16, 32)) -> tuple[FloatArray, FloatArray]:
@@ -237,10 +241,11 @@ def decode_yolox(
     grids, strides = grid
     result = []
     for rows in output:
-        objectness = rows[:, 4]
-        best = rows[:, 5:].max(axis=1) * objectness
-        rows = rows[best >= threshold]  # most anchors go here, before any exp()
-        g, s = grids[best >= threshold], strides[best >= threshold]
+        likely = rows[:, 4] >= threshold  # score = objectness x class <= objectness
+        rows, g, s = rows[likely], grids[likely], strides[likely]
+        best = rows[:, 5:].max(axis=1) * rows[:, 4]
+        keep = best >= threshold
+        rows, g, s = rows[keep], g[keep], s[keep]
         centres = (rows[:, :2] + g) * s
         sizes = np.exp(rows[:, 2:4]) * s
         scores = rows[:, 5:] * rows[:, 4:5]

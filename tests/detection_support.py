@@ -84,7 +84,8 @@ def render(scenes: Sequence[Scene], t: float, width: int, height: int) -> np.nda
             h = round(scene.height * height)
             w = round(picture.shape[1] * h / picture.shape[0])
             x, y = round(scene.x * width), round(scene.y * height)
-            frame[y : y + h, x : x + w] = cv2.resize(picture, (w, h))
+            resized = cv2.resize(picture, (w, h))[: height - y, : width - x]
+            frame[y : y + resized.shape[0], x : x + resized.shape[1]] = resized
     return frame
 
 
