@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from api.deps import Connection, CurrentUser, MediaToken
-from api.timeline import Sighting, Span, day_bounds, gaps, markers
+from api.timeline import Span, day_bounds, gaps
 
 router = APIRouter(prefix="/api", tags=["recordings"])
 
@@ -115,25 +115,44 @@ def day_timeline(
     )  # fmt: skip
 
 
-def _markers(conn: Connection, camera_id: UUID, window: Span, model_id: str | None) -> list[Marker]:
+MARKERS_SQL = """
+SELECT label, min(detected_at), max(detected_at), count(*), max(confidence)
+FROM (
+    SELECT label, detected_at, confidence,
+           sum(new_run) OVER (PARTITION BY label ORDER BY detected_at) AS run
+    FROM (
+        SELECT label, detected_at, confidence,
+               CASE WHEN detected_at - lag(detected_at) OVER (PARTITION BY label
+                    ORDER BY detected_at) <= make_interval(secs => %s) THEN 0 ELSE 1 END
+                   AS new_run
+        FROM detections.detections
+        WHERE camera_id = %s AND model_id = %s AND NOT live
+          AND detected_at >= %s AND detected_at < %s
+    ) AS marked
+) AS runs
+GROUP BY label, run
+ORDER BY 2, 1
+"""
+"""``api.timeline.markers`` in SQL (gaps and islands), so only the markers leave the
+database; tests check that both agree."""
+
+
+def _markers(
+    conn: Connection, camera_id: UUID, window: Span, model_id: str | None, merge_s: float = 10.0
+) -> list[Marker]:
     if model_id is None:
         return []
     try:
         rows = conn.execute(
-            "SELECT label, detected_at, confidence FROM detections.detections"
-            " WHERE camera_id = %s AND model_id = %s AND NOT live"
-            " AND detected_at >= %s AND detected_at < %s",
-            (camera_id, model_id, window.start, window.end),
+            MARKERS_SQL, (merge_s, camera_id, model_id, window.start, window.end)
         ).fetchall()
     except psycopg.errors.UndefinedTable:
         conn.rollback()
         return []
-    merged = markers([Sighting(label, at, conf) for label, at, conf in rows])
     return [
-        Marker(label=m.label, start=m.start, end=m.end, count=m.count,
-               max_confidence=m.max_confidence)
-        for m in merged
-    ]  # fmt: skip
+        Marker(label=label, start=start, end=end, count=count, max_confidence=best)
+        for label, start, end, count, best in rows
+    ]
 
 
 def primary_model(conn: Connection) -> str | None:

@@ -3,8 +3,9 @@
     .venv/bin/python bench/api_bench.py [--days 30] [--detections 100000] [--requests 300]
 
 One camera with ``--days`` of 15-minute segments and ``--detections`` detections spread
-over them (written straight into the read models, as the projector would), the API
-served by uvicorn on 127.0.0.1, and a load generator (httpx, keep-alive, one request at
+over them as visits (10-80 detections half a second apart, at random times), written
+straight into the read models as the projector would; the API served by uvicorn on
+127.0.0.1, and a load generator (httpx, keep-alive, one request at
 a time) asking for a day's timeline (segments, gaps, detection markers) and a day's
 segment list. The limit is the bare SQL of the same rows, on a warm connection.
 """
@@ -65,12 +66,16 @@ def fill(url: str, days: int, detections: int) -> tuple[str, date]:
                                 1080, 15.0, "aac", False))  # fmt: skip
         columns = ", ".join(DETECTIONS.columns)
         with cur.copy(f"COPY detections.detections ({columns}) FROM STDIN") as copy:
-            for _ in range(detections):
-                offset = rng.uniform(0, days * 86400)
-                at = start + timedelta(seconds=offset)
+            written = 0
+            while written < detections:  # visits: 10-80 detections 0.5 s apart
+                offset = rng.uniform(0, days * 86400 - 60)
                 label = rng.choice(("person", "person", "car", "dog"))
-                copy.write_row((uuid4(), camera, uuid4(), MODEL, at, offset % 900, label, 0,
-                                rng.uniform(0.5, 1), 0.1, 0.1, 0.5, 0.9, 0, False))  # fmt: skip
+                for k in range(min(rng.randint(10, 80), detections - written)):
+                    at = start + timedelta(seconds=offset + k / 2)
+                    confidence = rng.uniform(0.5, 1)
+                    copy.write_row((uuid4(), camera, uuid4(), MODEL, at, offset % 900, label,
+                                    0, confidence, 0.1, 0.1, 0.5, 0.9, 0, False))  # fmt: skip
+                    written += 1
         row: dict[str, object] = dict.fromkeys(JOBS.columns)
         row.update(job_id=uuid4(), segment_id=uuid4(), camera_id=camera, segment_start=start,
                    model_id=MODEL, reprocess=False, status="done", attempt=1,

@@ -360,3 +360,34 @@ def test_live_frames_become_a_debounced_alert_with_a_snapshot(
         live_rows = client.get("/api/detections", params={"live": True}, headers=headers).json()
         assert live_rows and all(d["segment_id"] is None for d in live_rows)
     shutil.rmtree(tmp_path / "rec")
+
+
+def test_timeline_markers_in_sql_agree_with_the_pure_definition(database_url: str) -> None:
+    import random
+    from datetime import timedelta
+
+    from api.recordings import _markers
+    from api.timeline import Sighting, Span, markers
+    from tests.factories import T0
+
+    sink = PostgresReadModels(psycopg.connect(database_url))
+    sink.ensure(detections_projection())
+    rng, camera = random.Random(5), UUID(int=9)
+    rows = []
+    for i in range(400):
+        at = T0 + timedelta(seconds=rng.choice([rng.uniform(0, 3600), 1800 + i * 0.5]))
+        label = rng.choice(["person", "car", "dog"])
+        rows.append((UUID(int=1000 + i), camera, label, at, round(rng.uniform(0.5, 1), 3)))
+    with psycopg.connect(database_url) as conn:
+        for detection_id, cam, label, at, conf in rows:
+            conn.execute(
+                "INSERT INTO detections.detections VALUES"
+                " (%s, %s, NULL, 'm', %s, NULL, %s, 0, %s, 0, 0, 1, 1, 0, false)",
+                (detection_id, cam, at, label, conf),
+            )
+        window = Span(T0, T0 + timedelta(hours=2))
+        in_sql = _markers(conn, camera, window, "m")  # type: ignore[arg-type]
+    pure = markers([Sighting(label, at, conf) for _, _, label, at, conf in rows])
+    assert [(m.label, m.start, m.end, m.count, round(m.max_confidence, 3)) for m in in_sql] == [
+        (m.label, m.start, m.end, m.count, round(m.max_confidence, 3)) for m in pure
+    ]
