@@ -391,3 +391,96 @@ def test_timeline_markers_in_sql_agree_with_the_pure_definition(database_url: st
     assert [(m.label, m.start, m.end, m.count, round(m.max_confidence, 3)) for m in in_sql] == [
         (m.label, m.start, m.end, m.count, round(m.max_confidence, 3)) for m in pure
     ]
+
+
+class BrokenModel:
+    """A backend whose inference always fails (a driver crash, say)."""
+
+    model_id = "broken-1"
+
+    def detect(self, frames: object) -> list[list[object]]:
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+
+def test_a_job_that_keeps_failing_is_retried_then_failed_for_good(
+    store: RedisEventStore, event_log: EventLog, root: Path
+) -> None:
+    store.append(segment_for(root, "Door/2026-11-24/08-00-00.mp4", 30))
+    worker = HistoricalDetector(
+        store,
+        event_log,
+        BrokenModel(),
+        root,
+        "w",
+        HistoricalConfig(max_attempts=3),  # type: ignore[arg-type]
+    )
+    while worker.step():
+        pass
+    failures = [
+        e
+        for m in store.read_range(Topic.DETECTIONS, ZERO, 100)
+        if isinstance(e := decode(m.fields), DetectionJobFailed)
+    ]
+    assert [(f.attempt, f.final) for f in failures] == [(1, False), (2, False), (3, True)]
+    assert "illegal memory access" in failures[-1].reason
+    assert len(store.dead_letters(Topic.RECORDINGS)) == 1 and worker.backlog() == 0
+
+
+def test_ronin_reprocess_runs_from_the_command_line(
+    servers: Servers,
+    store: RedisEventStore,
+    event_log: EventLog,
+    archive: EventArchive,
+    database_url: str,
+    model: Path,
+    root: Path,
+) -> None:
+    segment = segment_for(root, "Door/2026-11-24/08-00-00.mp4", 30)
+    camera_for(store, segment.camera_id)
+    store.append(segment)
+    project(store, database_url, archive)
+    env = {**os.environ, "REDIS_URL": servers.redis_url, "DATABASE_URL": database_url,
+           "STORAGE_ROOT": str(root), "RONIN_DATA_DIR": str(root / "data")}  # fmt: skip
+    command = [sys.executable, "-m", "infra.cli", "reprocess", "--model", str(model),
+               "--camera", "Door"]  # fmt: skip
+    for _ in range(2):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert "0 segments analysed" in done.stderr  # the second run: nothing left to do
+    project(store, database_url, archive)
+    with psycopg.connect(database_url) as conn:
+        jobs = conn.execute("SELECT reprocess, status FROM detections.jobs").fetchall()
+    assert jobs == [(True, "done")]
+    wrong = subprocess.run([*command[:-1], "Nobody"], env=env, capture_output=True, text=True)
+    assert wrong.returncode != 0 and "no camera named Nobody" in wrong.stderr
+
+
+def test_detections_reach_the_duckdb_analytics(tmp_path: Path) -> None:
+    from events.catalogue import BoundingBox, ObjectDetected
+    from projector.analytics import DuckDBReadModels
+    from projector.readmodels import analytics_projections
+    from projector.rows import fold
+    from tests.factories import T0
+
+    [projection] = [p for p in analytics_projections() if p.name == "analytics_detections"]
+    sink = DuckDBReadModels(tmp_path / "a.duckdb")
+    sink.ensure(projection)
+    detection = ObjectDetected(
+        detection_id=UUID(int=1), camera_id=UUID(int=2), detected_at=T0, label="person",
+        class_id=0, confidence=0.9, box=BoundingBox(x1=0, y1=0, x2=1, y2=1), frame_number=3,
+        model_id="m",
+    )  # fmt: skip
+    from events.store import StreamId
+
+    with sink.batch(projection) as batch:
+        batch.write(fold(list(projection.project(detection))))
+        batch.set_position(StreamId(1, 0))
+    sink.close()
+    import duckdb
+
+    rows = (
+        duckdb.connect(str(tmp_path / "a.duckdb"))
+        .execute("SELECT label, live, model_id FROM analytics_detections.detections")
+        .fetchall()
+    )
+    assert rows == [("person", True, "m")]
