@@ -42,6 +42,8 @@ class CameraIn(ConnectionTest):
     position: int = Field(0, ge=0, le=100_000)
     enabled: bool = True
     detection_enabled: bool = True
+    retention_days: float | None = Field(None, gt=0, le=36500)
+    retention_max_gb: float | None = Field(None, gt=0, le=1_000_000)
     skip_test: bool = False
 
 
@@ -58,6 +60,8 @@ class CameraOut(BaseModel):
     status: str
     last_error: str | None
     status_changed_at: datetime | None
+    retention_days: float | None
+    retention_max_gb: float | None
 
 
 class Accepted(BaseModel):
@@ -98,6 +102,8 @@ def _configured(
         position=body.position,
         enabled=body.enabled,
         detection_enabled=body.detection_enabled,
+        retention_days=body.retention_days,
+        retention_max_gb=body.retention_max_gb,
     )
 
 
@@ -106,7 +112,8 @@ def _rows(conn: Connection, where: str = "", params: tuple[object, ...] = ()) ->
         rows = conn.execute(
             "SELECT camera_id, name, directory, rtsp_url, credentials_ciphertext IS NOT NULL,"
             " camera_group, position, enabled, detection_enabled, status, last_error,"
-            f" status_changed_at FROM cameras.cameras {where} ORDER BY position, name",
+            " status_changed_at, retention_days, retention_max_gb"
+            f" FROM cameras.cameras {where} ORDER BY position, name",
             params,
         ).fetchall()
     except psycopg.errors.UndefinedTable:  # the projector has not created it yet

@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 import psycopg
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from api.deps import Connection, CurrentUser
@@ -82,3 +82,34 @@ def status(request: Request, _user: CurrentUser, conn: Connection) -> StatusRepo
         components=health.components,
         consumer_groups=health.consumer_groups,
     )
+
+
+class PurgeRecord(BaseModel):
+    segment_id: UUID
+    camera_id: UUID
+    path: str
+    bytes_freed: int
+    reason: str
+    purged_at: datetime
+
+
+@router.get("/retention/purges", response_model=list[PurgeRecord])
+def retention_purges(
+    _user: CurrentUser,
+    conn: Connection,
+    camera_id: UUID | None = None,
+    limit: int = Query(200, ge=1, le=5000),
+) -> list[PurgeRecord]:
+    """The retention audit trail, newest first: what was deleted, when, why, bytes freed."""
+    try:
+        rows = conn.execute(
+            "SELECT segment_id, camera_id, path, bytes_freed, reason, purged_at"
+            " FROM recordings.purges WHERE (camera_id = %s OR %s::uuid IS NULL)"
+            " ORDER BY purged_at DESC LIMIT %s",
+            (camera_id, camera_id, limit),
+        ).fetchall()
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        return []
+    fields = list(PurgeRecord.model_fields)
+    return [PurgeRecord(**dict(zip(fields, row, strict=True))) for row in rows]

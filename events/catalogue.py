@@ -69,6 +69,10 @@ class CameraConfigured(CameraEvent):
     position: NonNegativeInt = 0
     enabled: bool = True
     detection_enabled: bool = True
+    retention_days: Annotated[float, Field(gt=0, le=36500)] | None = None
+    """This camera's own age limit (else RETENTION_DAYS)."""
+    retention_max_gb: Annotated[float, Field(gt=0)] | None = None
+    """This camera's own size limit (on top of RETENTION_MAX_GB for all cameras)."""
 
 
 class CameraAdded(CameraConfigured):

@@ -62,6 +62,14 @@ def ingest(name: str = typer.Option("ingest", help="worker name (unique per proc
     run_ingest(_settings(), name)
 
 
+@app.command()
+def retention() -> None:
+    """Apply the retention policy and keep disk and read models agreeing (a worker)."""
+    from infra.workers import run_retention
+
+    run_retention(_settings())
+
+
 @app.command(name="sim-camera")
 def sim_camera(
     count: int = typer.Option(1, help="how many cameras"),
@@ -123,7 +131,7 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
 @app.command()
 def worker(
     name: str = typer.Argument(
-        ..., help="projector, analytics, archiver, ingest, detector or alerts"
+        ..., help="projector, analytics, archiver, ingest, detector, alerts or retention"
     ),
 ) -> None:
     """Run one worker process."""

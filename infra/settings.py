@@ -39,6 +39,13 @@ class Settings(BaseSettings):
 
     retention_days: float | None = Field(30, gt=0)
     retention_max_gb: float | None = Field(None, gt=0)
+    retention_min_free_gb: float | None = Field(1.0, ge=0)
+    """Emergency floor: below this much free disk the oldest footage goes, whatever else."""
+    retention_interval_s: float = Field(60.0, gt=0)
+    retention_grace_s: float = Field(300.0, ge=0)
+    """A file no read model knows is announced only after this long untouched."""
+    snapshot_retention_days: float = Field(30.0, gt=0)
+    export_retention_days: float = Field(1.0, gt=0)
 
     jwt_secret_key: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
     jwt_expiry_minutes: int = Field(720, ge=1, le=60 * 24 * 30)

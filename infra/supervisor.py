@@ -42,7 +42,7 @@ from projector.migrations import migrate
 
 log = logging.getLogger(__name__)
 
-WORKERS = ("projector", "analytics", "archiver", "ingest", "detector", "alerts")
+WORKERS = ("projector", "analytics", "archiver", "ingest", "detector", "alerts", "retention")
 
 
 def backoff_s(failures: int, base: float = 0.5, cap: float = 30.0) -> float:

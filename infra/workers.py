@@ -6,6 +6,7 @@
 - ``ingest``: records every camera (one ffmpeg each), see ``ingest.worker``.
 - ``detector``: historical jobs on SegmentClosed and live detection, see ``detector.worker``.
 - ``alerts``: debounces live detections into AlertRaised with a snapshot.
+- ``retention``: applies the retention policy and reconciles disk and read models.
 
 A worker stops cleanly on SIGTERM/SIGINT; if Redis or PostgreSQL is briefly
 unreachable it waits and retries instead of exiting.
@@ -45,6 +46,8 @@ from events.store import RedisEventStore
 from infra.settings import Settings
 from ingest.credentials import CredentialCipher
 from ingest.recorder import RecorderSettings
+from ingest.retention import PostgresStorageCatalog, RetentionConfig, RetentionWorker
+from ingest.retention_policy import Limits, RetentionPolicy
 from ingest.segment_store import SegmentStore
 from ingest.worker import IngestWorker, PostgresCameraCatalog
 from projector.analytics import DuckDBReadModels
@@ -315,7 +318,43 @@ def run_alerts(settings: Settings) -> None:
         heartbeat.stop()
 
 
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    gb = settings.retention_max_gb
+    floor = settings.retention_min_free_gb
+    return RetentionPolicy(
+        limits=Limits(settings.retention_days, None if gb is None else int(gb * 1e9)),
+        min_free_bytes=None if not floor else int(floor * 1e9),
+    )
+
+
+def run_retention(settings: Settings) -> None:
+    redis_url, database_url = settings.require_urls()
+    store = RedisEventStore.from_url(redis_url)
+    worker = RetentionWorker(
+        store.append,
+        PostgresStorageCatalog(psycopg.connect(database_url)),
+        settings.recordings_root,
+        RetentionConfig(
+            policy=retention_policy(settings),
+            interval_s=settings.retention_interval_s,
+            grace_s=settings.retention_grace_s,
+            snapshot_days=settings.snapshot_retention_days,
+            export_days=settings.export_retention_days,
+        ),
+    )
+    heartbeat = WorkerHeartbeat(store.client, "retention")
+    stop = stop_on_signals()
+    while not stop.is_set():
+        try:
+            worker.run(stop, lambda: heartbeat.beat(purged=worker.purged_total))
+        except StoreUnavailable as e:
+            log.warning("store unavailable, retrying: %s", e)
+            stop.wait(1.0)
+    heartbeat.stop()
+
+
 WORKER_ENTRYPOINTS: dict[str, Callable[[Settings], None]] = {
+    "retention": run_retention,
     "ingest": run_ingest,
     "detector": run_detector,
     "alerts": run_alerts,

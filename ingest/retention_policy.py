@@ -69,18 +69,15 @@ def _newest_first(segments: Iterable[StoredSegment]) -> list[StoredSegment]:
 
 
 def _beyond_budget(segments: Sequence[StoredSegment], budget: int) -> list[StoredSegment]:
-    """Segments (newest first) past the longest newest prefix that fits ``budget``; open
-    segments count against the budget but are never returned."""
-    used, out, full = 0, [], False
-    for segment in _newest_first(segments):
-        if not full and used + segment.bytes <= budget:
+    """Closed segments past the longest newest-first run that fits ``budget`` once the
+    segments still being written (the newest footage there is) are charged to it."""
+    used = sum(s.bytes for s in segments if not s.closed)
+    out: list[StoredSegment] = []
+    for segment in _newest_first(s for s in segments if s.closed):
+        if not out and used + segment.bytes <= budget:
             used += segment.bytes
-            continue
-        if segment.closed:
-            full = True
-            out.append(segment)
         else:
-            used += segment.bytes
+            out.append(segment)
     return out
 
 

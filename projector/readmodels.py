@@ -49,6 +49,8 @@ CAMERAS = TableSpec(
         "last_error",
         "status_changed_at",
         "updated_at",
+        "retention_days",
+        "retention_max_gb",
     ),
     key=("camera_id",),
     ddl="""CREATE TABLE IF NOT EXISTS {table} (
@@ -64,7 +66,13 @@ CAMERAS = TableSpec(
         status text NOT NULL,
         last_error text,
         status_changed_at timestamptz,
-        updated_at timestamptz NOT NULL)""",
+        updated_at timestamptz NOT NULL,
+        retention_days double precision,
+        retention_max_gb double precision)""",
+    indexes=(
+        "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS retention_days double precision",
+        "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS retention_max_gb double precision",
+    ),
 )
 
 SEGMENTS = TableSpec(
@@ -103,6 +111,22 @@ SEGMENTS = TableSpec(
 )
 
 
+PURGES = TableSpec(
+    name="purges",
+    columns=("segment_id", "camera_id", "path", "bytes_freed", "reason", "purged_at"),
+    key=("segment_id",),
+    ddl="""CREATE TABLE IF NOT EXISTS {table} (
+        segment_id uuid PRIMARY KEY,
+        camera_id uuid NOT NULL,
+        path text NOT NULL,
+        bytes_freed bigint NOT NULL,
+        reason text NOT NULL,
+        purged_at timestamptz NOT NULL)""",
+    indexes=("CREATE INDEX IF NOT EXISTS purges_time ON {table} (purged_at)",),
+)
+"""The audit trail of retention: one row per purged segment (from RetentionPurged)."""
+
+
 def _camera_configured(event: Event) -> Sequence[RowOp]:
     assert isinstance(event, CameraAdded | CameraUpdated)
     values = {
@@ -115,6 +139,8 @@ def _camera_configured(event: Event) -> Sequence[RowOp]:
         "enabled": event.enabled,
         "detection_enabled": event.detection_enabled,
         "updated_at": event.occurred_at,
+        "retention_days": event.retention_days,
+        "retention_max_gb": event.retention_max_gb,
     }
     if isinstance(event, CameraUpdated):  # keep the status ingest reported
         return [Patch(CAMERAS, (event.camera_id,), values)]
@@ -172,7 +198,15 @@ def _segment_closed(event: Event) -> Sequence[RowOp]:
 
 def _segment_purged(event: Event) -> Sequence[RowOp]:
     assert isinstance(event, RetentionPurged)
-    return [Delete(SEGMENTS, (event.segment_id,))]
+    audit = {
+        "segment_id": event.segment_id,
+        "camera_id": event.camera_id,
+        "path": event.path,
+        "bytes_freed": event.bytes_freed,
+        "reason": event.reason.value,
+        "purged_at": event.occurred_at,
+    }
+    return [Delete(SEGMENTS, (event.segment_id,)), Upsert(PURGES, audit)]
 
 
 def _segment_transcoded(event: Event) -> Sequence[RowOp]:
@@ -207,7 +241,7 @@ def recordings_projection(name: str = "recordings") -> Projection:
     return Projection(
         name=name,
         topic=Topic.RECORDINGS,
-        tables=(SEGMENTS,),
+        tables=(SEGMENTS, PURGES),
         handlers={
             SegmentClosed: _segment_closed,
             RetentionPurged: _segment_purged,

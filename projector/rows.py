@@ -25,6 +25,8 @@ class TableSpec:
     key: tuple[str, ...]
     ddl: str
     indexes: tuple[str, ...] = ()
+    """Statements run after the DDL, every start: indexes, and ``ADD COLUMN IF NOT EXISTS``
+    for columns added after a table first shipped."""
 
     def key_of(self, row: Mapping[str, Value]) -> tuple[Value, ...]:
         return tuple(row[c] for c in self.key)

@@ -1,0 +1,310 @@
+"""Retention: the pure policy (hypothesis), and the worker against real files, Redis and
+PostgreSQL: size limit, crash between event and delete (both ways), orphans, audit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from events.archive import EventArchive, EventLog
+from events.catalogue import CameraAdded, PurgeReason, SegmentClosed
+from events.store import RedisEventStore
+from ingest.retention import (
+    PostgresStorageCatalog,
+    RetentionConfig,
+    RetentionWorker,
+    plan_reconciliation,
+    recorded_files,
+    start_from_path,
+)
+from ingest.retention_policy import Limits, RetentionPolicy, StoredSegment, plan_purges
+from ingest.segment_store import segment_id_for
+from projector.postgres import PostgresReadModels
+from projector.readmodels import cameras_projection, recordings_projection
+from projector.runner import ProjectionRunner
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+CAMERAS = [UUID(int=1), UUID(int=2), UUID(int=3)]
+
+segment_strategy = st.builds(
+    lambda i, camera, age_h, size, closed: StoredSegment(
+        segment_id=UUID(int=1000 + i),
+        camera_id=camera,
+        start=NOW - timedelta(hours=age_h),
+        end=NOW - timedelta(hours=age_h) + timedelta(minutes=15),
+        bytes=size,
+        closed=closed,
+    ),
+    st.integers(0, 10_000),
+    st.sampled_from(CAMERAS),
+    st.integers(0, 24 * 60),
+    st.integers(1, 1000),
+    st.sampled_from([True, True, True, False]),
+)
+segments_strategy = st.lists(segment_strategy, max_size=40, unique_by=lambda s: s.segment_id)
+policy_strategy = st.builds(
+    RetentionPolicy,
+    limits=st.builds(
+        Limits,
+        max_age_days=st.none() | st.floats(0.5, 60),
+        max_bytes=st.none() | st.integers(0, 20_000),
+    ),
+    per_camera=st.dictionaries(
+        st.sampled_from(CAMERAS),
+        st.builds(
+            Limits,
+            max_age_days=st.none() | st.floats(0.5, 60),
+            max_bytes=st.none() | st.integers(0, 5_000),
+        ),
+        max_size=2,
+    ),
+    min_free_bytes=st.none() | st.integers(0, 20_000),
+)
+
+
+def newest_first(items: list[StoredSegment]) -> list[StoredSegment]:
+    return sorted(items, key=lambda s: (s.start, s.end, str(s.segment_id)), reverse=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(segments_strategy, policy_strategy, st.none() | st.integers(0, 20_000))
+def test_the_policy_keeps_exactly_the_newest_footage_under_the_limits(
+    segments: list[StoredSegment], policy: RetentionPolicy, free: int | None
+) -> None:
+    purges = plan_purges(segments, policy, NOW, free)
+    gone = {p.segment.segment_id for p in purges}
+    kept = [s for s in segments if s.segment_id not in gone and s.closed]
+    opened = [s for s in segments if not s.closed]
+    assert not gone & {s.segment_id for s in opened}  # a segment in progress: never
+    assert [p.segment.start for p in purges] == sorted(p.segment.start for p in purges)
+
+    def over(items: list[StoredSegment], limit: int, charged: list[StoredSegment]) -> bool:
+        return sum(s.bytes for s in items) > max(0, limit - sum(s.bytes for s in charged))
+
+    for camera in CAMERAS:
+        own = [s for s in kept if s.camera_id == camera]
+        days = policy.age_limit(camera)
+        if days is not None:
+            assert all(s.end > NOW - timedelta(days=days) for s in own)
+        limit = policy.per_camera.get(camera, Limits()).max_bytes
+        if limit is not None:
+            assert not over(own, limit, [s for s in opened if s.camera_id == camera])
+    if policy.limits.max_bytes is not None:
+        assert not over(kept, policy.limits.max_bytes, opened)
+    for p in purges:
+        if p.reason is PurgeReason.SIZE:  # oldest first within the camera's footage
+            assert all(
+                s.start >= p.segment.start for s in kept if s.camera_id == p.segment.camera_id
+            )
+        if p.reason is PurgeReason.EMERGENCY:  # oldest first, everywhere
+            assert all(s.start >= p.segment.start for s in kept)
+        if p.reason is PurgeReason.AGE:  # chosen by age only when too old
+            days = policy.age_limit(p.segment.camera_id)
+            assert days is not None and p.segment.end <= NOW - timedelta(days=days)
+    if policy.min_free_bytes is not None and free is not None:
+        freed = free + sum(p.segment.bytes for p in purges)
+        assert freed >= policy.min_free_bytes or not kept
+    if policy == RetentionPolicy(policy.limits) and policy.limits == Limits() and free is None:
+        assert purges == []  # no limits: nothing goes
+
+
+def test_size_limit_takes_oldest_first_across_cameras() -> None:
+    segments = [
+        StoredSegment(UUID(int=i), CAMERAS[i % 2], NOW - timedelta(hours=10 - i),
+                      NOW - timedelta(hours=9 - i), 100)
+        for i in range(10)
+    ]  # fmt: skip
+    purges = plan_purges(segments, RetentionPolicy(Limits(max_bytes=450)), NOW)
+    assert [p.segment.segment_id.int for p in purges] == [0, 1, 2, 3, 4, 5]
+    assert {p.reason for p in purges} == {PurgeReason.SIZE}
+    aged = plan_purges(segments, RetentionPolicy(Limits(max_age_days=5 / 24)), NOW)
+    assert [p.segment.segment_id.int for p in aged] == [0, 1, 2, 3, 4]  # ended 5 h+ ago
+    open_now = StoredSegment(uuid4(), CAMERAS[0], NOW, NOW, 400, closed=False)
+    squeezed = plan_purges([*segments, open_now], RetentionPolicy(Limits(max_bytes=450)), NOW)
+    assert len(squeezed) == 10  # the open segment takes the budget (and is kept)
+    emergency = plan_purges(segments, RetentionPolicy(min_free_bytes=1000), NOW, free_bytes=750)
+    assert [(p.segment.segment_id.int, p.reason) for p in emergency] == [
+        (0, PurgeReason.EMERGENCY),
+        (1, PurgeReason.EMERGENCY),
+        (2, PurgeReason.EMERGENCY),
+    ]
+
+
+def test_reconciliation_plan_and_paths() -> None:
+    seg = StoredSegment(uuid4(), CAMERAS[0], NOW, NOW, 10, path="Door/2026-11-24/08-00-00.mp4")
+    from ingest.retention import DiskFile
+
+    files = {
+        "Door/2026-11-24/09-00-00.mp4": DiskFile("Door/2026-11-24/09-00-00.mp4", 5, 0.0),
+        "Door/2026-11-24/10-00-00.mp4": DiskFile("Door/2026-11-24/10-00-00.mp4", 5, 995.0),
+        "Door/2026-11-24/11-00-00.mp4": DiskFile("Door/2026-11-24/11-00-00.mp4", 5, 0.0),
+    }
+    plan = plan_reconciliation([seg], files, {"Door/2026-11-24/11-00-00.mp4"}, 1000.0, 60)
+    assert plan.finish_purges == ["Door/2026-11-24/11-00-00.mp4"]
+    assert [o.path for o in plan.orphans] == ["Door/2026-11-24/09-00-00.mp4"]  # 10-00 is new
+    assert plan.missing_files == [seg]
+    unmounted = plan_reconciliation([seg], {}, set(), 1000.0, 60)
+    assert unmounted.storage_missing and unmounted.missing_files == []
+    start = start_from_path("Door/2026-11-24/08-30-05-1.mp4")
+    assert start is not None and start.astimezone().strftime("%H:%M:%S") == "08:30:05"
+    assert start_from_path("nonsense.mp4") is None
+
+
+# --- the worker against real files, Redis and PostgreSQL ---------------------------------
+
+
+def make_segment_file(path: Path, seconds: int = 2) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i",
+         f"testsrc2=size=320x180:rate=10:duration={seconds}", "-c:v", "libx264", "-preset",
+         "ultrafast", "-g", "10", "-y", str(path)],
+        check=True,
+    )  # fmt: skip
+
+
+def project(store: RedisEventStore, database_url: str, archive: EventArchive) -> None:
+    sink = PostgresReadModels(psycopg.connect(database_url))
+    for projection in (cameras_projection(), recordings_projection()):
+        runner = ProjectionRunner(projection, store, EventLog(store, archive), sink, "t")
+        while runner.step():
+            pass
+        runner.release()
+
+
+def record(root: Path, store: RedisEventStore, camera: UUID, n: int) -> list[SegmentClosed]:
+    """``n`` real 2-s segments of camera Door, announced as ingest would."""
+    template = root / "template.mp4"
+    if not template.exists():
+        make_segment_file(template)
+    events = []
+    for i in range(n):
+        start = NOW - timedelta(minutes=10 * (n - i))
+        relative = f"Door/{start.astimezone():%Y-%m-%d/%H-%M-%S}.mp4"
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(template, root / relative)
+        events.append(
+            SegmentClosed(
+                segment_id=segment_id_for(camera, relative), camera_id=camera, path=relative,
+                start=start, end=start + timedelta(seconds=2), duration_s=2.0,
+                bytes=(root / relative).stat().st_size, video_codec="h264", width=320,
+                height=180, fps=10.0, audio_codec=None,
+            )
+        )  # fmt: skip
+    store.append_many(events)
+    return events
+
+
+def disk_and_rows_agree(root: Path, database_url: str) -> tuple[set[str], set[str]]:
+    with psycopg.connect(database_url) as conn:
+        rows = {r[0] for r in conn.execute("SELECT path FROM recordings.segments").fetchall()}
+    return rows, set(recorded_files(root))
+
+
+@pytest.fixture
+def camera(store: RedisEventStore) -> UUID:
+    camera_id = uuid4()
+    store.append(CameraAdded(camera_id=camera_id, name="Door", directory="Door",
+                             rtsp_url="rtsp://127.0.0.1:1/x"))  # fmt: skip
+    return camera_id
+
+
+def worker_for(
+    store: RedisEventStore, database_url: str, root: Path, policy: RetentionPolicy
+) -> RetentionWorker:
+    return RetentionWorker(
+        store.append,
+        PostgresStorageCatalog(psycopg.connect(database_url)),
+        root,
+        RetentionConfig(policy=policy, grace_s=0),
+        clock=lambda: NOW,
+    )
+
+
+def test_the_worker_brings_storage_under_the_limit_and_read_models_match(
+    store: RedisEventStore, archive: EventArchive, database_url: str, camera: UUID, tmp_path: Path
+) -> None:
+    events = record(tmp_path, store, camera, 10)
+    project(store, database_url, archive)
+    size = events[0].bytes
+    worker = worker_for(store, database_url, tmp_path, RetentionPolicy(Limits(max_bytes=4 * size)))
+    purges = worker.apply_policy()
+    assert [p.segment.path for p in purges] == [e.path for e in events[:6]]
+    project(store, database_url, archive)
+    rows, files = disk_and_rows_agree(tmp_path, database_url)
+    assert rows == files == {e.path for e in events[6:]}
+    assert sum((tmp_path / f).stat().st_size for f in files) <= 4 * size
+    assert worker.apply_policy() == []  # applied: nothing more to do
+    with psycopg.connect(database_url) as conn:
+        audit = conn.execute(
+            "SELECT reason, bytes_freed FROM recordings.purges ORDER BY purged_at"
+        ).fetchall()
+    assert audit == [("size", size)] * 6
+
+
+def test_a_crash_between_event_and_delete_either_way_is_mended(
+    store: RedisEventStore, archive: EventArchive, database_url: str, camera: UUID, tmp_path: Path
+) -> None:
+    events = record(tmp_path, store, camera, 4)
+    project(store, database_url, archive)
+    worker = worker_for(store, database_url, tmp_path, RetentionPolicy())
+    # 1. the event was appended, then the worker died before deleting the file
+    worker._append(  # what purge() does first
+        __import__("events.catalogue", fromlist=["RetentionPurged"]).RetentionPurged(
+            segment_id=events[0].segment_id, camera_id=camera, path=events[0].path,
+            bytes_freed=events[0].bytes, reason=PurgeReason.AGE,
+        )
+    )  # fmt: skip
+    # 2. the file was deleted, and no event followed (the other order, or an fsck)
+    (tmp_path / events[1].path).unlink()
+    # 3. a file whose SegmentClosed never made it
+    orphan = f"Door/{NOW.astimezone():%Y-%m-%d}/23-59-58.mp4"
+    shutil.copy(tmp_path / events[2].path, tmp_path / orphan)
+    project(store, database_url, archive)
+
+    restarted = worker_for(store, database_url, tmp_path, RetentionPolicy())
+    report = restarted.reconcile()
+    assert report.files_deleted == [events[0].path]
+    assert report.rows_purged == [events[1].path]
+    assert report.files_announced == [orphan]
+    assert "1 files of purged segments deleted" in report.summary()
+    project(store, database_url, archive)
+    rows, files = disk_and_rows_agree(tmp_path, database_url)
+    assert rows == files == {events[2].path, events[3].path, orphan}
+    assert restarted.reconcile().summary() == "nothing to mend"
+
+
+def test_an_unmounted_storage_root_is_not_taken_for_deleted_footage(
+    store: RedisEventStore, archive: EventArchive, database_url: str, camera: UUID, tmp_path: Path
+) -> None:
+    record(tmp_path, store, camera, 2)
+    project(store, database_url, archive)
+    shutil.rmtree(tmp_path / "Door")
+    report = worker_for(store, database_url, tmp_path, RetentionPolicy()).reconcile()
+    assert report.rows_purged == []
+
+
+def test_snapshots_and_exports_follow_their_own_age(
+    store: RedisEventStore, database_url: str, tmp_path: Path
+) -> None:
+    old = tmp_path / ".snapshots/cam/2026-01-01/a.jpg"
+    new = tmp_path / ".exports/b.mp4"
+    for path in (old, new):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x")
+    os.utime(old, (0, 0))
+    worker = RetentionWorker(
+        store.append, PostgresStorageCatalog(psycopg.connect(database_url)), tmp_path,
+        RetentionConfig(snapshot_days=30, export_days=1),
+    )  # fmt: skip
+    worker.apply_policy()
+    assert not old.exists() and new.exists()
