@@ -21,6 +21,7 @@ from events.catalogue import Topic
 from events.errors import RoninError
 from events.heartbeat import worker_statuses
 from events.store import RedisEventStore
+from infra.embedded import stores_for
 from infra.settings import Settings, load_settings
 from projector.analytics import DuckDBReadModels
 from projector.migrations import migrate
@@ -68,6 +69,21 @@ def retention() -> None:
     from infra.workers import run_retention
 
     run_retention(_settings())
+
+
+@app.command()
+def check(
+    repair: bool = typer.Option(False, help="mend every disagreement through events"),
+    probe_files: bool = typer.Option(True, "--probe/--no-probe", help="decode-check files"),
+) -> None:
+    """Compare the disk, the read models and the event archive (Ronin may be stopped)."""
+    from infra.integrity_check import run_check
+
+    settings = _settings()
+    with stores_for(settings.data_dir, settings.redis_url, settings.database_url) as urls:
+        problems = run_check(settings.recordings_root, *urls, repair, probe_files, console)
+    if problems and not repair:
+        raise typer.Exit(1)
 
 
 @app.command(name="sim-camera")

@@ -20,7 +20,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -302,3 +302,33 @@ def stop_process(proc: subprocess.Popen[bytes], sig: int, timeout_s: float = 20)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@contextlib.contextmanager
+def stores_for(
+    data_dir: Path, redis_url: str | None, database_url: str | None
+) -> Iterator[tuple[str, str]]:
+    """(redis_url, database_url) for a command that may run while Ronin is stopped:
+    the configured servers, the running stack's embedded ones, or embedded ones started
+    for the command and stopped after it."""
+    started: list[tuple[subprocess.Popen[bytes], int]] = []
+    try:
+        if not redis_url:
+            embedded_redis = EmbeddedRedis(data_dir)
+            if not embedded_redis.ready():
+                spec = embedded_redis.prepare()
+                started.append((start_service(spec, data_dir / "logs"), spec.stop_signal))
+                wait_until(embedded_redis.ready, 60, "redis")
+            redis_url = embedded_redis.url
+        if not database_url:
+            pg = EmbeddedPostgres(data_dir)
+            if not pg.ready():
+                spec = pg.prepare()
+                started.append((start_service(spec, data_dir / "logs"), spec.stop_signal))
+                wait_until(pg.ready, 60, "postgres")
+            pg.create_database()
+            database_url = pg.url
+        yield redis_url, database_url
+    finally:
+        for proc, sig in reversed(started):
+            stop_process(proc, sig)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -31,6 +32,7 @@ from ingest.segment_store import segment_id_for
 from projector.postgres import PostgresReadModels
 from projector.readmodels import cameras_projection, recordings_projection
 from projector.runner import ProjectionRunner
+from tests.conftest import Servers
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 CAMERAS = [UUID(int=1), UUID(int=2), UUID(int=3)]
@@ -308,3 +310,39 @@ def test_snapshots_and_exports_follow_their_own_age(
     )  # fmt: skip
     worker.apply_policy()
     assert not old.exists() and new.exists()
+
+
+def test_ronin_check_lists_every_disagreement_and_repairs_them_through_events(
+    servers: Servers,
+    store: RedisEventStore,
+    archive: EventArchive,
+    database_url: str,
+    camera: UUID,
+    tmp_path: Path,
+) -> None:
+    events = record(tmp_path, store, camera, 5)
+    project(store, database_url, archive)
+    (tmp_path / events[0].path).unlink()  # row without a file
+    (tmp_path / events[1].path).write_bytes(b"garbage")  # unreadable (and the wrong size)
+    with open(tmp_path / events[2].path, "ab") as f:  # the wrong size
+        f.write(b"\0" * 10)
+    orphan = f"Door/{NOW.astimezone():%Y-%m-%d}/23-59-58.mp4"
+    shutil.copy(tmp_path / events[3].path, tmp_path / orphan)  # file without a row
+    env = {**os.environ, "REDIS_URL": servers.redis_url, "DATABASE_URL": database_url,
+           "STORAGE_ROOT": str(tmp_path), "RONIN_DATA_DIR": str(tmp_path / "data"),
+           "COLUMNS": "200"}  # fmt: skip
+    command = [sys.executable, "-m", "infra.cli", "check"]
+    listed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 1, listed.stderr
+    for problem in ("row without a file", "unreadable file", "size mismatch",
+                    "file without a row"):  # fmt: skip
+        assert problem in listed.stderr, listed.stderr
+    repaired = subprocess.run([*command, "--repair"], env=env, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+    assert repaired.returncode == 0, repaired.stderr
+    assert "repaired: 4 events" in repaired.stderr, repaired.stderr
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "all in agreement" in again.stderr, again.stderr
+    rows, files = disk_and_rows_agree(tmp_path, database_url)
+    assert rows == files and orphan in rows and events[0].path not in rows
+    assert (tmp_path / (events[1].path + ".unreadable")).exists()
