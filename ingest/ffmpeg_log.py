@@ -25,6 +25,8 @@ _REASONS: list[tuple[re.Pattern[str], str]] = [
                 r"Output file #0 does not contain any stream", re.I),
      "no video stream at this URL"),
     (re.compile(r"No space left on device", re.I), "disk full: no space left on device"),
+    (re.compile(r"stopped growing on disk", re.I),
+     "recording stalled: the segment file stopped growing on disk"),
     (re.compile(r"Permission denied", re.I), "permission denied writing recordings"),
     (re.compile(r"Connection reset by peer|End of file|Broken pipe", re.I),
      "the camera closed the connection"),

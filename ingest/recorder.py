@@ -94,6 +94,9 @@ class _Run:
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
         self.streams: OutputStreams | None = None  # from the header, parsed by the reader
         self.connected = False
+        self.written: tuple[str, int] | None = None  # (newest segment file, its size)
+        self.written_at = self.started
+        self.checked_at = self.started
         self._logger = logger
         self._threads = [
             threading.Thread(target=self._read_progress, args=(proc.stdout,), daemon=True),
@@ -262,13 +265,37 @@ class CameraRecorder:
 
     def _stalled(self, run: _Run, now: float) -> bool:
         if run.connected:
-            return now - run.progressed_at > self._settings.stall_s
+            return (
+                now - run.progressed_at > self._settings.stall_s
+                or now - self._segment_written_at(run, now) > self._settings.stall_s
+            )
         return now - run.started > self._settings.connect_timeout_s
+
+    @staticmethod
+    def _segment_written_at(run: _Run, now: float) -> float:
+        """When the recording last grew on disk. ffmpeg goes on (live HLS and all) when its
+        segment writes fail, e.g. on a full disk; only the file tells."""
+        if now - run.checked_at < 1.0:
+            return run.written_at
+        run.checked_at = now
+        newest = max(run.folder.glob("*.mp4"), key=lambda p: p.name, default=None)
+        try:
+            written = (newest.name, newest.stat().st_size) if newest else None
+        except OSError:
+            written = None
+        if written != run.written:
+            run.written, run.written_at = written, now
+        return run.written_at
 
     def _kill(self, run: _Run) -> None:
         what = "stalled" if run.connected else "timed out connecting"
         self._logger.warning("ffmpeg %s; stopping it", what)
-        run.stderr_tail.append(f"watchdog: {what}: timeout, no data from the camera")
+        if run.connected and shutil.disk_usage(run.folder).free < 1 << 20:
+            run.stderr_tail.append("watchdog: No space left on device")
+        elif run.connected and time.monotonic() - run.progressed_at <= self._settings.stall_s:
+            run.stderr_tail.append("watchdog: stalled: the recording stopped growing on disk")
+        else:
+            run.stderr_tail.append(f"watchdog: {what}: timeout, no data from the camera")
         run.proc.send_signal(signal.SIGTERM)
         try:
             run.proc.wait(5)
