@@ -86,6 +86,15 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command()
+def transcode() -> None:
+    """Re-encode closed segments older than TRANSCODE_AFTER_HOURS to H.265 (a worker;
+    needs TRANSCODE_ENABLED=true)."""
+    from infra.workers import run_transcoder
+
+    run_transcoder(_settings())
+
+
 @app.command(name="sim-camera")
 def sim_camera(
     count: int = typer.Option(1, help="how many cameras"),
@@ -147,7 +156,8 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
 @app.command()
 def worker(
     name: str = typer.Argument(
-        ..., help="projector, analytics, archiver, ingest, detector, alerts or retention"
+        ...,
+        help="projector, analytics, archiver, ingest, detector, alerts, retention or transcoder",
     ),
 ) -> None:
     """Run one worker process."""

@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(60.0, gt=0)
     retention_grace_s: float = Field(300.0, ge=0)
     """A file no read model knows is announced only after this long untouched."""
+    transcode_enabled: bool = False
+    transcode_after_hours: float = Field(24.0, ge=0)
+    transcode_encoder: str = "auto"
+    """libx265, hevc_nvenc, hevc_qsv, hevc_vaapi, or auto (hardware when it works)."""
+    transcode_crf: int = Field(28, ge=0, le=51)
+    transcode_preset: str = "fast"
+    transcode_threads: int = Field(1, ge=1, le=64)
     snapshot_retention_days: float = Field(30.0, gt=0)
     export_retention_days: float = Field(1.0, gt=0)
 

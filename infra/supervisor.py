@@ -170,9 +170,10 @@ class Supervisor:
         return secret.get_secret_value() if secret is not None else None
 
     def _start_apps(self, env: dict[str, str]) -> None:
-        env = {**env, "RONIN_WORKERS": ",".join(WORKERS)}
+        workers = (*WORKERS, "transcoder") if self.settings.transcode_enabled else WORKERS
+        env = {**env, "RONIN_WORKERS": ",".join(workers)}
         python = [sys.executable, "-m", "infra.cli"]
-        for worker in WORKERS:
+        for worker in workers:
             self.apps.append(Child(ServiceSpec(worker, [*python, "worker", worker], env)))
         api = [
             *python,

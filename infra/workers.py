@@ -7,6 +7,7 @@
 - ``detector``: historical jobs on SegmentClosed and live detection, see ``detector.worker``.
 - ``alerts``: debounces live detections into AlertRaised with a snapshot.
 - ``retention``: applies the retention policy and reconciles disk and read models.
+- ``transcoder``: re-encodes old segments to H.265 when TRANSCODE_ENABLED (off by default).
 
 A worker stops cleanly on SIGTERM/SIGINT; if Redis or PostgreSQL is briefly
 unreachable it waits and retries instead of exiting.
@@ -21,6 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 import psycopg
 
@@ -49,6 +51,13 @@ from ingest.recorder import RecorderSettings
 from ingest.retention import PostgresStorageCatalog, RetentionConfig, RetentionWorker
 from ingest.retention_policy import Limits, RetentionPolicy
 from ingest.segment_store import SegmentStore
+from ingest.transcode import (
+    PostgresTranscodeQueue,
+    Transcoder,
+    TranscodeSettings,
+    choose_encoder,
+    usable_encoders,
+)
 from ingest.worker import IngestWorker, PostgresCameraCatalog
 from projector.analytics import DuckDBReadModels
 from projector.postgres import PostgresReadModels
@@ -353,7 +362,42 @@ def run_retention(settings: Settings) -> None:
     heartbeat.stop()
 
 
+def run_transcoder(settings: Settings) -> None:
+    redis_url, database_url = settings.require_urls()
+    store = RedisEventStore.from_url(redis_url)
+    heartbeat = WorkerHeartbeat(store.client, "transcoder")
+    stop = stop_on_signals()
+    if not settings.transcode_enabled:
+        log.info("transcoding is off (TRANSCODE_ENABLED=false)")
+        while not stop.wait(5.0):
+            heartbeat.beat(transcoding="off")
+        heartbeat.stop()
+        return
+    encoder = choose_encoder(usable_encoders(), settings.transcode_encoder)
+    log.info("transcoding to H.265 with %s", encoder)
+    transcoder = Transcoder(
+        settings.recordings_root,
+        PostgresTranscodeQueue(psycopg.connect(database_url)),
+        store.append,
+        TranscodeSettings(
+            after=timedelta(hours=settings.transcode_after_hours),
+            encoder=encoder,
+            crf=settings.transcode_crf,
+            preset=settings.transcode_preset,
+            threads=settings.transcode_threads,
+        ),
+    )
+    while not stop.is_set():
+        try:
+            transcoder.run(stop, lambda: heartbeat.beat(encoder=encoder, done=transcoder.done))
+        except StoreUnavailable as e:
+            log.warning("store unavailable, retrying: %s", e)
+            stop.wait(1.0)
+    heartbeat.stop()
+
+
 WORKER_ENTRYPOINTS: dict[str, Callable[[Settings], None]] = {
+    "transcoder": run_transcoder,
     "retention": run_retention,
     "ingest": run_ingest,
     "detector": run_detector,
