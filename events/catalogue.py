@@ -213,6 +213,15 @@ class ObjectDetected(Event):
     """Live only: the still the object was found in (for the alert's snapshot)."""
 
 
+class DetectionsPurged(Event):
+    """A segment's footage was purged; its detections and jobs go with it (retention
+    emits this right after RetentionPurged, on the detections stream)."""
+
+    topic: ClassVar[Topic] = Topic.DETECTIONS
+    segment_id: UUID
+    camera_id: UUID
+
+
 class DetectionJobStarted(Event):
     """A detection worker began analysing a recorded segment with a model."""
 
@@ -286,6 +295,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DetectionJobStarted,
         DetectionJobCompleted,
         DetectionJobFailed,
+        DetectionsPurged,
     )
 }
 """Every concrete event type by its wire name (the class name)."""

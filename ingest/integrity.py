@@ -25,6 +25,7 @@ from pathlib import Path
 from uuid import UUID
 
 from events.catalogue import (
+    DetectionsPurged,
     Event,
     PurgeReason,
     RetentionPurged,
@@ -173,6 +174,9 @@ def plan_repairs(
                     bytes_freed=0, reason=PurgeReason.RECONCILED,
                 )
             )  # fmt: skip
+            outcome.events.append(
+                DetectionsPurged(segment_id=d.row.segment_id, camera_id=d.row.camera_id)
+            )
             if d.problem is Problem.UNREADABLE:
                 outcome.files_set_aside.append(d.path)
         elif d.problem in (Problem.SIZE_MISMATCH, Problem.DURATION_MISMATCH):

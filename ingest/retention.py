@@ -32,7 +32,13 @@ from uuid import UUID
 
 import psycopg
 
-from events.catalogue import Event, PurgeReason, RetentionPurged, SegmentClosed
+from events.catalogue import (
+    DetectionsPurged,
+    Event,
+    PurgeReason,
+    RetentionPurged,
+    SegmentClosed,
+)
 from events.errors import StoreUnavailable
 from ingest.probe import ProbeFailed, probe
 from ingest.retention_policy import Limits, Purge, RetentionPolicy, StoredSegment, plan_purges
@@ -284,6 +290,7 @@ class RetentionWorker:
                 reason=reason,
             )
         )
+        self._append(DetectionsPurged(segment_id=segment.segment_id, camera_id=segment.camera_id))
         self._purged.add(segment.segment_id)
         self.purged_total += 1
         self._delete(segment.path)

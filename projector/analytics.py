@@ -49,6 +49,8 @@ class DuckDBBatch:
             deletes = list(ops.deletes.get(name, {}))
             if deletes:
                 self._con.executemany(f"DELETE FROM {target} WHERE {key_match}", deletes)
+            for column, value in ops.sweeps.get(name, []):
+                self._con.execute(f"DELETE FROM {target} WHERE {_ident(column)} = ?", [value])
             rows = list(ops.upserts.get(name, {}).values())
             if rows:
                 columns = ", ".join(_ident(c) for c in table.columns)

@@ -63,6 +63,11 @@ class PostgresBatch:
         for name, table in ops.tables.items():
             target = sql.Identifier(self._schema, table.name)
             self._delete(table, target, list(ops.deletes.get(name, {})))
+            for column, value in ops.sweeps.get(name, []):
+                self._conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE {} = %s").format(target, sql.Identifier(column)),
+                    (value,),
+                )
             self._upsert(table, target, list(ops.upserts.get(name, {}).values()))
             for key, values in ops.patches.get(name, {}).items():
                 self._patch(table, target, key, values)

@@ -21,6 +21,7 @@ from events.catalogue import (
     DetectionJobCompleted,
     DetectionJobFailed,
     DetectionJobStarted,
+    DetectionsPurged,
     Event,
     ObjectDetected,
     RecordingStarted,
@@ -31,7 +32,7 @@ from events.catalogue import (
     Topic,
 )
 from projector.projection import Projection
-from projector.rows import Delete, Patch, RowOp, TableSpec, Upsert
+from projector.rows import Delete, DeleteWhere, Patch, RowOp, TableSpec, Upsert
 
 CAMERAS = TableSpec(
     name="cameras",
@@ -443,9 +444,21 @@ def _alert_raised(event: Event) -> Sequence[RowOp]:
     return [Upsert(ALERTS, row)]
 
 
+def _detections_purged(with_jobs: bool) -> Callable[[Event], Sequence[RowOp]]:
+    def handler(event: Event) -> Sequence[RowOp]:
+        assert isinstance(event, DetectionsPurged)
+        ops: list[RowOp] = [DeleteWhere(DETECTIONS, "segment_id", event.segment_id)]
+        if with_jobs:
+            ops.append(DeleteWhere(JOBS, "segment_id", event.segment_id))
+        return ops
+
+    return handler
+
+
 def detections_projection(name: str = "detections", with_jobs: bool = True) -> Projection:
     handlers: dict[type[Event], Callable[[Event], Sequence[RowOp]]] = {
-        ObjectDetected: _object_detected
+        ObjectDetected: _object_detected,
+        DetectionsPurged: _detections_purged(with_jobs),
     }
     if with_jobs:
         handlers |= {

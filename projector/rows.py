@@ -57,18 +57,30 @@ class Delete:
     key: tuple[Value, ...]
 
 
-RowOp = Upsert | Patch | Delete
+@dataclass(frozen=True, slots=True)
+class DeleteWhere:
+    """Remove every row whose ``column`` equals ``value`` (e.g. a purged segment's
+    detections). The column must be one no Patch ever changes."""
+
+    table: TableSpec
+    column: str
+    value: Value
+
+
+RowOp = Upsert | Patch | Delete | DeleteWhere
 
 
 @dataclass(slots=True)
 class FoldedOps:
     """One batch's net effect per table: rows to write, rows to patch, keys to delete.
 
-    Deletes run first, then upserts, then patches; a key appears in at most one group,
-    except that a key may be both deleted and then upserted (the row is replaced).
+    Deletes and sweeps (DeleteWhere) run first, then upserts, then patches; a key appears
+    in at most one group, except that a key may be both deleted and then upserted (the
+    row is replaced).
     """
 
     deletes: dict[str, dict[tuple[Value, ...], TableSpec]] = field(default_factory=dict)
+    sweeps: dict[str, list[tuple[str, Value]]] = field(default_factory=dict)
     upserts: dict[str, dict[tuple[Value, ...], Mapping[str, Value]]] = field(default_factory=dict)
     patches: dict[str, dict[tuple[Value, ...], dict[str, Value]]] = field(default_factory=dict)
     tables: dict[str, TableSpec] = field(default_factory=dict)
@@ -94,6 +106,11 @@ def fold(ops: Iterable[RowOp]) -> FoldedOps:
                 continue  # patching a deleted row does nothing
             else:
                 patches[op.key] = {**patches.get(op.key, {}), **op.values}
+        elif isinstance(op, DeleteWhere):
+            for key in [k for k, row in upserts.items() if row.get(op.column) == op.value]:
+                del upserts[key]
+                deletes[key] = table  # it may have replaced a stored row: that goes too
+            out.sweeps.setdefault(table.name, []).append((op.column, op.value))
         else:
             upserts.pop(op.key, None)
             patches.pop(op.key, None)

@@ -42,11 +42,13 @@ def _for_annotation(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[A
         return model_strategy(annotation)
     bounds = _bounds(metadata)
     if annotation is int:
-        return st.integers(bounds.get("ge", -(2**63)), bounds.get("le", 2**63 - 1))
+        low = bounds["gt"] + 1 if "gt" in bounds else bounds.get("ge", -(2**63))
+        return st.integers(low, bounds.get("le", 2**63 - 1))
     if annotation is float:
         return st.floats(
-            min_value=bounds.get("ge"),
+            min_value=bounds.get("gt", bounds.get("ge")),
             max_value=bounds.get("le"),
+            exclude_min="gt" in bounds,
             allow_nan=False,
             allow_infinity=False,
         )
@@ -61,6 +63,8 @@ def _bounds(metadata: list[Any]) -> dict[str, Any]:
         for constraint in getattr(item, "metadata", [item]):
             if isinstance(constraint, annotated_types.Ge):
                 out["ge"] = constraint.ge
+            elif isinstance(constraint, annotated_types.Gt):
+                out["gt"] = constraint.gt
             elif isinstance(constraint, annotated_types.Le):
                 out["le"] = constraint.le
             elif isinstance(constraint, annotated_types.MaxLen):

@@ -17,7 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events.archive import EventArchive, EventLog
-from events.catalogue import CameraAdded, PurgeReason, SegmentClosed
+from events.catalogue import (
+    BoundingBox,
+    CameraAdded,
+    ObjectDetected,
+    PurgeReason,
+    SegmentClosed,
+)
 from events.store import RedisEventStore
 from ingest.retention import (
     PostgresStorageCatalog,
@@ -30,7 +36,11 @@ from ingest.retention import (
 from ingest.retention_policy import Limits, RetentionPolicy, StoredSegment, plan_purges
 from ingest.segment_store import segment_id_for
 from projector.postgres import PostgresReadModels
-from projector.readmodels import cameras_projection, recordings_projection
+from projector.readmodels import (
+    cameras_projection,
+    detections_projection,
+    recordings_projection,
+)
 from projector.runner import ProjectionRunner
 from tests.conftest import Servers
 
@@ -176,7 +186,7 @@ def make_segment_file(path: Path, seconds: int = 2) -> None:
 
 def project(store: RedisEventStore, database_url: str, archive: EventArchive) -> None:
     sink = PostgresReadModels(psycopg.connect(database_url))
-    for projection in (cameras_projection(), recordings_projection()):
+    for projection in (cameras_projection(), recordings_projection(), detections_projection()):
         runner = ProjectionRunner(projection, store, EventLog(store, archive), sink, "t")
         while runner.step():
             pass
@@ -236,6 +246,7 @@ def test_the_worker_brings_storage_under_the_limit_and_read_models_match(
     store: RedisEventStore, archive: EventArchive, database_url: str, camera: UUID, tmp_path: Path
 ) -> None:
     events = record(tmp_path, store, camera, 10)
+    store.append_many([detection_in(events[0]), detection_in(events[9])])
     project(store, database_url, archive)
     size = events[0].bytes
     worker = worker_for(store, database_url, tmp_path, RetentionPolicy(Limits(max_bytes=4 * size)))
@@ -251,6 +262,17 @@ def test_the_worker_brings_storage_under_the_limit_and_read_models_match(
             "SELECT reason, bytes_freed FROM recordings.purges ORDER BY purged_at"
         ).fetchall()
     assert audit == [("size", size)] * 6
+    with psycopg.connect(database_url) as conn:  # detections go with their footage
+        left = conn.execute("SELECT segment_id FROM detections.detections").fetchall()
+    assert left == [(events[9].segment_id,)]
+
+
+def detection_in(segment: SegmentClosed) -> ObjectDetected:
+    return ObjectDetected(
+        detection_id=uuid4(), camera_id=segment.camera_id, segment_id=segment.segment_id,
+        offset_s=1.0, detected_at=segment.start, label="person", class_id=0, confidence=0.9,
+        box=BoundingBox(x1=0, y1=0, x2=1, y2=1), frame_number=10, model_id="m",
+    )  # fmt: skip
 
 
 def test_a_crash_between_event_and_delete_either_way_is_mended(
@@ -340,7 +362,7 @@ def test_ronin_check_lists_every_disagreement_and_repairs_them_through_events(
     repaired = subprocess.run([*command, "--repair"], env=env, capture_output=True, text=True,
                               timeout=120)  # fmt: skip
     assert repaired.returncode == 0, repaired.stderr
-    assert "repaired: 4 events" in repaired.stderr, repaired.stderr
+    assert "repaired: 6 events" in repaired.stderr, repaired.stderr  # 2 purges count twice
     again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "all in agreement" in again.stderr, again.stderr
     rows, files = disk_and_rows_agree(tmp_path, database_url)

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projector.rows import Delete, FoldedOps, Patch, RowOp, TableSpec, Upsert, fold
+from projector.rows import Delete, DeleteWhere, FoldedOps, Patch, RowOp, TableSpec, Upsert, fold
 
-TABLE = TableSpec("t", ("k", "a", "b"), ("k",), ddl="")
-OTHER = TableSpec("u", ("k", "a", "b"), ("k",), ddl="")
+TABLE = TableSpec("t", ("k", "a", "b", "c"), ("k",), ddl="")
+OTHER = TableSpec("u", ("k", "a", "b", "c"), ("k",), ddl="")
 
 keys = st.integers(0, 3)
 values = st.integers(0, 9)
 ops = st.one_of(
     st.builds(
-        lambda t, k, a, b: Upsert(t, {"k": k, "a": a, "b": b}),
+        lambda t, k, a, b, c: Upsert(t, {"k": k, "a": a, "b": b, "c": c}),
         st.sampled_from([TABLE, OTHER]),
         keys,
         values,
         values,
+        st.integers(0, 2),
+    ),
+    st.builds(
+        lambda t, c: DeleteWhere(t, "c", c), st.sampled_from([TABLE, OTHER]), st.integers(0, 2)
     ),
     st.builds(
         lambda t, k, col, v: Patch(t, (k,), {col: v}),
@@ -41,6 +45,9 @@ def apply_one(state: State, op: RowOp) -> None:
     elif isinstance(op, Patch):
         if op.key in rows:
             rows[op.key] = {**rows[op.key], **op.values}
+    elif isinstance(op, DeleteWhere):
+        for key in [k for k, row in rows.items() if row[op.column] == op.value]:
+            del rows[key]
     else:
         rows.pop(op.key, None)
 
@@ -50,6 +57,9 @@ def apply_folded(state: State, folded: FoldedOps) -> None:
         rows = state.setdefault(name, {})
         for key in folded.deletes.get(name, {}):
             rows.pop(key, None)
+        for column, value in folded.sweeps.get(name, []):
+            for key in [k for k, row in rows.items() if row[column] == value]:
+                del rows[key]
         for key, row in folded.upserts.get(name, {}).items():
             rows[key] = dict(row)
         for key, patch in folded.patches.get(name, {}).items():
@@ -57,9 +67,12 @@ def apply_folded(state: State, folded: FoldedOps) -> None:
                 rows[key] = {**rows[key], **patch}
 
 
-initial = st.dictionaries(keys, st.fixed_dictionaries({"a": values, "b": values}), max_size=4)
+initial = st.dictionaries(
+    keys, st.fixed_dictionaries({"a": values, "b": values, "c": st.integers(0, 2)}), max_size=4
+)
 
 
+@settings(max_examples=500)
 @given(initial, st.lists(ops, max_size=30))
 def test_fold_equals_sequential_application(
     start: dict[int, dict[str, int]], batch: list[RowOp]
