@@ -12,6 +12,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from api.auth import AuthError, LoginLimiter, Tokens
@@ -23,6 +24,7 @@ from api.live import router as live_router
 from api.live_events import router as events_router
 from api.recordings import router as recordings_router
 from api.sessions import router as sessions_router
+from api.stats import router as stats_router
 from api.status import router as status_router
 from events.errors import ProjectionError, StoreUnavailable
 from events.store import RedisEventStore
@@ -46,6 +48,8 @@ class ApiConfig:
     encryption_key: str = field(default_factory=CredentialCipher.new_key)
     cors_origins: list[str] = field(default_factory=list)
     storage_root: Path = Path("ronin-data/recordings")
+    ui_dist: Path | None = None
+    """The built web UI (``ui/dist``), served at ``/`` when present."""
 
 
 def ensure_read_models(pool: ConnectionPool) -> None:
@@ -125,4 +129,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(status_router)
     app.include_router(exports_router)
     app.include_router(detections_router)
+    app.include_router(stats_router)
+    if config.ui_dist is not None and (config.ui_dist / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=config.ui_dist, html=True), name="ui")
     return app

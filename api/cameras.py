@@ -205,3 +205,33 @@ def remove_camera(
         raise HTTPException(404, "no such camera")
     store.append(CameraRemoved(camera_id=camera_id))
     return {"status": "removing"}
+
+
+class CameraOrder(BaseModel):
+    camera_ids: list[UUID] = Field(max_length=10_000)
+
+
+@router.post("/order", status_code=status.HTTP_202_ACCEPTED)
+def reorder_cameras(
+    body: CameraOrder, _user: CurrentUser, conn: Connection, store: EventStoreDep
+) -> dict[str, int]:
+    """Set the display order (position = index in ``camera_ids``); credentials are kept."""
+    cameras = {c.camera_id: c for c in _rows(conn)}
+    unknown = [str(i) for i in body.camera_ids if i not in cameras]
+    if unknown:
+        raise HTTPException(404, f"no such camera: {', '.join(unknown)}")
+    changed = 0
+    for position, camera_id in enumerate(body.camera_ids):
+        c = cameras[camera_id]
+        if c.position == position:
+            continue
+        store.append(
+            CameraUpdated(
+                camera_id=camera_id, name=c.name, directory=c.directory, rtsp_url=c.rtsp_url,
+                credentials_ciphertext=_stored_ciphertext(conn, camera_id), group=c.group,
+                position=position, enabled=c.enabled, detection_enabled=c.detection_enabled,
+                retention_days=c.retention_days, retention_max_gb=c.retention_max_gb,
+            )
+        )  # fmt: skip
+        changed += 1
+    return {"changed": changed}

@@ -148,6 +148,7 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
         token_expiry_s=settings.jwt_expiry_minutes * 60,
         encryption_key=settings.encryption_key_value(),
         cors_origins=settings.cors_origin_list,
+        ui_dist=settings.ui_dist_path,
         storage_root=settings.recordings_root,
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
@@ -192,7 +193,10 @@ def migrate_command() -> None:
 
 @app.command()
 def replay(
-    projection: str = typer.Argument(..., help="cameras, recordings or analytics_recordings"),
+    projection: str = typer.Argument(
+        ...,
+        help="cameras, recordings, detections, alerts, analytics_recordings, analytics_detections",
+    ),
 ) -> None:
     """Rebuild a read model from the first archived event, then swap it in."""
     settings = _settings()

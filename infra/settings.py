@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     live_detection_fps: float = Field(1.0, gt=0, le=10)
     alert_cooldown_s: float = Field(30.0, ge=0)
     alert_cooldowns: str = ""
+    ui_dist: Path | None = None
+    """The built web UI; default: ``ui/dist`` beside the code, when it exists."""
     demo_scene_period_s: int = Field(60, ge=10)
     """How often the demo camera's person walks in (``ronin up --demo``)."""
     """Per-class cooldowns, e.g. ``person=30,car=120``."""
@@ -109,6 +111,13 @@ class Settings(BaseSettings):
     @property
     def analytics_snapshot_path(self) -> Path:
         return self.data_dir / "analytics" / "snapshot.duckdb"
+
+    @property
+    def ui_dist_path(self) -> Path | None:
+        if self.ui_dist is not None:
+            return self.ui_dist
+        bundled = Path(__file__).resolve().parents[1] / "ui" / "dist"
+        return bundled if bundled.is_dir() else None
 
     @property
     def class_filter(self) -> frozenset[str]:

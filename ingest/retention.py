@@ -225,6 +225,9 @@ class RetentionConfig:
 
 
 def free_bytes(path: Path) -> int:
+    """Free space on the filesystem that holds ``path`` (or would: its nearest parent)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
     return shutil.disk_usage(path).free
 
 
@@ -249,6 +252,8 @@ class RetentionWorker:
     # --- named steps -------------------------------------------------------------------
 
     def run(self, stop: threading.Event, beat: Callable[[], None] = lambda: None) -> None:
+        beat()
+        self.root.mkdir(parents=True, exist_ok=True)
         report = self.reconcile()
         log.info("retention: reconciliation at start: %s", report.summary())
         last_policy = last_reconcile = time.monotonic()

@@ -1,0 +1,83 @@
+"""Statistics from the DuckDB analytics snapshot (read-only): the stats pages' charts.
+
+- ``GET /api/stats/detections?days=&camera_id=&model_id=``: detections per hour and class.
+- ``GET /api/stats/storage?days=``: bytes recorded per day and camera.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import duckdb
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel
+
+from api.deps import CurrentUser
+from events.errors import StoreUnavailable
+from projector.analytics import open_snapshot
+
+router = APIRouter(prefix="/api/stats", tags=["stats"])
+
+
+class HourlyDetections(BaseModel):
+    hour: datetime
+    label: str
+    count: int
+
+
+class DailyStorage(BaseModel):
+    day: datetime
+    camera_id: UUID
+    bytes: int
+    segments: int
+
+
+def _query(request: Request, sql: str, params: list[object]) -> list[tuple[object, ...]]:
+    try:
+        with open_snapshot(request.app.state.config.analytics_snapshot) as con:
+            return con.execute(sql, params).fetchall()
+    except StoreUnavailable as e:
+        raise HTTPException(503, f"analytics are not available yet: {e}") from e
+    except duckdb.CatalogException:
+        return []  # the analytics worker has not created the table yet
+
+
+@router.get("/detections", response_model=list[HourlyDetections])
+def detections_per_hour(
+    request: Request,
+    _user: CurrentUser,
+    days: int = Query(7, ge=1, le=366),
+    camera_id: UUID | None = None,
+    model_id: str | None = None,
+) -> list[HourlyDetections]:
+    since = datetime.now(UTC) - timedelta(days=days)
+    rows = _query(
+        request,
+        "SELECT date_trunc('hour', detected_at) AS hour, label, count(*)"
+        " FROM analytics_detections.detections WHERE detected_at >= ?"
+        " AND (camera_id = ? OR ? IS NULL) AND (model_id = ? OR ? IS NULL)"
+        " GROUP BY 1, 2 ORDER BY 1, 2",
+        [since, camera_id, camera_id, model_id, model_id],
+    )
+    return [
+        HourlyDetections(hour=h, label=str(label), count=int(n))  # type: ignore[call-overload]
+        for h, label, n in rows
+    ]
+
+
+@router.get("/storage", response_model=list[DailyStorage])
+def storage_per_day(
+    request: Request, _user: CurrentUser, days: int = Query(30, ge=1, le=3660)
+) -> list[DailyStorage]:
+    since = datetime.now(UTC) - timedelta(days=days)
+    rows = _query(
+        request,
+        "SELECT date_trunc('day', start_at) AS day, camera_id, sum(bytes), count(*)"
+        " FROM analytics_recordings.segments WHERE start_at >= ? GROUP BY 1, 2 ORDER BY 1, 2",
+        [since],
+    )
+    return [
+        DailyStorage(day=d, camera_id=c, bytes=int(b), segments=int(n))  # type: ignore[call-overload]
+        for d, c, b, n in rows
+    ]

@@ -1,0 +1,126 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Api, type SseMessage, StorageTokenStore } from "./api";
+import { type Toast, Toasts, alertToast } from "./components/Toasts";
+import { Detections } from "./pages/Detections";
+import { Live } from "./pages/Live";
+import { Login } from "./pages/Login";
+import { Playback } from "./pages/Playback";
+import { Setup } from "./pages/Setup";
+import { Status } from "./pages/Status";
+import type { Camera } from "./types";
+
+const PAGES = [
+  { id: "live", title: "Live", icon: "▦" },
+  { id: "playback", title: "Playback", icon: "⏵" },
+  { id: "detections", title: "Detections", icon: "◎" },
+  { id: "setup", title: "Setup", icon: "⚙" },
+  { id: "status", title: "Status", icon: "▤" },
+] as const;
+type PageId = (typeof PAGES)[number]["id"];
+
+function currentPage(): PageId {
+  const id = window.location.hash.replace(/^#\/?/, "");
+  return (PAGES.find((p) => p.id === id)?.id ?? "live") as PageId;
+}
+
+export function App() {
+  const [expired, setExpired] = useState(false);
+  const api = useMemo(() => new Api(new StorageTokenStore(localStorage), undefined, () => setExpired(true)), []);
+  const [loggedIn, setLoggedIn] = useState(api.loggedIn);
+  const [page, setPage] = useState<PageId>(currentPage);
+  const [cameras, setCameras] = useState<Camera[]>([]);
+  const [feed, setFeed] = useState<SseMessage[]>([]);
+  const [toasts, setToasts] = useState<Toast[]>([]);
+  const named = useRef<Camera[]>([]);
+  named.current = cameras;
+
+  useEffect(() => {
+    if (expired) {
+      setLoggedIn(false);
+    }
+  }, [expired]);
+
+  useEffect(() => {
+    const onHash = () => setPage(currentPage());
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+
+  const refresh = useCallback(() => {
+    api.get<Camera[]>("/api/cameras").then(setCameras).catch(() => {});
+  }, [api]);
+
+  useEffect(() => {
+    if (!loggedIn) return;
+    refresh();
+    const timer = setInterval(refresh, 5000);
+    return () => clearInterval(timer);
+  }, [loggedIn, refresh]);
+
+  useEffect(() => {
+    if (!loggedIn) return;
+    const abort = new AbortController();
+    void api.follow((message) => {
+      setFeed((old) => [...old.slice(-199), message]);
+      if (message.event === "AlertRaised") {
+        const data = message.data as Parameters<typeof alertToast>[0] & { camera_id: string };
+        const show = (image: string | null) => {
+          const name = named.current.find((c) => c.camera_id === data.camera_id)?.name ?? "a camera";
+          const toast = alertToast(data, name, image);
+          setToasts((old) => [...old.filter((t) => t.id !== toast.id), toast].slice(-4));
+          setTimeout(() => setToasts((old) => old.filter((t) => t.id !== toast.id)), 12_000);
+        };
+        if (data.snapshot_url) void api.mediaUrl(data.snapshot_url).then(show, () => show(null));
+        else show(null);
+      } else if (message.event.startsWith("Camera") || message.event.startsWith("Recording")) {
+        refresh();
+      }
+    }, abort.signal);
+    return () => abort.abort();
+  }, [api, loggedIn, refresh]);
+
+  if (!loggedIn) {
+    return (
+      <Login
+        api={api}
+        notice={expired ? "Your session has expired. Please sign in again." : undefined}
+        onLoggedIn={() => {
+          setExpired(false);
+          setLoggedIn(true);
+        }}
+      />
+    );
+  }
+
+  return (
+    <div className="shell">
+      <nav className="nav">
+        <div className="brand"><span className="logo">◉</span> Ronin</div>
+        {PAGES.map((p) => (
+          <a key={p.id} href={`#/${p.id}`} className={p.id === page ? "active" : ""} data-testid={`nav-${p.id}`}>
+            <span className="nav-icon">{p.icon}</span>
+            <span className="nav-title">{p.title}</span>
+          </a>
+        ))}
+        <div className="spacer" />
+        <button
+          className="logout"
+          onClick={() => {
+            api.logout();
+            setLoggedIn(false);
+          }}
+        >
+          Sign out
+        </button>
+      </nav>
+      <main className="content">
+        {page === "live" && <Live api={api} cameras={cameras} />}
+        {page === "playback" && <Playback api={api} cameras={cameras} />}
+        {page === "detections" && <Detections api={api} cameras={cameras} feed={feed} />}
+        {page === "setup" && <Setup api={api} cameras={cameras} refresh={refresh} />}
+        {page === "status" && <Status api={api} />}
+      </main>
+      <Toasts toasts={toasts} onDismiss={(id) => setToasts((old) => old.filter((t) => t.id !== id))} />
+    </div>
+  );
+}

@@ -1,0 +1,82 @@
+// Timeline geometry (pure): time <-> pixels, zoom around a point, pan, ticks, seeking.
+
+export interface View {
+  start: number; // ms since the epoch at x = 0
+  end: number; // ms at x = width
+  width: number; // px
+}
+
+export interface Span {
+  start: number;
+  end: number;
+}
+
+export const MIN_SPAN_MS = 60_000;
+
+export function timeToX(view: View, t: number): number {
+  return ((t - view.start) / (view.end - view.start)) * view.width;
+}
+
+export function xToTime(view: View, x: number): number {
+  return view.start + (x / view.width) * (view.end - view.start);
+}
+
+function clampSpan(start: number, end: number, bounds: Span): Span {
+  const span = Math.min(end - start, bounds.end - bounds.start);
+  let s = Math.max(bounds.start, start);
+  if (s + span > bounds.end) s = bounds.end - span;
+  return { start: s, end: s + span };
+}
+
+/** Zoom by ``factor`` (>1 zooms in) keeping the time under ``anchorX`` where it is. */
+export function zoom(view: View, factor: number, anchorX: number, bounds: Span): View {
+  const anchor = xToTime(view, anchorX);
+  const span = Math.min(
+    bounds.end - bounds.start,
+    Math.max(MIN_SPAN_MS, (view.end - view.start) / factor),
+  );
+  const start = anchor - (anchorX / view.width) * span;
+  const clamped = clampSpan(start, start + span, bounds);
+  return { ...view, ...clamped };
+}
+
+/** Move the view by ``dx`` pixels (positive: later), never past the bounds. */
+export function pan(view: View, dx: number, bounds: Span): View {
+  const dt = (dx / view.width) * (view.end - view.start);
+  return { ...view, ...clampSpan(view.start + dt, view.end + dt, bounds) };
+}
+
+export interface Seek<T extends Span> {
+  segment: T;
+  offsetS: number;
+}
+
+/** The segment that covers ``t`` (or the next one after a gap) and the offset in it. */
+export function seekTo<T extends Span>(segments: readonly T[], t: number): Seek<T> | null {
+  const sorted = [...segments].sort((a, b) => a.start - b.start);
+  for (const segment of sorted) {
+    if (t < segment.end) {
+      return { segment, offsetS: Math.max(0, (t - segment.start) / 1000) };
+    }
+  }
+  return null;
+}
+
+const STEPS = [
+  60_000, 5 * 60_000, 15 * 60_000, 30 * 60_000, 3_600_000, 2 * 3_600_000, 3 * 3_600_000,
+  6 * 3_600_000,
+];
+
+/** Tick marks at a round step so that labels are at least ``minPx`` apart. */
+export function ticks(view: View, minPx = 70, offsetMs = 0): number[] {
+  const perPx = (view.end - view.start) / view.width;
+  const step = STEPS.find((s) => s / perPx >= minPx) ?? STEPS[STEPS.length - 1];
+  const first = Math.ceil((view.start + offsetMs) / step) * step - offsetMs;
+  const out: number[] = [];
+  for (let t = first; t <= view.end; t += step) out.push(t);
+  return out;
+}
+
+export function dayView(day: Span, width: number): View {
+  return { start: day.start, end: day.end, width };
+}

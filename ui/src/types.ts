@@ -1,0 +1,136 @@
+// Shapes of the API's answers (see /docs on a running Ronin).
+
+export interface Camera {
+  camera_id: string;
+  name: string;
+  directory: string;
+  rtsp_url: string;
+  has_credentials: boolean;
+  group: string | null;
+  position: number;
+  enabled: boolean;
+  detection_enabled: boolean;
+  status: string;
+  last_error: string | null;
+  status_changed_at: string | null;
+  retention_days: number | null;
+  retention_max_gb: number | null;
+}
+
+export interface ConnectionAnswer {
+  ok: boolean;
+  reason: string;
+  video_codec: string | null;
+  width: number | null;
+  height: number | null;
+  audio_codec: string | null;
+}
+
+export interface Segment {
+  segment_id: string;
+  start: string;
+  end: string;
+  duration_s: number;
+  bytes: number;
+  video_codec: string;
+  width: number;
+  height: number;
+  recovered: boolean;
+}
+
+export interface Marker {
+  label: string;
+  start: string;
+  end: string;
+  count: number;
+  max_confidence: number;
+}
+
+export interface DayTimeline {
+  camera_id: string;
+  day: string;
+  timezone: string;
+  start: string;
+  end: string;
+  segments: Segment[];
+  gaps: { start: string; end: string }[];
+  model_id: string | null;
+  markers: Marker[];
+}
+
+export interface ExportJob {
+  export_id: string;
+  camera_id: string;
+  state: "pending" | "running" | "done" | "failed";
+  progress: number;
+  error: string | null;
+  download_url: string | null;
+}
+
+export interface CameraStorage {
+  camera_id: string;
+  name: string | null;
+  status: string | null;
+  last_error: string | null;
+  segments: number;
+  bytes: number;
+  oldest: string | null;
+  newest: string | null;
+  days_kept: number;
+}
+
+export interface StatusReport {
+  cameras: CameraStorage[];
+  recordings_bytes: number;
+  disk: { total_bytes: number; used_bytes: number; free_bytes: number };
+  components: { name: string; ok: boolean; detail: string }[];
+  consumer_groups: { topic: string; group: string; lag: number | null; pending: number }[];
+}
+
+export interface MlStatus {
+  detection: string;
+  hint: string | null;
+  model_id: string | null;
+  layout: string | null;
+  providers: string[];
+  live: boolean;
+  jobs: { pending: number; running: number; done: number; failed: number; retrying: number };
+  running: { job_id: string; segment_id: string; camera_id: string; progress: number; frames_analysed: number }[];
+  frames_analysed: number;
+  frames_skipped: number;
+  inference_ms_per_frame: number | null;
+  live_cameras: { camera_id: string; fps: number; frames: number; skipped: number }[];
+}
+
+export interface Detection {
+  detection_id: string;
+  camera_id: string;
+  segment_id: string | null;
+  model_id: string;
+  detected_at: string;
+  label: string;
+  confidence: number;
+  live: boolean;
+}
+
+export interface Alert {
+  alert_id: string;
+  camera_id: string;
+  label: string;
+  confidence: number;
+  detected_at: string;
+  snapshot_url: string | null;
+}
+
+export interface HourlyDetections {
+  hour: string;
+  label: string;
+  count: number;
+}
+
+export interface DailyStorage {
+  day: string;
+  camera_id: string;
+  bytes: number;
+  segments: number;
+}
