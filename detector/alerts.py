@@ -94,9 +94,17 @@ class DebounceState:
             )
 
 
+DEFAULT_ALERT_CLASSES = frozenset(
+    {"person", "car", "truck", "bus", "motorcycle", "bicycle", "dog", "cat", "bird", "horse"}
+)
+"""What is worth a notification by default (ALERT_CLASSES); detections keep every class."""
+
+
 @dataclass(frozen=True, slots=True)
 class AlertsConfig:
     policy: DebouncePolicy = field(default_factory=DebouncePolicy)
+    classes: frozenset[str] = DEFAULT_ALERT_CLASSES
+    """Only these classes alert (empty: all)."""
     batch: int = 100
 
 
@@ -151,7 +159,10 @@ class AlertWorker:
             except CodecError as e:
                 self._store.dead_letter(Topic.DETECTIONS, ALERTS_GROUP, message, str(e))
                 continue
-            if isinstance(event, ObjectDetected) and event.segment_id is None:
+            wanted = not self.config.classes or (
+                isinstance(event, ObjectDetected) and event.label in self.config.classes
+            )
+            if isinstance(event, ObjectDetected) and event.segment_id is None and wanted:
                 live.append(event)
         # the best of each frame's objects first, so the alert shows the clearest one
         return sorted(live, key=lambda d: (d.detected_at, -d.confidence))

@@ -2,7 +2,8 @@
 # Installs what Ronin needs on a Debian machine (once), then runs a command in .venv.
 #
 #   bash infra/bootstrap.sh up [ARGS]   set up and run Ronin (the embedded stack)
-#   bash infra/bootstrap.sh test        set up and run the whole test suite (ruff, mypy, pytest)
+#   bash infra/bootstrap.sh test        set up and run the whole test suite (ruff, mypy,
+#                                       vitest, pytest with the browser end-to-end test)
 #   bash infra/bootstrap.sh setup       only install
 #
 # System packages (apt-get, needs root or sudo): the embedded servers, ffmpeg, and
@@ -18,18 +19,19 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav  # simulated cameras (a real RTSP server)
 )
+TEST_APT_PACKAGES=(chromium)                  # the web UI's end-to-end test (headless)
 PYTHON=${PYTHON:-python3}
 
 missing_apt() {
   local p
-  for p in "${APT_PACKAGES[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
   done
 }
 
 install_system_packages() {
   local missing
-  missing=$(missing_apt)
+  missing=$(missing_apt "$@")
   [ -z "$missing" ] && return 0
   local sudo=""
   if [ "$(id -u)" != 0 ]; then
@@ -56,19 +58,43 @@ install_python_packages() {
   fi
 }
 
+# The web UI (ui/): node packages from the lockfile, then a build, redone only when the
+# lockfile or the sources change. Without node/npm Ronin runs without its UI.
+build_ui() {
+  if ! command -v npm >/dev/null; then
+    echo "npm not found: the web UI is not built (the API still runs)" >&2; return 0
+  fi
+  local lock=ui/node_modules/.ronin-lock want
+  want=$(sha256sum ui/package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$lock" ] || [ "$(cat "$lock")" != "$want" ]; then
+    echo "installing the web UI's node packages" >&2
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error) && echo "$want" > "$lock"
+  fi
+  local stamp=ui/dist/.ronin-built
+  want=$(cat ui/package-lock.json ui/index.html ui/vite.config.ts ui/tsconfig.json \
+    $(find ui/src -type f | sort) | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "building the web UI" >&2
+    (cd ui && npm run build --silent) && echo "$want" > "$stamp"
+  fi
+}
+
 run_tests() {
   .venv/bin/ruff check .
   .venv/bin/ruff format --check .
   .venv/bin/mypy
+  (cd ui && npm test --silent)
   .venv/bin/pytest "$@"
 }
 
 command=${1:-up}
 shift || true
-install_system_packages
+install_system_packages "${APT_PACKAGES[@]}"
+[ "$command" = test ] && install_system_packages "${TEST_APT_PACKAGES[@]}"
 install_python_packages
-# The shared demo model (never committed), when the operator has not chosen one.
-if [ -z "${ML_MODEL_PATH:-}" ] && [ -f ../shared/models/yolox_nano.onnx ]; then
+build_ui
+# `up` uses the shared demo model (never committed) when the operator has not chosen one.
+if [ "$command" = up ] && [ -z "${ML_MODEL_PATH:-}" ] && [ -f ../shared/models/yolox_nano.onnx ]; then
   ML_MODEL_PATH=$(cd ../shared/models && pwd)/yolox_nano.onnx
   export ML_MODEL_PATH
 fi

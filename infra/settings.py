@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     live_detection_fps: float = Field(1.0, gt=0, le=10)
     alert_cooldown_s: float = Field(30.0, ge=0)
     alert_cooldowns: str = ""
+    alert_classes: str = "person,car,truck,bus,motorcycle,bicycle,dog,cat,bird,horse"
+    """Classes that raise alerts (comma-separated; empty: every class detected)."""
     ui_dist: Path | None = None
     """The built web UI; default: ``ui/dist`` beside the code, when it exists."""
     demo_scene_period_s: int = Field(60, ge=10)

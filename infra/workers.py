@@ -310,8 +310,12 @@ def run_alerts(settings: Settings) -> None:
     redis_url, _ = settings.require_urls()
     store = RedisEventStore.from_url(redis_url)
     policy = DebouncePolicy.parse(settings.alert_cooldown_s, settings.alert_cooldowns)
+    classes = frozenset(c.strip() for c in settings.alert_classes.split(",") if c.strip())
     worker = AlertWorker(
-        store, settings.recordings_root, consumer_name("alerts"), AlertsConfig(policy=policy)
+        store,
+        settings.recordings_root,
+        consumer_name("alerts"),
+        AlertsConfig(policy=policy, classes=classes),
     )
     heartbeat = WorkerHeartbeat(store.client, "alerts")
     stop = stop_on_signals()

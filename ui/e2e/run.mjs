@@ -94,11 +94,11 @@ try {
   await page.click("[data-testid=nav-playback]");
   await page.waitForSelector(".segment-bar", { timeout: 60_000 });
   const box = await page.locator("[data-testid=timeline]").boundingBox();
-  const firstBar = await page.locator(".segment-bar").first().boundingBox();
-  await page.mouse.move(firstBar.x + 1, box.y + box.height / 2);
-  for (let i = 0; i < 14; i++) {
+  for (let i = 0; i < 14; i++) { // zoom in on the newest footage, keeping it under the pointer
+    const bar = await page.locator(".segment-bar").last().boundingBox();
+    await page.mouse.move(bar.x + bar.width / 2, box.y + box.height / 2);
     await page.mouse.wheel(0, -100);
-    await page.waitForTimeout(80);
+    await page.waitForTimeout(100);
   }
   const bars = await page.locator(".segment-bar").evaluateAll((els) =>
     els.map((e) => e.getBoundingClientRect()).filter((r) => r.width > 8).map((r) => ({ x: r.x, w: r.width })));

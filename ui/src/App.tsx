@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Api, type SseMessage, StorageTokenStore } from "./api";
+import { Icon } from "./components/Icon";
 import { type Toast, Toasts, alertToast } from "./components/Toasts";
 import { Detections } from "./pages/Detections";
 import { Live } from "./pages/Live";
@@ -10,11 +11,11 @@ import { Status } from "./pages/Status";
 import type { Camera } from "./types";
 
 const PAGES = [
-  { id: "live", title: "Live", icon: "▦" },
-  { id: "playback", title: "Playback", icon: "⏵" },
-  { id: "detections", title: "Detections", icon: "◎" },
-  { id: "setup", title: "Setup", icon: "⚙" },
-  { id: "status", title: "Status", icon: "▤" },
+  { id: "live", title: "Live" },
+  { id: "playback", title: "Playback" },
+  { id: "detections", title: "Detections" },
+  { id: "setup", title: "Setup" },
+  { id: "status", title: "Status" },
 ] as const;
 type PageId = (typeof PAGES)[number]["id"];
 
@@ -98,7 +99,7 @@ export function App() {
         <div className="brand"><span className="logo">◉</span> Ronin</div>
         {PAGES.map((p) => (
           <a key={p.id} href={`#/${p.id}`} className={p.id === page ? "active" : ""} data-testid={`nav-${p.id}`}>
-            <span className="nav-icon">{p.icon}</span>
+            <span className="nav-icon"><Icon name={p.id} /></span>
             <span className="nav-title">{p.title}</span>
           </a>
         ))}

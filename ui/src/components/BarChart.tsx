@@ -8,12 +8,13 @@ export interface Bar {
 export function BarChart({ bars, height = 160, format }: { bars: Bar[]; height?: number; format: (v: number) => string }) {
   const max = Math.max(1, ...bars.map((b) => b.parts.reduce((s, p) => s + p.value, 0)));
   const width = Math.max(bars.length * 28, 280);
-  const barWidth = Math.max(6, width / Math.max(1, bars.length) - 6);
+  const slot = width / Math.max(1, bars.length);
+  const barWidth = Math.min(36, Math.max(3, slot - 4));
   return (
     <svg className="chart" viewBox={`0 0 ${width} ${height + 24}`} role="img" preserveAspectRatio="none">
       {bars.map((bar, i) => {
         let y = height;
-        const x = i * (width / Math.max(1, bars.length)) + 3;
+        const x = i * slot + (slot - barWidth) / 2;
         const total = bar.parts.reduce((s, p) => s + p.value, 0);
         return (
           <g key={bar.label + i}>

@@ -7,10 +7,11 @@ interface Props {
   controls?: boolean;
   className?: string;
   onError?: (message: string) => void;
+  onPlaying?: () => void;
 }
 
 /** A live HLS player in low-latency mode that reconnects by itself. */
-export function HlsPlayer({ src, muted = true, controls = false, className, onError }: Props) {
+export function HlsPlayer({ src, muted = true, controls = false, className, onError, onPlaying }: Props) {
   const video = useRef<HTMLVideoElement>(null);
   const [attempt, setAttempt] = useState(0);
 
@@ -58,6 +59,7 @@ export function HlsPlayer({ src, muted = true, controls = false, className, onEr
       controls={controls}
       playsInline
       autoPlay
+      onPlaying={onPlaying}
       data-testid="live-video"
     />
   );

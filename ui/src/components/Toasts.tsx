@@ -1,4 +1,18 @@
-import { labelColour, clock, percent } from "../format";
+import { useState } from "react";
+import { clock, labelColour, percent } from "../format";
+
+/** The alert's snapshot; retried a few times (the read model may lag the event by a moment). */
+export function Snapshot({ src, alt }: { src: string; alt: string }) {
+  const [attempt, setAttempt] = useState(0);
+  const url = attempt ? `${src}${src.includes("?") ? "&" : "?"}retry=${attempt}` : src;
+  return (
+    <img
+      src={url}
+      alt={alt}
+      onError={() => attempt < 6 && setTimeout(() => setAttempt((n) => n + 1), 1000)}
+    />
+  );
+}
 
 export interface Toast {
   id: string;
@@ -14,7 +28,7 @@ export function Toasts({ toasts, onDismiss }: { toasts: Toast[]; onDismiss: (id:
     <div className="toasts" aria-live="polite">
       {toasts.map((t) => (
         <div key={t.id} className="toast" data-testid="alert-toast" onClick={() => onDismiss(t.id)}>
-          {t.image && <img src={t.image} alt={t.title} />}
+          {t.image && <Snapshot src={t.image} alt={t.title} />}
           <div>
             <strong>
               {t.label && <span className="dot" style={{ background: labelColour(t.label) }} />}

@@ -33,7 +33,10 @@ export function Detections({ api, cameras, feed }: { api: Api; cameras: Camera[]
   }, [api, alerts, images]);
 
   const labels = [...new Set(hourly.map((h) => h.label))];
-  const hours = [...new Set(hourly.map((h) => h.hour))];
+  const thisHour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+  const hours = Array.from({ length: 48 }, (_, i) => thisHour - (47 - i) * 3_600_000);
+  const countAt = (hour: number, label: string) =>
+    hourly.find((x) => Date.parse(x.hour) === hour && x.label === label)?.count ?? 0;
   const live = feed.filter((m) => m.event === "AlertRaised").slice(-20).reverse();
 
   return (
@@ -91,13 +94,13 @@ export function Detections({ api, cameras, feed }: { api: Api; cameras: Camera[]
       )}
       <div className="card">
         <h3>Detections per hour (last 48 h)</h3>
-        {hours.length ? (
+        {hourly.length ? (
           <>
             <BarChart
               format={(v) => `${v} detections`}
               bars={hours.map((h) => ({
                 label: new Date(h).toLocaleTimeString([], { hour: "2-digit" }),
-                parts: labels.map((l) => ({ key: l, value: hourly.find((x) => x.hour === h && x.label === l)?.count ?? 0, colour: labelColour(l) })),
+                parts: labels.map((l) => ({ key: l, value: countAt(h, l), colour: labelColour(l) })),
               }))}
             />
             <div className="legend">{labels.map((l) => <span key={l}><i className="dot" style={{ background: labelColour(l) }} />{l}</span>)}</div>

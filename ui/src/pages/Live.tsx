@@ -18,16 +18,28 @@ function Tile({ api, camera, onOpen, large }: { api: Api; camera: Camera; onOpen
   useEffect(() => {
     void start();
   }, [start]);
-  const onError = useCallback((why: string) => setProblem(why), []);
+  const [playing, setPlaying] = useState(false);
+  const onError = useCallback((why: string) => {
+    setPlaying(false);
+    setProblem(why);
+  }, []);
+  const onPlaying = useCallback(() => {
+    setPlaying(true);
+    setProblem(null);
+  }, []);
   return (
     <div className={`tile ${large ? "large" : ""}`} onClick={onOpen} data-testid="live-tile">
-      {src ? <HlsPlayer src={src} onError={onError} controls={large} /> : <div className="placeholder">Connecting…</div>}
+      {src ? (
+        <HlsPlayer src={src} onError={onError} onPlaying={onPlaying} controls={large} />
+      ) : (
+        <div className="placeholder">Connecting…</div>
+      )}
       <div className="tile-bar">
         <span className={`status-dot ${camera.status}`} title={camera.status} />
         <span className="tile-name">{camera.name}</span>
         <span className="tile-status">{camera.status}</span>
       </div>
-      {camera.status === "offline" && (
+      {!playing && (camera.status === "offline" || problem) && (
         <div className="tile-problem">{camera.last_error ?? problem ?? "offline"}</div>
       )}
     </div>

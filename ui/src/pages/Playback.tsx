@@ -1,5 +1,6 @@
 import { type MouseEvent, type WheelEvent, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Api } from "../api";
+import { Icon } from "../components/Icon";
 import { clock, isoDay, labelColour, percent, shortTime, timezone } from "../format";
 import { type View, pan, seekTo, ticks, timeToX, xToTime, zoom } from "../timeline";
 import type { Camera, DayTimeline, ExportJob } from "../types";
@@ -83,6 +84,8 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
       .catch((e) => setError(String(e.message ?? e)));
   }, [api, cameraId, day]);
 
+  const widthRef = useRef(width);
+  widthRef.current = width;
   const load = useCallback(async () => {
     if (!cameraId) return;
     const t = await api.get<DayTimeline>(`/api/cameras/${cameraId}/timeline`, { day, timezone: timezone() });
@@ -92,12 +95,17 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
       markers: t.markers.map((m) => ({ label: m.label, start: Date.parse(m.start), end: Date.parse(m.end), count: m.count, confidence: m.max_confidence })),
     };
     setLoaded(next);
-    setView((v) => (v && v.start >= next.day.start && v.end <= next.day.end ? v : { ...next.day, width }));
-  }, [api, cameraId, day, width]);
+    setView((v) =>
+      v && v.start >= next.day.start && v.end <= next.day.end ? v : { ...next.day, width: widthRef.current },
+    );
+  }, [api, cameraId, day]);
 
   useEffect(() => {
     setView(null);
     setPlaying(null);
+  }, [cameraId, day]);
+
+  useEffect(() => {
     void load().catch((e) => setError(String(e.message ?? e)));
     const timer = setInterval(() => void load().catch(() => {}), 15_000);
     return () => clearInterval(timer);
@@ -219,8 +227,8 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
           <span className="muted">{day} · {loaded ? `${loaded.segments.length} segments, ${loaded.markers.length} detections` : "loading…"}</span>
           <div className="spacer" />
           {playhead && <span className="now">▶ {clock(playhead)}</span>}
-          <button onClick={() => current && loaded && setView(zoom(current, 2, width / 2, loaded.day))} aria-label="Zoom in">＋</button>
-          <button onClick={() => current && loaded && setView(zoom(current, 0.5, width / 2, loaded.day))} aria-label="Zoom out">－</button>
+          <button onClick={() => current && loaded && setView(zoom(current, 2, width / 2, loaded.day))} aria-label="Zoom in"><Icon name="plus" size={14} /></button>
+          <button onClick={() => current && loaded && setView(zoom(current, 0.5, width / 2, loaded.day))} aria-label="Zoom out"><Icon name="minus" size={14} /></button>
           <button onClick={() => loaded && setView({ ...loaded.day, width })}>24 h</button>
         </div>
         <div

@@ -27,7 +27,10 @@ export function Status({ api }: { api: Api }) {
   const disk = report.disk;
   const usedByUs = report.recordings_bytes;
   const other = Math.max(0, disk.used_bytes - usedByUs);
-  const days = [...new Set(perDay.map((d) => d.day))];
+  const today = new Date();
+  today.setHours(0, 0, 0, 0);
+  const days = Array.from({ length: 30 }, (_, i) => new Date(today.getTime() - (29 - i) * 86_400_000));
+  const sameDay = (a: string, b: Date) => new Date(a).toDateString() === b.toDateString();
 
   return (
     <div className="page status">
@@ -64,12 +67,12 @@ export function Status({ api }: { api: Api }) {
       </div>
       <div className="card">
         <h3>Storage per day (last 30 days)</h3>
-        {days.length ? (
+        {perDay.length ? (
           <BarChart
             format={bytes}
             bars={days.map((day) => ({
-              label: new Date(day).toLocaleDateString([], { day: "numeric", month: "short" }),
-              parts: perDay.filter((d) => d.day === day).map((d) => ({ key: d.camera_id, value: d.bytes, colour: colour.get(d.camera_id) ?? labelColour(d.camera_id) })),
+              label: day.toLocaleDateString([], { day: "numeric", month: "short" }),
+              parts: perDay.filter((d) => sameDay(d.day, day)).map((d) => ({ key: d.camera_id, value: d.bytes, colour: colour.get(d.camera_id) ?? labelColour(d.camera_id) })),
             }))}
           />
         ) : (
