@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from api.deps import Connection, CurrentUser, EventStoreDep, MediaToken
 from api.recordings import primary_model, segment_file
-from detector.historical import PRIMARY_GROUP, JobBoard
+from detector.historical import PRIMARY_GROUP, JobBoard, RunningJob
 from detector.live import LiveStats
 from detector.worker import DETECTION_OFF_HINT
 from events.catalogue import Topic
@@ -69,15 +69,6 @@ class JobCounts(BaseModel):
     done: int
     failed: int
     retrying: int
-
-
-class RunningJob(BaseModel):
-    job_id: UUID
-    segment_id: UUID
-    camera_id: UUID
-    model_id: str
-    progress: float
-    frames_analysed: int
 
 
 class LiveCamera(BaseModel):
@@ -239,17 +230,7 @@ def ml_status(_user: CurrentUser, conn: Connection, store: EventStoreDep) -> MlS
         providers=[p for p in detail.get("providers", "").split(",") if p],
         live=detail.get("live") == "on",
         jobs=_job_counts(conn, waiting),
-        running=[
-            RunningJob(
-                job_id=j.job_id,
-                segment_id=j.segment_id,
-                camera_id=j.camera_id,
-                model_id=j.model_id,
-                progress=j.progress,
-                frames_analysed=j.frames_analysed,
-            )
-            for j in board.running()
-        ],
+        running=board.running(),
         frames_analysed=analysed,
         frames_skipped=int(counters.get("frames_skipped", 0)),
         inference_ms_per_frame=(

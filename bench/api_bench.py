@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import signal
 import socket
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.auth import Users
-from infra.embedded import EmbeddedPostgres, EmbeddedRedis, start_service, wait_until
+from infra.embedded import stores_for, wait_until
 from projector.migrations import migrate
 from projector.postgres import PostgresReadModels
 from projector.readmodels import (
@@ -47,6 +46,12 @@ from projector.readmodels import (
 
 console = Console()
 MODEL = "yolox_nano-bench"
+SEGMENTS_SQL = (
+    "SELECT segment_id, start_at, end_at, duration_s, bytes, video_codec, width, height,"
+    " recovered FROM recordings.segments WHERE camera_id = %s AND end_at > %s"
+    " AND start_at < %s ORDER BY start_at"
+)
+"""The rows the segment list returns (what the API's query reads)."""
 
 
 def fill(url: str, days: int, detections: int) -> tuple[str, date]:
@@ -114,20 +119,19 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="ronin-apibench-", dir="/tmp"))
     data.chmod(0o755)
-    redis_server, pg = EmbeddedRedis(data), EmbeddedPostgres(data)
-    procs = [(start_service(redis_server.prepare(), data / "logs"), signal.SIGTERM)]
+    with stores_for(data, None, None) as (redis_url, database_url):
+        measure(args, data, redis_url, database_url)
+
+
+def measure(args: argparse.Namespace, data: Path, redis_url: str, database_url: str) -> None:
     api = None
     try:
-        wait_until(redis_server.ready, 30, "redis")
-        procs.append((start_service(pg.prepare(), data / "logs"), signal.SIGINT))
-        wait_until(pg.ready, 60, "postgres")
-        pg.create_database()
-        with psycopg.connect(pg.url) as conn:
+        with psycopg.connect(database_url) as conn:
             migrate(conn)
         console.print(f"filling {args.days} days of segments and {args.detections:,} detections")
-        camera, day = fill(pg.url, args.days, args.detections)
+        camera, day = fill(database_url, args.days, args.detections)
         port = free_port()
-        env = {"REDIS_URL": redis_server.url, "DATABASE_URL": pg.url, "RONIN_DATA_DIR": str(data),
+        env = {"REDIS_URL": redis_url, "DATABASE_URL": database_url, "RONIN_DATA_DIR": str(data),
                "PATH": "/usr/bin:/bin"}  # fmt: skip
         api = subprocess.Popen(
             [sys.executable, "-m", "infra.cli", "api", "--port", str(port)],
@@ -142,7 +146,7 @@ def main() -> None:
         client.headers["Authorization"] = f"Bearer {token}"
         day_start = datetime.combine(day, datetime.min.time(), UTC)
         day_end = day_start + timedelta(days=1)
-        conn = psycopg.connect(pg.url)
+        conn = psycopg.connect(database_url)
 
         def timeline() -> None:
             response = client.get(f"/api/cameras/{camera}/timeline", params={"day": str(day)})
@@ -155,26 +159,16 @@ def main() -> None:
             )
             assert len(response.json()) == 96
 
+        def sql_segments() -> None:
+            conn.execute(SEGMENTS_SQL, (camera, day_start, day_end)).fetchall()
+
         def sql_timeline() -> None:
-            conn.execute(
-                "SELECT segment_id, start_at, end_at, duration_s, bytes, video_codec, width,"
-                " height, recovered FROM recordings.segments WHERE camera_id = %s"
-                " AND end_at > %s AND start_at < %s ORDER BY start_at",
-                (camera, day_start, day_end),
-            ).fetchall()
+            sql_segments()
             conn.execute(
                 "SELECT label, detected_at, confidence FROM detections.detections"
                 " WHERE camera_id = %s AND model_id = %s AND NOT live"
                 " AND detected_at >= %s AND detected_at < %s",
                 (camera, MODEL, day_start, day_end),
-            ).fetchall()
-
-        def sql_segments() -> None:
-            conn.execute(
-                "SELECT segment_id, start_at, end_at, duration_s, bytes, video_codec, width,"
-                " height, recovered FROM recordings.segments WHERE camera_id = %s"
-                " AND end_at > %s AND start_at < %s ORDER BY start_at",
-                (camera, day_start, day_end),
             ).fetchall()
 
         title = f"API latency, {args.days} days x 96 segments, {args.detections:,} detections"
@@ -193,9 +187,6 @@ def main() -> None:
         if api is not None:
             api.terminate()
             api.wait()
-        for proc, sig in reversed(procs):
-            proc.send_signal(sig)
-            proc.wait(30)
 
 
 def _up(base: str) -> bool:

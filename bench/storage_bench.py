@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from events.archive import EventArchive, EventLog
 from events.catalogue import SegmentClosed
 from events.store import RedisEventStore
-from infra.embedded import EmbeddedPostgres, EmbeddedRedis, start_service, wait_until
+from infra.embedded import stores_for
 from ingest.probe import probe
 from ingest.retention import PostgresStorageCatalog, RetentionConfig, RetentionWorker
 from ingest.retention_policy import Limits, RetentionPolicy
@@ -98,62 +97,56 @@ def purge_table(work: Path, n: int) -> Table:
     data = work / "stack"
     data.mkdir()
     data.chmod(0o755)
-    embedded_redis, pg = EmbeddedRedis(data), EmbeddedPostgres(data)
-    procs = [(start_service(embedded_redis.prepare(), data / "logs"), signal.SIGTERM)]
-    try:
-        wait_until(embedded_redis.ready, 30, "redis")
-        procs.append((start_service(pg.prepare(), data / "logs"), signal.SIGINT))
-        wait_until(pg.ready, 60, "postgres")
-        pg.create_database()
-        with psycopg.connect(pg.url) as conn:
-            migrate(conn)
-        store = RedisEventStore(redis.Redis.from_url(embedded_redis.url))
-        root = work / "recordings"
-        camera, start = uuid4(), datetime(2026, 1, 1, tzinfo=UTC)
+    with stores_for(data, None, None) as (redis_url, database_url):
+        return purge_measured(work, n, redis_url, database_url)
 
-        def lay_out(folder: Path) -> list[SegmentClosed]:
-            events = []
-            for i in range(n):
-                at = start + timedelta(minutes=15 * i)
-                relative = f"Cam/{at:%Y-%m-%d}/{at:%H-%M-%S}.mp4"
-                (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-                (folder / relative).write_bytes(b"\0" * 4096)
-                events.append(SegmentClosed(
-                    segment_id=uuid4(), camera_id=camera, path=relative, start=at,
-                    end=at + timedelta(minutes=15), duration_s=900.0, bytes=4096,
-                    video_codec="h264", width=1920, height=1080, fps=15.0, audio_codec=None,
-                ))  # fmt: skip
-            return events
 
-        store.append_many(lay_out(root))
-        sink = PostgresReadModels(psycopg.connect(pg.url))
-        log = EventLog(store, EventArchive(psycopg.connect(pg.url)))
-        runner = ProjectionRunner(recordings_projection(), store, log, sink, "bench")
-        while runner.step():
-            pass
-        worker = RetentionWorker(
-            store.append, PostgresStorageCatalog(psycopg.connect(pg.url)), root,
-            RetentionConfig(policy=RetentionPolicy(Limits(max_bytes=0))),
-        )  # fmt: skip
-        started = time.perf_counter()
-        purged = len(worker.apply_policy())
-        while runner.step():
-            pass
-        ours_s = time.perf_counter() - started
-        with psycopg.connect(pg.url) as conn:
-            left = conn.execute("SELECT count(*) FROM recordings.segments").fetchone()
-        assert purged == n and left == (0,), (purged, left)
+def purge_measured(work: Path, n: int, redis_url: str, database_url: str) -> Table:
+    with psycopg.connect(database_url) as conn:
+        migrate(conn)
+    store = RedisEventStore(redis.Redis.from_url(redis_url))
+    root = work / "recordings"
+    camera, start = uuid4(), datetime(2026, 1, 1, tzinfo=UTC)
 
-        bare_root = work / "bare"
-        paths = [bare_root / e.path for e in lay_out(bare_root)]
-        started = time.perf_counter()
-        for path in paths:
-            path.unlink()
-        bare_s = time.perf_counter() - started
-    finally:
-        for proc, sig in reversed(procs):
-            proc.send_signal(sig)
-            proc.wait(30)
+    def lay_out(folder: Path) -> list[SegmentClosed]:
+        events = []
+        for i in range(n):
+            at = start + timedelta(minutes=15 * i)
+            relative = f"Cam/{at:%Y-%m-%d}/{at:%H-%M-%S}.mp4"
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_bytes(b"\0" * 4096)
+            events.append(SegmentClosed(
+                segment_id=uuid4(), camera_id=camera, path=relative, start=at,
+                end=at + timedelta(minutes=15), duration_s=900.0, bytes=4096,
+                video_codec="h264", width=1920, height=1080, fps=15.0, audio_codec=None,
+            ))  # fmt: skip
+        return events
+
+    store.append_many(lay_out(root))
+    sink = PostgresReadModels(psycopg.connect(database_url))
+    log = EventLog(store, EventArchive(psycopg.connect(database_url)))
+    runner = ProjectionRunner(recordings_projection(), store, log, sink, "bench")
+    while runner.step():
+        pass
+    worker = RetentionWorker(
+        store.append, PostgresStorageCatalog(psycopg.connect(database_url)), root,
+        RetentionConfig(policy=RetentionPolicy(Limits(max_bytes=0))),
+    )  # fmt: skip
+    started = time.perf_counter()
+    purged = len(worker.apply_policy())
+    while runner.step():
+        pass
+    ours_s = time.perf_counter() - started
+    with psycopg.connect(database_url) as conn:
+        left = conn.execute("SELECT count(*) FROM recordings.segments").fetchone()
+    assert purged == n and left == (0,), (purged, left)
+
+    bare_root = work / "bare"
+    paths = [bare_root / e.path for e in lay_out(bare_root)]
+    started = time.perf_counter()
+    for path in paths:
+        path.unlink()
+    bare_s = time.perf_counter() - started
     table = Table(title=f"retention purge of {n:,} segments")
     for column in ("run", "segments/s", "limit/ours"):
         table.add_column(column, justify="right")

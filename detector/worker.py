@@ -25,6 +25,7 @@ from detector.motion import MotionConfig
 from events.catalogue import FrameSampled
 from events.errors import StoreUnavailable
 from events.heartbeat import WorkerHeartbeat
+from projector.postgres import read_rows
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +46,10 @@ class PostgresLiveCameras:
         self._conn = conn
 
     def detection_cameras(self) -> list[UUID]:
-        try:
-            rows = self._conn.execute(
-                "SELECT camera_id FROM cameras.cameras WHERE enabled AND detection_enabled"
-            ).fetchall()
-            self._conn.commit()
-        except psycopg.errors.UndefinedTable:
-            self._conn.rollback()
-            return []
-        except psycopg.OperationalError as e:
-            raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
+        rows = read_rows(
+            self._conn,
+            "SELECT camera_id FROM cameras.cameras WHERE enabled AND detection_enabled",
+        )
         return [row[0] for row in rows]
 
 

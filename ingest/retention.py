@@ -39,10 +39,10 @@ from events.catalogue import (
     RetentionPurged,
     SegmentClosed,
 )
-from events.errors import StoreUnavailable
 from ingest.probe import ProbeFailed, probe
 from ingest.retention_policy import Limits, Purge, RetentionPolicy, StoredSegment, plan_purges
 from ingest.segment_store import segment_id_for
+from projector.postgres import read_rows
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +63,7 @@ class PostgresStorageCatalog:
         self._conn = conn
 
     def _rows(self, query: LiteralString) -> list[tuple[Any, ...]]:
-        try:
-            rows = self._conn.execute(query).fetchall()
-            self._conn.commit()
-            return rows
-        except psycopg.errors.UndefinedTable:
-            self._conn.rollback()
-            return []
-        except psycopg.OperationalError as e:
-            raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
+        return read_rows(self._conn, query)
 
     def segments(self) -> list[StoredSegment]:
         rows = self._rows(

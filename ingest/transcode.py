@@ -24,14 +24,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, LiteralString
+from typing import Any
 from uuid import UUID
 
 import psycopg
 
 from events.catalogue import Event, SegmentTranscoded
-from events.errors import MediaError, StoreUnavailable
+from events.errors import MediaError
 from ingest.probe import ProbeFailed, probe
+from projector.postgres import read_rows
 
 log = logging.getLogger(__name__)
 
@@ -129,19 +130,13 @@ class PostgresTranscodeQueue:
         self._conn = conn
 
     def due(self, older_than: datetime, limit: int = 20) -> list[Candidate]:
-        query: LiteralString = (
+        rows = read_rows(
+            self._conn,
             "SELECT segment_id, camera_id, path, bytes, video_codec, duration_s, fps"
             " FROM recordings.segments WHERE video_codec NOT IN ('hevc', 'h265')"
-            " AND end_at < %s ORDER BY start_at LIMIT %s"
+            " AND end_at < %s ORDER BY start_at LIMIT %s",
+            (older_than, limit),
         )
-        try:
-            rows: list[tuple[Any, ...]] = self._conn.execute(query, (older_than, limit)).fetchall()
-            self._conn.commit()
-        except psycopg.errors.UndefinedTable:
-            self._conn.rollback()
-            return []
-        except psycopg.OperationalError as e:
-            raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
         return [Candidate(*row) for row in rows]
 
 

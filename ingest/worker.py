@@ -27,6 +27,7 @@ from events.store import Lease
 from ingest.credentials import CredentialCipher, with_credentials
 from ingest.recorder import CameraRecorder, CameraSource, RecorderSettings
 from ingest.segment_store import SegmentStore
+from projector.postgres import read_rows
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +43,11 @@ class PostgresCameraCatalog:
         self._conn, self._cipher = conn, cipher
 
     def enabled(self) -> list[CameraSource]:
-        try:
-            rows = self._conn.execute(
-                "SELECT camera_id, name, directory, rtsp_url, credentials_ciphertext"
-                " FROM cameras.cameras WHERE enabled ORDER BY position, name"
-            ).fetchall()
-            self._conn.commit()
-        except psycopg.errors.UndefinedTable:
-            self._conn.rollback()
-            return []  # the projector has not created the read model yet
-        except psycopg.OperationalError as e:
-            raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
+        rows = read_rows(  # none until the projector has created the read model
+            self._conn,
+            "SELECT camera_id, name, directory, rtsp_url, credentials_ciphertext"
+            " FROM cameras.cameras WHERE enabled ORDER BY position, name",
+        )
         sources = []
         for camera_id, name, directory, url, ciphertext in rows:
             credentials = None

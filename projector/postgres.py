@@ -7,9 +7,9 @@ take the same lock to swap its fresh schema in without losing a concurrent write
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, LiteralString, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -31,6 +31,22 @@ def translate_errors(fn: Callable[[], T]) -> T:
         raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
     except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as e:
         raise ProjectionError(f"PostgreSQL rejected a write: {e}") from e
+
+
+def read_rows(
+    conn: psycopg.Connection, query: LiteralString, params: Sequence[object] = ()
+) -> list[tuple[Any, ...]]:
+    """Rows from a read model for a worker's adapter: none while the projector has not
+    created the table yet; a lost connection is StoreUnavailable. Ends its transaction."""
+    try:
+        rows = conn.execute(query, params).fetchall()
+        conn.commit()
+        return rows
+    except psycopg.errors.UndefinedTable:
+        conn.rollback()
+        return []
+    except psycopg.OperationalError as e:
+        raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
 
 
 class PostgresBatch:

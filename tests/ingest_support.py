@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from events.catalogue import Event, SegmentClosed
 from ingest.recorder import CameraRecorder, CameraSource, RecorderSettings
-from ingest.segment_store import SegmentStore
+from ingest.segment_store import SegmentStore, segment_id_for
 from ingest.simcam.launcher import SimCamera, start_sim_cameras
 
 
@@ -50,3 +52,30 @@ def run_until(rec: CameraRecorder, done: Callable[[], bool], timeout_s: float) -
 
 def segments(events: list[Event]) -> list[SegmentClosed]:
     return [e for e in events if isinstance(e, SegmentClosed)]
+
+
+def copies_of(
+    template: Path,
+    root: Path,
+    directory: str,
+    camera: UUID,
+    starts: list[datetime],
+    info: tuple[float, int, int, float],
+) -> list[SegmentClosed]:
+    """The template copied to ``{directory}/{day}/{time}.mp4`` once per start, each with the
+    SegmentClosed ingest would emit; ``info`` is (seconds, width, height, fps)."""
+    seconds, width, height, fps = info
+    events = []
+    for start in starts:
+        relative = f"{directory}/{start.astimezone():%Y-%m-%d/%H-%M-%S}.mp4"
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(template, root / relative)
+        events.append(
+            SegmentClosed(
+                segment_id=segment_id_for(camera, relative), camera_id=camera, path=relative,
+                start=start, end=start + timedelta(seconds=seconds), duration_s=seconds,
+                bytes=(root / relative).stat().st_size, video_codec="h264", width=width,
+                height=height, fps=fps, audio_codec=None,
+            )
+        )  # fmt: skip
+    return events

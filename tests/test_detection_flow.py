@@ -102,6 +102,13 @@ def historical(
     )
 
 
+def login(client: TestClient) -> dict[str, str]:
+    token = client.post(
+        "/api/auth/login", json={"username": "alice", "password": "correct horse battery"}
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
 def camera_for(store: RedisEventStore, camera_id: UUID) -> None:
     store.append(
         CameraAdded(camera_id=camera_id, name="Door", directory="Door", rtsp_url="rtsp://x/door")
@@ -140,10 +147,7 @@ def test_a_closed_segment_becomes_a_job_detections_and_timeline_markers(
     config = ApiConfig(servers.redis_url, database_url, root / "none.duckdb", [],
                        jwt_secret=SECRET, storage_root=root)  # fmt: skip
     with TestClient(create_app(config)) as client:
-        token = client.post(
-            "/api/auth/login", json={"username": "alice", "password": "correct horse battery"}
-        ).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = login(client)
         timeline = client.get(
             f"/api/cameras/{segment.camera_id}/timeline",
             params={"day": "2026-11-24"},
@@ -347,10 +351,7 @@ def test_live_frames_become_a_debounced_alert_with_a_snapshot(
     config = ApiConfig(servers.redis_url, database_url, tmp_path / "none.duckdb", [],
                        jwt_secret=SECRET, storage_root=tmp_path / "rec")  # fmt: skip
     with TestClient(create_app(config)) as client:
-        token = client.post(
-            "/api/auth/login", json={"username": "alice", "password": "correct horse battery"}
-        ).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = login(client)
         [alert] = client.get("/api/alerts", headers=headers).json()
         assert alert["label"] == "person" and alert["snapshot_url"]
         assert client.get(alert["snapshot_url"]).status_code == 401

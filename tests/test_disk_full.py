@@ -33,9 +33,8 @@ from events.codec import decode
 from events.store import ZERO, RedisEventStore
 from ingest.retention import PostgresStorageCatalog, RetentionConfig, RetentionWorker
 from ingest.retention_policy import RetentionPolicy
-from ingest.segment_store import segment_id_for
 from tests.factories import T0
-from tests.ingest_support import recorder, segments, sim
+from tests.ingest_support import copies_of, recorder, segments, sim
 from tests.test_retention import project
 
 pytestmark = pytest.mark.slow
@@ -82,20 +81,8 @@ def old_footage(root: Path, store: RedisEventStore, camera: UUID, n: int) -> lis
          "duration=8", "-c:v", "libx264", "-b:v", "1M", "-y", str(template)],
         check=True,
     )  # fmt: skip
-    events = []
-    for i in range(n):
-        start = T0 - timedelta(days=1, minutes=10 * (n - i))
-        relative = f"Old/{start.astimezone():%Y-%m-%d/%H-%M-%S}.mp4"
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(template, root / relative)
-        events.append(
-            SegmentClosed(
-                segment_id=segment_id_for(camera, relative), camera_id=camera, path=relative,
-                start=start, end=start + timedelta(seconds=8), duration_s=8.0,
-                bytes=(root / relative).stat().st_size, video_codec="h264", width=640,
-                height=360, fps=15.0, audio_codec=None,
-            )
-        )  # fmt: skip
+    starts = [T0 - timedelta(days=1, minutes=10 * (n - i)) for i in range(n)]
+    events = copies_of(template, root, "Old", camera, starts, (8.0, 640, 360, 15.0))
     store.append_many(events)
     return events
 

@@ -34,7 +34,6 @@ from ingest.retention import (
     start_from_path,
 )
 from ingest.retention_policy import Limits, RetentionPolicy, StoredSegment, plan_purges
-from ingest.segment_store import segment_id_for
 from projector.postgres import PostgresReadModels
 from projector.readmodels import (
     cameras_projection,
@@ -43,6 +42,7 @@ from projector.readmodels import (
 )
 from projector.runner import ProjectionRunner
 from tests.conftest import Servers
+from tests.ingest_support import copies_of
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 CAMERAS = [UUID(int=1), UUID(int=2), UUID(int=3)]
@@ -198,20 +198,8 @@ def record(root: Path, store: RedisEventStore, camera: UUID, n: int) -> list[Seg
     template = root / "template.mp4"
     if not template.exists():
         make_segment_file(template)
-    events = []
-    for i in range(n):
-        start = NOW - timedelta(minutes=10 * (n - i))
-        relative = f"Door/{start.astimezone():%Y-%m-%d/%H-%M-%S}.mp4"
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(template, root / relative)
-        events.append(
-            SegmentClosed(
-                segment_id=segment_id_for(camera, relative), camera_id=camera, path=relative,
-                start=start, end=start + timedelta(seconds=2), duration_s=2.0,
-                bytes=(root / relative).stat().st_size, video_codec="h264", width=320,
-                height=180, fps=10.0, audio_codec=None,
-            )
-        )  # fmt: skip
+    starts = [NOW - timedelta(minutes=10 * (n - i)) for i in range(n)]
+    events = copies_of(template, root, "Door", camera, starts, (2.0, 320, 180, 10.0))
     store.append_many(events)
     return events
 
