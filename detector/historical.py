@@ -198,8 +198,11 @@ class HistoricalDetector:
         names = {g.name for g in self._store.groups(Topic.RECORDINGS)}
         if self.config.group not in names:
             first = self._store.first_id(Topic.RECORDINGS)
+            if first is None:  # all trimmed (or nothing yet): whatever exists is archived
+                seconds, micros = self._store.client.time()
+                first = StreamId(int(seconds) * 1000 + int(micros) // 1000, 0)
             self._store.ensure_group(Topic.RECORDINGS, self.config.group, ZERO)
-            if first is not None and first > ZERO:
+            if first > ZERO:
                 self._store.client.hset(
                     self._backlog_key, mapping={"cursor": str(ZERO), "end": str(first)}
                 )

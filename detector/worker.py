@@ -145,6 +145,9 @@ class DetectionWorker:
             except StoreUnavailable as e:
                 log.warning("store unavailable, retrying: %s", e)
                 stop.wait(1.0)
+            except Exception:  # a bug must not silently end historical detection
+                log.exception("historical detection step failed; retrying")
+                stop.wait(5.0)
 
     def _live_loop(self, stop: threading.Event) -> None:
         assert self._live is not None and self._taps is not None
@@ -160,4 +163,7 @@ class DetectionWorker:
             except StoreUnavailable as e:
                 log.warning("store unavailable, retrying: %s", e)
                 stop.wait(1.0)
+            except Exception:  # a bug must not silently end live detection
+                log.exception("live detection step failed; retrying")
+                stop.wait(5.0)
             stop.wait(max(0.0, period - (time.monotonic() - started)))

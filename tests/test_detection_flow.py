@@ -485,3 +485,25 @@ def test_detections_reach_the_duckdb_analytics(tmp_path: Path) -> None:
         .fetchall()
     )
     assert rows == [("person", True, "m")]
+
+
+def test_reprocessing_reaches_footage_only_left_in_the_archive(
+    store: RedisEventStore,
+    event_log: EventLog,
+    archive: EventArchive,
+    database_url: str,
+    detector: OnnxDetector,
+    root: Path,
+) -> None:
+    from events.archive import Archiver
+
+    last = store.append(segment_for(root, "Door/2026-11-24/08-00-00.mp4", 30))
+    Archiver(store, archive).run_once(Topic.RECORDINGS)
+    store.trim_below(Topic.RECORDINGS, last.next())
+    assert store.length(Topic.RECORDINGS) == 0  # only the archive has it now
+    worker = historical(
+        store, event_log, detector, root, "r", group=reprocess_group("x"), reprocess=True
+    )
+    while worker.step():
+        pass
+    assert worker.jobs_done == 1
