@@ -6,8 +6,9 @@ events are appended, so a worker killed mid-job leaves it to another worker, whi
 claims it once it has been idle ``claim_idle_ms`` (a live worker keeps resetting that
 clock while it works). Detection ids are derived from the job, the frame and the rank,
 so a redone job appends the same ids and the projection keeps one row each.
-A job whose file is gone fails at once; one that keeps failing for another reason is
-retried up to ``max_attempts`` deliveries, then failed for good and dead-lettered.
+Segments of a camera whose detection is off are skipped. A job whose file is gone fails
+at once; one that keeps failing for another reason is retried up to ``max_attempts``
+deliveries, then failed for good and dead-lettered.
 
 The primary group (``detector``) follows new footage; ``ronin reprocess`` runs another
 group (``reprocess.{model_id}``) over the whole history, archive included, with a
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -157,11 +158,14 @@ class HistoricalDetector:
         consumer: str,
         config: HistoricalConfig | None = None,
         job_filter: JobFilter | None = None,
+        detection_cameras: Callable[[], Collection[UUID]] | None = None,
     ) -> None:
         self._store, self._log, self._detector = store, event_log, detector
         self._root, self._consumer = storage_root, consumer
         self.config = config or HistoricalConfig()
         self._filter = job_filter or JobFilter()
+        self._detection_cameras = detection_cameras
+        self._enabled: tuple[float, Collection[UUID]] = (0.0, ())
         self.board = JobBoard(store.client)
         self._started = False
         self.jobs_done = 0
@@ -243,10 +247,25 @@ class HistoricalDetector:
             else:
                 self._done(message, from_group)
             return
-        if isinstance(event, SegmentClosed) and self._filter.accepts(event):
+        if (
+            isinstance(event, SegmentClosed)
+            and self._filter.accepts(event)
+            and self._detection_on(event.camera_id)
+        ):
             self._run_job(message, event, from_group)
         else:
             self._done(message, from_group)
+
+    def _detection_on(self, camera_id: UUID) -> bool:
+        """The camera's ``detection_enabled`` (read at most every 10 s); reprocessing, which
+        the operator asks for explicitly, analyses every camera it is pointed at."""
+        if self._detection_cameras is None or self.config.reprocess:
+            return True
+        checked, cameras = self._enabled
+        if time.monotonic() - checked > 10.0:
+            cameras = self._detection_cameras()
+            self._enabled = (time.monotonic(), cameras)
+        return camera_id in cameras
 
     def _done(self, message: Message, from_group: bool) -> None:
         if from_group:

@@ -276,6 +276,7 @@ def run_detector(settings: Settings) -> None:
             claim_idle_ms=int(settings.ml_claim_idle_s * 1000),
             analysis=analysis_config(settings),
         ),
+        detection_cameras=PostgresLiveCameras(psycopg.connect(database_url)).detection_cameras,
     )
     live = taps = live_stats = None
     if settings.live_detection_enabled:

@@ -507,3 +507,15 @@ def test_reprocessing_reaches_footage_only_left_in_the_archive(
     while worker.step():
         pass
     assert worker.jobs_done == 1
+
+
+def test_a_camera_with_detection_off_is_skipped(
+    store: RedisEventStore, event_log: EventLog, detector: OnnxDetector, root: Path
+) -> None:
+    store.append(segment_for(root, "Door/2026-11-24/08-00-00.mp4", 30))
+    worker = HistoricalDetector(
+        store, event_log, detector, root, "w", HistoricalConfig(), detection_cameras=lambda: []
+    )
+    while worker.step():
+        pass
+    assert worker.jobs_done == 0 and worker.backlog() == 0
