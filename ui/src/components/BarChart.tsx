@@ -7,11 +7,11 @@ export interface Bar {
 
 export function BarChart({ bars, height = 160, format }: { bars: Bar[]; height?: number; format: (v: number) => string }) {
   const max = Math.max(1, ...bars.map((b) => b.parts.reduce((s, p) => s + p.value, 0)));
-  const width = Math.max(bars.length * 28, 280);
+  const width = 960;
   const slot = width / Math.max(1, bars.length);
   const barWidth = Math.min(36, Math.max(3, slot - 4));
   return (
-    <svg className="chart" viewBox={`0 0 ${width} ${height + 24}`} role="img" preserveAspectRatio="none">
+    <svg className="chart" viewBox={`-24 0 ${width + 48} ${height + 24}`} role="img">
       {bars.map((bar, i) => {
         let y = height;
         const x = i * slot + (slot - barWidth) / 2;

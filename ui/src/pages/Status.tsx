@@ -48,9 +48,17 @@ export function Status({ api }: { api: Api }) {
         <div className="card">
           <h3>Services</h3>
           <ul className="health">
-            {report.components.map((c) => (
-              <li key={c.name}><span className={`status-dot ${c.ok ? "online" : "offline"}`} /> <strong>{c.name}</strong> <span className="muted small">{c.detail}</span></li>
-            ))}
+            {report.components.map((c) => {
+              const worker = c.name.startsWith("worker:");
+              const name = worker ? c.name.slice(7) : c.name;
+              const detail = worker ? (c.ok ? "running" : "not running") : c.detail;
+              return (
+                <li key={c.name} title={c.detail}>
+                  <span className={`status-dot ${c.ok ? "online" : "offline"}`} /> <strong>{name}</strong>{" "}
+                  <span className="muted small">{detail}</span>
+                </li>
+              );
+            })}
           </ul>
         </div>
         <div className="card">
