@@ -41,7 +41,7 @@ from events.catalogue import (
 )
 from ingest.probe import ProbeFailed, probe
 from ingest.retention_policy import Limits, Purge, RetentionPolicy, StoredSegment, plan_purges
-from ingest.segment_store import segment_id_for
+from ingest.segment_store import closed_event, segment_id_for
 from projector.postgres import read_rows
 
 log = logging.getLogger(__name__)
@@ -377,18 +377,4 @@ def orphan_event(root: Path, disk: DiskFile, camera_id: UUID) -> SegmentClosed |
         return None
     media = timedelta(seconds=info.duration_s)
     start = start_from_path(disk.path) or datetime.fromtimestamp(disk.mtime, UTC) - media
-    return SegmentClosed(
-        segment_id=segment_id_for(camera_id, disk.path),
-        camera_id=camera_id,
-        path=disk.path,
-        start=start,
-        end=start + media,
-        duration_s=info.duration_s,
-        bytes=disk.bytes,
-        video_codec=info.video_codec,
-        width=info.width,
-        height=info.height,
-        fps=info.fps,
-        audio_codec=info.audio_codec,
-        recovered=True,
-    )
+    return closed_event(camera_id, disk.path, start, start + media, disk.bytes, info, True)

@@ -65,6 +65,33 @@ def segment_id_for(camera_id: UUID, relative_path: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"ronin:{camera_id}/{relative_path}")
 
 
+def closed_event(
+    camera_id: UUID,
+    relative: str,
+    start: datetime,
+    end: datetime,
+    size: int,
+    info: MediaInfo,
+    recovered: bool,
+) -> SegmentClosed:
+    """The SegmentClosed for a file at ``relative`` that ffprobe described as ``info``."""
+    return SegmentClosed(
+        segment_id=segment_id_for(camera_id, relative),
+        camera_id=camera_id,
+        path=relative,
+        start=start,
+        end=end,
+        duration_s=max(0.0, (end - start).total_seconds()),
+        bytes=size,
+        video_codec=info.video_codec,
+        width=info.width,
+        height=info.height,
+        fps=info.fps,
+        audio_codec=info.audio_codec,
+        recovered=recovered,
+    )
+
+
 class SegmentStore:
     def __init__(self, root: Path, append: Callable[[Event], object]) -> None:
         self.root = root
@@ -167,20 +194,8 @@ class SegmentStore:
         while (self.root / segment_path(camera.directory, local, suffix)).exists():
             suffix += 1
         relative = segment_path(camera.directory, local, suffix)
-        return SegmentClosed(
-            segment_id=segment_id_for(camera.camera_id, relative),
-            camera_id=camera.camera_id,
-            path=relative,
-            start=start,
-            end=end,
-            duration_s=max(0.0, (end - start).total_seconds()),
-            bytes=source.stat().st_size,
-            video_codec=info.video_codec,
-            width=info.width,
-            height=info.height,
-            fps=info.fps,
-            audio_codec=info.audio_codec,
-            recovered=recovered,
+        return closed_event(
+            camera.camera_id, relative, start, end, source.stat().st_size, info, recovered
         )
 
     def _intents(self, camera_id: UUID) -> Path:
