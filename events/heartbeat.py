@@ -36,7 +36,6 @@ class WorkerHeartbeat:
         now = time.time()
         if now - self._last < self._ttl / 5:
             return
-        self._last = now
         key = f"ronin:worker:{self.name}"
         try:
             pipe = self._redis.pipeline(transaction=False)
@@ -46,6 +45,7 @@ class WorkerHeartbeat:
             pipe.execute()
         except (redis_errors.ConnectionError, redis_errors.TimeoutError) as e:
             raise StoreUnavailable(f"Redis is unreachable: {e}") from e
+        self._last = now  # a failed beat is tried again at the next call
 
     def stop(self) -> None:
         try:
@@ -58,10 +58,13 @@ class WorkerHeartbeat:
 def worker_statuses(client: redis.Redis) -> list[WorkerStatus]:
     """Every registered worker, alive or not (a dead one's hash has expired)."""
     statuses = []
-    for raw in sorted(client.smembers(REGISTRY)):
-        name = raw.decode() if isinstance(raw, bytes) else str(raw)
-        data = client.hgetall(f"ronin:worker:{name}")
-        detail = {k.decode(): v.decode() for k, v in data.items()}  # type: ignore[union-attr]
-        last_seen = float(detail.pop("last_seen")) if "last_seen" in detail else None
-        statuses.append(WorkerStatus(name, last_seen is not None, last_seen, detail))
+    try:
+        for raw in sorted(client.smembers(REGISTRY)):
+            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            data = client.hgetall(f"ronin:worker:{name}")
+            detail = {k.decode(): v.decode() for k, v in data.items()}  # type: ignore[union-attr]
+            last_seen = float(detail.pop("last_seen")) if "last_seen" in detail else None
+            statuses.append(WorkerStatus(name, last_seen is not None, last_seen, detail))
+    except (redis_errors.ConnectionError, redis_errors.TimeoutError) as e:
+        raise StoreUnavailable(f"Redis is unreachable: {e}") from e
     return statuses

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 import redis
 from redis import exceptions as redis_errors
@@ -147,6 +148,27 @@ class RedisEventStore:
             return [StreamId.parse(i) for i in pipe.execute()]
 
         return self._call(run)
+
+    def append_once(self, event: Event, remember_ms: int = 7 * 86_400_000) -> StreamId | None:
+        """Append unless an event with this ``event_id`` was appended in the last
+        ``remember_ms`` (None then): a writer that retries after a lost reply, or after a
+        restart, appends once. The marker and the entry are written by one script, so
+        Redis keeps both or, losing its last writes, neither (see :meth:`was_appended`)."""
+        fields = [part for pair in encode(event).items() for part in pair]
+        marker = f"{self._prefix}:appended:{event.event_id}"
+
+        def run() -> StreamId | None:
+            sid = self._redis.eval(
+                _APPEND_ONCE, 2, self.key(event.topic), marker, remember_ms, *fields
+            )
+            return StreamId.parse(sid) if sid else None
+
+        return self._call(run)
+
+    def was_appended(self, event_id: UUID) -> bool:
+        """Whether :meth:`append_once` appended this event and Redis still knows it."""
+        marker = f"{self._prefix}:appended:{event_id}"
+        return bool(self._call(lambda: self._redis.exists(marker)))
 
     # --- consumer groups -----------------------------------------------------------
 
@@ -374,6 +396,12 @@ def lease(client: redis.Redis, key: str, owner: str, ttl_ms: int) -> Iterator[Le
         held.release()
 
 
+_APPEND_ONCE = """
+if redis.call('set', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  return redis.call('xadd', KEYS[1], '*', unpack(ARGV, 2))
+end
+return false
+"""
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('pexpire', KEYS[1], ARGV[2])

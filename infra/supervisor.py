@@ -1,14 +1,19 @@
 """``ronin up``: start the embedded servers, migrate, run the workers and the API, supervise.
 
 Order up: Redis, PostgreSQL (both only when their URL is not configured), migrations,
-then workers and the API. A child that exits is restarted with capped exponential
-backoff. Ctrl-C or SIGTERM stops everything in reverse order. A lock on
+then workers and the API. Any child that exits, a server included, is restarted with
+capped exponential backoff and everything else keeps running: workers wait for a server
+that is down and go on when it is back, and ingest records through it. A child's whole
+process group goes with it (a killed postmaster's backends, a killed worker's ffmpegs),
+so its restart finds no orphan holding memory, sockets or cameras. Ctrl-C or SIGTERM
+stops everything in reverse order. A lock on
 ``{data}/ronin.lock`` keeps a second ``ronin up`` on the same data directory from
 starting a second stack; it is released by the kernel even after kill -9.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -45,9 +50,15 @@ log = logging.getLogger(__name__)
 WORKERS = ("projector", "analytics", "archiver", "ingest", "detector", "alerts", "retention")
 
 
-def backoff_s(failures: int, base: float = 0.5, cap: float = 30.0) -> float:
+def backoff_s(failures: int, base: float = 0.25, cap: float = 30.0) -> float:
     """Delay before restart number ``failures`` (0, 1, 2, ...): doubling, capped."""
-    return float(min(cap, base * 2 ** max(0, failures)))
+    return float(min(cap, base * 2 ** min(max(0, failures), 30)))
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL what is left of a child's process group (each child leads its own)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 @dataclass(slots=True)
@@ -57,6 +68,8 @@ class Child:
     failures: int = 0
     started_at: float = 0.0
     restart_at: float | None = None
+    prepare: Callable[[], ServiceSpec] | None = None
+    """Run again before each restart (a server clears what its dead run left)."""
 
 
 @dataclass(slots=True)
@@ -127,19 +140,23 @@ class Supervisor:
         redis_url, database_url = self.settings.redis_url, self.settings.database_url
         if not redis_url:
             embedded_redis = EmbeddedRedis(data)
-            self._start_infra_child(embedded_redis.prepare(), embedded_redis.ready)
+            self._start_infra_child(embedded_redis.prepare, embedded_redis.ready)
             redis_url = embedded_redis.url
         if not database_url:
             pg = EmbeddedPostgres(data)
-            self._start_infra_child(pg.prepare(), pg.ready)
+            self._start_infra_child(pg.prepare, pg.ready)
             pg.create_database()
             database_url = pg.url
         env["REDIS_URL"], env["DATABASE_URL"] = redis_url, database_url
         return env
 
-    def _start_infra_child(self, spec: ServiceSpec, ready: Callable[[], bool]) -> None:
+    def _start_infra_child(
+        self, prepare: Callable[[], ServiceSpec], ready: Callable[[], bool]
+    ) -> None:
+        spec = prepare()
         self.say(f"starting {spec.name}")
-        child = Child(spec, start_service(spec, self.log_dir), started_at=time.monotonic())
+        child = Child(spec, prepare=prepare)
+        self._spawn(child)
         self.infra.append(child)
 
         def up() -> bool:
@@ -210,28 +227,32 @@ class Supervisor:
         child.restart_at = None
 
     def _supervise(self) -> None:
-        while not self.stopping.wait(0.5):
+        while not self.stopping.wait(0.25):
             now = time.monotonic()
-            for child in self.infra:
-                if child.proc is not None and child.proc.poll() is not None:
-                    self.say(f"{child.spec.name} exited (code {child.proc.returncode}); stopping")
-                    self.stopping.set()
-            for child in self.apps:
-                self._restart_if_needed(child, now)
+            for child in (*self.infra, *self.apps):
+                try:
+                    self._restart_if_needed(child, now)
+                except EmbeddedServiceError as e:  # e.g. a server that cannot start yet
+                    child.restart_at = now + backoff_s(child.failures)
+                    child.failures += 1
+                    self.say(f"{child.spec.name} did not start: {e}")
 
     def _restart_if_needed(self, child: Child, now: float) -> None:
         if child.proc is None or child.proc.poll() is None:
             if child.restart_at is not None and now >= child.restart_at:
+                if child.prepare is not None:
+                    child.spec = child.prepare()
                 self._spawn(child)
             return
-        if child.restart_at is None:
-            if now - child.started_at > 60:
-                child.failures = 0  # it ran well for a while: start the backoff over
-            delay = backoff_s(child.failures)
-            child.failures += 1
-            child.restart_at = now + delay
-            child.proc = None
-            self.say(f"{child.spec.name} exited; restarting in {delay:.1f} s")
+        code = child.proc.returncode
+        kill_group(child.proc.pid)  # what the child left running dies with it
+        if now - child.started_at > 60:
+            child.failures = 0  # it ran well for a while: start the backoff over
+        delay = backoff_s(child.failures)
+        child.failures += 1
+        child.restart_at = now + delay
+        child.proc = None
+        self.say(f"{child.spec.name} exited (code {code}); restarting in {delay:.1f} s")
 
     def _stop_all(self) -> None:
         for child in reversed(self.apps):

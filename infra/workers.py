@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-import psycopg
+import redis
 
 from detector.alerts import AlertsConfig, AlertWorker
 from detector.analysis import AnalysisConfig
@@ -60,7 +60,7 @@ from ingest.transcode import (
 )
 from ingest.worker import IngestWorker, PostgresCameraCatalog
 from projector.analytics import DuckDBReadModels
-from projector.postgres import PostgresReadModels
+from projector.postgres import PostgresReadModels, reconnecting_connection
 from projector.projection import Projection, ReadModelSink
 from projector.readmodels import analytics_projections, postgres_projections
 from projector.replay import Replayer, ReplayRequests, ReplayStatus
@@ -88,7 +88,7 @@ def build_runners(
     worker: str,
 ) -> list[ProjectionRunner]:
     _, database_url = settings.require_urls()
-    reader = EventLog(store, EventArchive(psycopg.connect(database_url)))
+    reader = EventLog(store, EventArchive(reconnecting_connection(database_url)))
     config = RunnerConfig(lease_ttl_ms=settings.lease_ttl_ms)
     return [
         ProjectionRunner(p, store, reader, sink, consumer_name(worker), config) for p in projections
@@ -123,7 +123,7 @@ def run_projection_loop(
 def run_projector(settings: Settings) -> None:
     redis_url, database_url = settings.require_urls()
     store = RedisEventStore.from_url(redis_url)
-    sink = PostgresReadModels(psycopg.connect(database_url))
+    sink = PostgresReadModels(reconnecting_connection(database_url))
     runners = build_runners(settings, store, postgres_projections(), sink, "projector")
     heartbeat = WorkerHeartbeat(store.client, "projector")
     run_projection_loop(runners, heartbeat, stop_on_signals())
@@ -139,7 +139,7 @@ def run_analytics(settings: Settings) -> None:
     for runner in runners:
         sink.ensure(runner.projection)
     replays = ReplayRequests(store.client)
-    replayer = Replayer(EventLog(store, EventArchive(psycopg.connect(database_url))), sink)
+    replayer = Replayer(EventLog(store, EventArchive(reconnecting_connection(database_url))), sink)
     snapshot = settings.analytics_snapshot_path
     sink.publish_snapshot(snapshot)
     state = {"dirty": False, "published": time.monotonic(), "checked": 0.0}
@@ -190,7 +190,7 @@ def run_requested_replay(
 def run_archiver(settings: Settings) -> None:
     redis_url, database_url = settings.require_urls()
     store = RedisEventStore.from_url(redis_url)
-    archiver = Archiver(store, EventArchive(psycopg.connect(database_url)))
+    archiver = Archiver(store, EventArchive(reconnecting_connection(database_url)))
     heartbeat = WorkerHeartbeat(store.client, "archiver")
     stop = stop_on_signals()
     try:
@@ -207,12 +207,14 @@ def run_archiver(settings: Settings) -> None:
 
 def run_ingest(settings: Settings, name: str = "ingest") -> None:
     redis_url, database_url = settings.require_urls()
-    store = RedisEventStore.from_url(redis_url)
+    # short timeouts: a hung Redis must not hold up closing segments for long
+    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    store = RedisEventStore(client)
     cipher = CredentialCipher(settings.encryption_key_value())
     worker = IngestWorker(
         name=name,
-        catalog=PostgresCameraCatalog(psycopg.connect(database_url), cipher),
-        store=SegmentStore(settings.recordings_root, store.append),
+        catalog=PostgresCameraCatalog(reconnecting_connection(database_url), cipher),
+        store=SegmentStore(settings.recordings_root, store.append_once, store.was_appended),
         settings=RecorderSettings(
             log_dir=settings.log_dir / "cameras",
             segment_seconds=settings.segment_seconds,
@@ -267,7 +269,7 @@ def run_detector(settings: Settings) -> None:
     consumer = consumer_name("detector")
     historical = HistoricalDetector(
         store,
-        EventLog(store, EventArchive(psycopg.connect(database_url))),
+        EventLog(store, EventArchive(reconnecting_connection(database_url))),
         detector,
         settings.recordings_root,
         consumer,
@@ -276,13 +278,15 @@ def run_detector(settings: Settings) -> None:
             claim_idle_ms=int(settings.ml_claim_idle_s * 1000),
             analysis=analysis_config(settings),
         ),
-        detection_cameras=PostgresLiveCameras(psycopg.connect(database_url)).detection_cameras,
+        detection_cameras=PostgresLiveCameras(
+            reconnecting_connection(database_url)
+        ).detection_cameras,
     )
     live = taps = live_stats = None
     if settings.live_detection_enabled:
         live = LiveDetector(store, detector, settings.recordings_root, consumer)
         taps = LiveTaps(
-            PostgresLiveCameras(psycopg.connect(database_url)),
+            PostgresLiveCameras(reconnecting_connection(database_url)),
             LiveTapConfig(
                 streams_root=settings.recordings_root / ".streams",
                 storage_root=settings.recordings_root,
@@ -346,7 +350,7 @@ def run_retention(settings: Settings) -> None:
     store = RedisEventStore.from_url(redis_url)
     worker = RetentionWorker(
         store.append,
-        PostgresStorageCatalog(psycopg.connect(database_url)),
+        PostgresStorageCatalog(reconnecting_connection(database_url)),
         settings.recordings_root,
         RetentionConfig(
             policy=retention_policy(settings),
@@ -382,7 +386,7 @@ def run_transcoder(settings: Settings) -> None:
     log.info("transcoding to H.265 with %s", encoder)
     transcoder = Transcoder(
         settings.recordings_root,
-        PostgresTranscodeQueue(psycopg.connect(database_url)),
+        PostgresTranscodeQueue(reconnecting_connection(database_url)),
         store.append,
         TranscodeSettings(
             after=timedelta(hours=settings.transcode_after_hours),

@@ -2,8 +2,10 @@
 
 The ``tee`` muxer writes both outputs from one read of the camera and one audio encode:
 
-1. recording segments: MP4 *fragmented* (``frag_keyframe+empty_moov``), so a killed
-   ffmpeg leaves a playable file, cut at the first keyframe after ``segment_seconds``,
+1. recording segments: MP4 *fragmented* (``frag_keyframe+empty_moov``, and a fragment
+   at least every ``fragment_seconds`` even inside a long GOP), each fragment flushed to
+   the file at once, so a killed ffmpeg leaves a playable file missing at most its last
+   fragment; cut at the first keyframe after ``segment_seconds``,
    numbered ``%08d.mp4`` in a per-run staging folder, each listed in ``segments.csv``
    (``name,start,end`` in media seconds) when it is complete;
 2. live HLS: fMP4 segments of about one GOP (``hls_time``), a short rolling playlist,
@@ -31,6 +33,7 @@ class RecorderPlan:
     hls_list_size: int = 6
     video_codec: str | None = None  # "hevc" adds the hvc1 tag
     socket_timeout_s: float = 5.0
+    fragment_seconds: float = 1.0
 
     @property
     def segment_list(self) -> Path:
@@ -73,6 +76,7 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
             "segment_format_options": _nested(
                 {
                     "movflags": "+frag_keyframe+empty_moov+default_base_moof",
+                    "frag_duration": str(int(plan.fragment_seconds * 1_000_000)),
                     "flush_packets": "1",  # each fragment reaches the file at once
                 }
             ),
@@ -115,4 +119,17 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
         f"{recording}|{live}",
         "-progress", "pipe:1",
         "-stats_period", "1",
+    ]  # fmt: skip
+
+
+def codec_probe_command(url: str, timeout_s: float = 5.0, ffprobe: str = "ffprobe") -> list[str]:
+    """ffprobe printing the camera's video codec name (from the RTSP session description,
+    so it answers without waiting for frames): the recorder needs it before the first
+    segment, since H.265 must be tagged ``hvc1`` from the start."""
+    return [
+        ffprobe, "-v", "error", "-rtsp_transport", "tcp",
+        "-timeout", str(int(timeout_s * 1_000_000)),
+        "-analyzeduration", "0", "-probesize", "32768",
+        "-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+        url,
     ]  # fmt: skip

@@ -1,9 +1,17 @@
 """One camera's recorder: runs and watches its ffmpeg, closes segments, reports status.
 
 :meth:`CameraRecorder.tick` is called about twice a second by the ingest worker and
-only calls named steps: start when due, close newly listed segments, announce the
-connection, handle an exit, and kill a stalled ffmpeg. A camera that fails is retried
-forever with capped exponential backoff; a run that stayed up a minute resets it.
+only calls named steps: learn the codec, start when due, close newly listed segments,
+announce the connection, handle an exit, and kill a stalled ffmpeg.
+
+Restarts: an ffmpeg that was recording and exits (killed, crashed, the camera hung up)
+is restarted at once, since every second waiting is footage lost. A camera that then
+cannot be reached is probed every ``fast_retry_s`` for the first
+``fast_retry_window_s`` of the outage (it is back within about a second of returning),
+then with exponential backoff up to ``backoff_cap_s``. A camera that never connected
+(wrong URL or password) gets the backoff from the start. The recorder never touches the
+event store itself: ``emit`` is an outbox and segments wait on disk, so recording goes
+on whatever Redis does.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,7 +40,7 @@ from events.catalogue import (
     RecordingStopped,
 )
 from infra.embedded import die_with_parent
-from ingest.ffmpeg_command import RecorderPlan, recorder_command
+from ingest.ffmpeg_command import RecorderPlan, codec_probe_command, recorder_command
 from ingest.ffmpeg_log import OutputStreams, output_streams, summarise
 from ingest.segment_list import SegmentListReader
 from ingest.segment_store import CameraFolder, RecoveryReport, SegmentStore
@@ -78,7 +86,68 @@ class RecorderSettings:
     connect_timeout_s: float = 30.0
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 10.0
+    fast_retry_s: float = 1.0
+    fast_retry_window_s: float = 180.0
+    restart_after_s: float = 3.0
+    """A run that recorded at least this long is restarted at once when it exits."""
+    codec_probe_timeout_s: float = 5.0
     ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
+
+
+def retry_delay_s(failures: int, outage_s: float | None, settings: RecorderSettings) -> float:
+    """Delay before the next attempt after ``failures`` failed ones in a row. During the
+    first minutes of an outage of a camera that was recording (``outage_s`` since it
+    stopped), probe often; otherwise, and after that, back off."""
+    if outage_s is not None and outage_s < settings.fast_retry_window_s:
+        return settings.fast_retry_s
+    return backoff_s(failures, settings.backoff_base_s, settings.backoff_cap_s)
+
+
+def exit_reason(tail: Iterable[str], returncode: int) -> str:
+    """Why a run ended, in words: what ffmpeg said, else what its exit code tells."""
+    found = summarise(tail)
+    if found:
+        return found
+    if returncode == 0:
+        return "the camera ended the stream (it closed the connection)"
+    if returncode < 0:
+        return f"ffmpeg was killed (signal {-returncode})"
+    return f"ffmpeg exited with code {returncode}"
+
+
+class _CodecProbe:
+    """ffprobe asking the camera for its video codec, polled so no tick waits on it."""
+
+    def __init__(self, url: str, settings: RecorderSettings) -> None:
+        command = codec_probe_command(url, settings.codec_probe_timeout_s, settings.ffprobe)
+        self._proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent(signal.SIGKILL),
+        )
+        self._deadline = time.monotonic() + settings.codec_probe_timeout_s + 2
+
+    def cancel(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+
+    def result(self, now: float) -> tuple[bool, str | None]:
+        """(finished, codec): the codec, or None when the camera did not say."""
+        if self._proc.poll() is None:
+            if now < self._deadline:
+                return False, None
+            self._proc.kill()
+            self._proc.wait()
+            return True, None
+        out = self._proc.stdout.read() if self._proc.stdout else b""
+        if self._proc.stdout:
+            self._proc.stdout.close()
+        codec = out.decode(errors="replace").strip().splitlines()
+        return True, (codec[0].strip() or None) if codec and self._proc.returncode == 0 else None
 
 
 class _Run:
@@ -153,8 +222,11 @@ class CameraRecorder:
         self._run: _Run | None = None
         self._retry_at = 0.0
         self._failures = 0
+        self._outage_since: float | None = None  # when a recording run last ended
         self._last_reason: str | None = None
-        self._video_codec: str | None = None  # learnt from a run; H.265 then gets hvc1
+        self._video_codec: str | None = None  # H.265 gets hvc1: asked once, then learnt
+        self._probe: _CodecProbe | None = None
+        self._probed = False
         self._intents_due = 0.0
         self.status = "starting"
         self._logger = _ffmpeg_logger(settings.log_dir, source.camera_id)
@@ -172,11 +244,11 @@ class CameraRecorder:
 
     def tick(self, now: float) -> None:
         if now >= self._intents_due:
-            self._intents_due = now + 10.0
-            self._store.finish_intents(self.source.camera_id)  # appends Redis refused earlier
+            self._intents_due = now + 1.0
+            self._store.finish_intents(self.source.camera_id)  # what waited for Redis
         run = self._run
         if run is None:
-            if now >= self._retry_at:
+            if now >= self._retry_at and self._codec_known(now):
                 self._start()
             return
         self._close_listed(run)
@@ -192,6 +264,9 @@ class CameraRecorder:
             self._run.proc.send_signal(signal.SIGTERM)
 
     def stop(self, reason: str) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            self._probe = None
         run = self._run
         if run is None:
             return
@@ -211,6 +286,19 @@ class CameraRecorder:
         self.status = "stopped"
 
     # --- steps ---------------------------------------------------------------------
+
+    def _codec_known(self, now: float) -> bool:
+        """Before the first run, ask the camera for its codec (once; later runs learn it
+        from ffmpeg's header)."""
+        if self._video_codec is not None or self._probed:
+            return True
+        if self._probe is None:
+            self._probe = _CodecProbe(self.source.url, self._settings)
+            self.status = "connecting"
+        finished, codec = self._probe.result(now)
+        if finished:
+            self._probe, self._probed, self._video_codec = None, True, codec
+        return finished
 
     def _start(self) -> None:
         folder = self._store.new_run(self.source.camera_id)
@@ -260,7 +348,7 @@ class CameraRecorder:
         self._store.write_anchor(run.folder, run.anchor)
         self._emit(CameraConnected(camera_id=self.source.camera_id, worker=self._worker))
         self._emit(RecordingStarted(camera_id=self.source.camera_id, worker=self._worker))
-        self._last_reason = None
+        self._last_reason, self._outage_since = None, None
         self.status = "recording"
 
     def _stalled(self, run: _Run, now: float) -> bool:
@@ -306,20 +394,22 @@ class CameraRecorder:
         run.join()
         self._close_listed(run)
         self._finish_run(run)
-        reason = summarise(run.stderr_tail) or f"ffmpeg exited with code {run.proc.returncode}"
+        reason = exit_reason(run.stderr_tail, run.proc.returncode)
         if run.connected:
             self._emit(RecordingStopped(camera_id=self.source.camera_id, reason=reason))
         if run.connected or reason != self._last_reason:
             self._emit(CameraDisconnected(camera_id=self.source.camera_id, reason=reason))
         self._last_reason = reason
-        if run.connected and now - run.started > 60:
-            self._failures = 0
-        delay = backoff_s(
-            self._failures, self._settings.backoff_base_s, self._settings.backoff_cap_s
-        )
+        self._run = None
+        if run.connected and now - run.started >= self._settings.restart_after_s:
+            self._failures, self._outage_since, self._retry_at = 0, now, now
+            self.status = f"reconnecting: {reason}"
+            log.warning("%s: %s; restarting at once", self.source.name, reason)
+            return
+        outage = None if self._outage_since is None else now - self._outage_since
+        delay = retry_delay_s(self._failures, outage, self._settings)
         self._failures += 1
         self._retry_at = now + delay
-        self._run = None
         self.status = f"offline: {reason}; retrying in {delay:.0f} s"
         log.warning("%s: %s; retrying in %.1f s", self.source.name, reason, delay)
 

@@ -6,12 +6,18 @@ ffmpeg writes into ``{root}/.incoming/{camera_id}/{run}/``. When a segment close
 2. an *intent* (the SegmentClosed event, encoded) is written and fsynced;
 3. the file is renamed to ``{root}/{folder}/{YYYY-MM-DD}/HH-MM-SS.mp4`` and both
    folders are fsynced;
-4. the event is appended to the event store; the intent is deleted.
+4. the event is appended to the event store, once (``append_once``: a retry with the
+   same event id appends nothing), and in order: a segment waits while an older one's
+   intent has not been appended;
+5. the intent is deleted once the store is known to keep the event: a few seconds
+   later Redis must still know the append (its AOF is fsynced every second, so a Redis
+   that restarted having lost its last writes gets the event again).
 
-A crash at any step loses nothing: on start, :meth:`SegmentStore.recover` finishes
-every intent (the same event, so consumers see a duplicate at most), and probes and
-announces every file still in staging, marked ``recovered``. A file that cannot be read
-is renamed ``*.unreadable`` and reported, never deleted.
+While Redis is unreachable segments go on closing: their intents wait on disk and are
+appended, oldest first, when it is back. A crash at any step loses nothing: on start,
+:meth:`SegmentStore.recover` finishes every intent, and probes and announces every file
+still in staging, marked ``recovered``. A file that cannot be read is renamed
+``*.unreadable`` and reported, never deleted.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import orjson
 
 from events.catalogue import Event, SegmentClosed
 from events.codec import decode, encode
+from events.errors import StoreUnavailable
 from ingest.ffmpeg_log import OutputStreams
 from ingest.naming import segment_path
 from ingest.probe import EmptyMedia, MediaInfo, ProbeFailed, probe
@@ -50,6 +57,11 @@ class CameraFolder:
 class RecoveryReport:
     announced: list[SegmentClosed] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+
+
+def _intent_name(event: SegmentClosed) -> str:
+    """Sorts by the segment's start, so waiting segments are appended in order."""
+    return f"{int(event.start.timestamp() * 1e6):017d}-{event.segment_id}.json"
 
 
 def fsync_path(path: Path) -> None:
@@ -93,9 +105,21 @@ def closed_event(
 
 
 class SegmentStore:
-    def __init__(self, root: Path, append: Callable[[Event], object]) -> None:
+    """``append`` takes a SegmentClosed to the event store (StoreUnavailable while it is
+    unreachable). With ``appended`` (is this event id still in the store?) an intent is
+    kept until ``confirm_after_s`` after its append and re-appended if the store lost it;
+    without, it goes as soon as the append returns."""
+
+    def __init__(
+        self,
+        root: Path,
+        append: Callable[[Event], object],
+        appended: Callable[[UUID], bool] | None = None,
+        confirm_after_s: float = 3.0,
+    ) -> None:
         self.root = root
-        self._append = append
+        self._append, self._appended, self._confirm_after_s = append, appended, confirm_after_s
+        self._sent: dict[Path, tuple[float, UUID]] = {}  # appended, not yet confirmed
 
     # --- staging -------------------------------------------------------------------
 
@@ -167,11 +191,9 @@ class SegmentStore:
             self._set_aside(source, str(e))
             return None
         event = self._event(camera, source, info, start, end, recovered)
-        intent = self._intents(camera.camera_id) / f"{event.segment_id}.json"
-        self._write_intent(intent, source, event)
+        self._write_intent(self._intents(camera.camera_id) / _intent_name(event), source, event)
         self._move(source, self.root / event.path)
-        self._append(event)
-        intent.unlink(missing_ok=True)
+        self.finish_intents(camera.camera_id)
         return event
 
     def _event(
@@ -232,12 +254,26 @@ class SegmentStore:
     # --- recovery ------------------------------------------------------------------
 
     def finish_intents(self, camera_id: UUID) -> list[SegmentClosed]:
-        """Append the events of segments already in place (Redis refused them earlier)."""
+        """Append, oldest first, the events of segments already in place, and forget the
+        confirmed ones; stop at the first the store refuses (it is tried again next call).
+        Returns the events appended now."""
         folder = self.staging(camera_id) / "intents"
         if not folder.exists():
             return []
-        done = [self._finish_intent(intent) for intent in sorted(folder.glob("*.json"))]
-        return [e for e in done if e is not None]
+        done: list[SegmentClosed] = []
+        try:
+            for intent in sorted(folder.glob("*.json")):
+                event = self._finish_intent(intent)
+                if event is not None:
+                    done.append(event)
+        except StoreUnavailable as e:
+            log.warning("segments wait on disk for the event store: %s", e)
+        return done
+
+    def waiting(self, camera_id: UUID) -> int:
+        """Intents not yet confirmed in the event store (0 when all is announced)."""
+        folder = self.staging(camera_id) / "intents"
+        return sum(1 for _ in folder.glob("*.json")) if folder.exists() else 0
 
     def recover(self, camera: CameraFolder) -> RecoveryReport:
         """Finish what a crash interrupted: intents first, then files left in staging."""
@@ -251,6 +287,8 @@ class SegmentStore:
         return report
 
     def _finish_intent(self, intent: Path) -> SegmentClosed | None:
+        if self._confirmed(intent):
+            return None
         try:
             data = orjson.loads(intent.read_bytes())
             event = decode({k: v.encode() for k, v in data["fields"].items()})
@@ -261,10 +299,32 @@ class SegmentStore:
         source, target = Path(data["source"]), self.root / event.path
         if not target.exists() and source.exists():
             self._move(source, target)
-        if target.exists():
-            self._append(event)
+        if not target.exists():
+            intent.unlink(missing_ok=True)  # nothing left to announce (purged by hand)
+            return None
+        self._append(event)
+        if self._appended is None:
+            intent.unlink(missing_ok=True)
+        else:
+            self._sent[intent] = (time.monotonic(), event.event_id)
+        return event
+
+    def _confirmed(self, intent: Path) -> bool:
+        """True while an appended intent awaits its check, and once it passed it (the
+        intent is then deleted); False when it is due (again) for appending."""
+        sent = self._sent.get(intent)
+        if sent is None:
+            return False
+        at, event_id = sent
+        if time.monotonic() - at < self._confirm_after_s:
+            return True
+        assert self._appended is not None
+        del self._sent[intent]
+        if not self._appended(event_id):
+            log.warning("the event store lost segment event %s: appending it again", event_id)
+            return False
         intent.unlink(missing_ok=True)
-        return event if target.exists() else None
+        return True
 
     def recover_run(self, camera: CameraFolder, run: Path, report: RecoveryReport) -> None:
         """Announce the files a run left in staging (listed or partial), then remove it."""

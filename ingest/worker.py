@@ -5,12 +5,21 @@ Several ingest processes share the cameras through Redis leases
 recorded by exactly one worker at a time and taken over within seconds when its worker
 dies. A worker takes at most its fair share (cameras / live ingest workers, rounded up)
 so that a new worker gets cameras too.
+
+Recording never waits on a store. While Redis or PostgreSQL is unreachable, the worker
+keeps recording every camera it holds (with the last camera list it read), segments
+wait on disk and status events in an outbox. When Redis is back the worker first
+re-asserts its leases and takes no new camera for one lease time, so that every other
+worker can re-assert its own first: a camera is never recorded by two workers, even
+after a Redis that restarted without the leases. A worker restarted under the same name
+on the same host holds the same leases, so it records its cameras again at once.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +32,7 @@ import redis
 from events.catalogue import Event
 from events.errors import ConfigurationError, RoninError, StoreUnavailable
 from events.heartbeat import WorkerHeartbeat, worker_statuses
+from events.outbox import Outbox
 from events.store import Lease
 from ingest.credentials import CredentialCipher, with_credentials
 from ingest.recorder import CameraRecorder, CameraSource, RecorderSettings
@@ -37,7 +47,8 @@ class CameraCatalog(Protocol):
 
 
 class PostgresCameraCatalog:
-    """Enabled cameras from the ``cameras`` read model, credentials decrypted."""
+    """Enabled cameras from the ``cameras`` read model, credentials decrypted (a lost
+    connection is StoreUnavailable; give it a reconnecting connection)."""
 
     def __init__(self, conn: psycopg.Connection, cipher: CredentialCipher | None) -> None:
         self._conn, self._cipher = conn, cipher
@@ -76,32 +87,33 @@ class IngestWorker:
     ) -> None:
         self.name = name
         self._catalog, self._store, self._settings = catalog, store, settings
-        self._redis, self._emit, self._ttl = client, emit, lease_ttl_ms
-        self._owner = f"{name}:{id(self)}:{time.time_ns()}"
+        self._redis, self._ttl = client, lease_ttl_ms
+        self._outbox = Outbox(emit)
+        self._owner = f"{name}@{socket.gethostname()}"
         self._leases: dict[UUID, Lease] = {}
         self.recorders: dict[UUID, CameraRecorder] = {}
+        self._wanted: dict[UUID, CameraSource] | None = None  # the last list read
+        self._unreachable_since: float | None = None
+        self._take_after = 0.0
         # liveness counts for the fair share: it must expire about as fast as a lease
         self._heartbeat = WorkerHeartbeat(client, name, ttl_s=max(2.0, 2 * lease_ttl_ms / 1000))
 
     def run(self, stop: threading.Event) -> None:
         try:
             while not stop.is_set():
-                try:
-                    self.step(time.monotonic())
-                except StoreUnavailable as e:
-                    log.warning("store unavailable, retrying: %s", e)
-                    stop.wait(1.0)
+                self.step(time.monotonic())
                 stop.wait(0.5)
         finally:
             self.shutdown("ingest worker stopped")
 
     def step(self, now: float) -> None:
-        self._heartbeat.beat(cameras=len(self.recorders))
-        wanted = {c.camera_id: c for c in self._catalog.enabled()}
-        share = self._fair_share(len(wanted))
-        self._release_unwanted(wanted)
-        self._release_excess(share)
-        self._take_cameras(wanted, share)
+        """Follow the camera list and the leases when the stores answer; record always."""
+        try:
+            self._follow_cameras(now)
+            self._reachable(now)
+        except StoreUnavailable as e:
+            self._unreachable(now, e)
+        self._outbox.flush()
         for recorder in list(self.recorders.values()):
             recorder.tick(now)
 
@@ -110,9 +122,44 @@ class IngestWorker:
             recorder.signal_stop()  # all ffmpegs finish together, then each is collected
         for camera_id in list(self.recorders):
             self._drop(camera_id, reason)
+        self._outbox.flush()
         self._heartbeat.stop()
 
     # --- steps ---------------------------------------------------------------------
+
+    def _follow_cameras(self, now: float) -> None:
+        self._heartbeat.beat(cameras=len(self.recorders), waiting=len(self._outbox))
+        self._renew_leases()
+        try:
+            self._wanted = {c.camera_id: c for c in self._catalog.enabled()}
+        except StoreUnavailable as e:  # PostgreSQL: go on with the cameras held
+            log.warning("camera list unavailable, recording the cameras held: %s", e)
+        if self._wanted is None:
+            return
+        share = self._fair_share(len(self._wanted))
+        self._release_unwanted(self._wanted)
+        self._release_excess(share)
+        if now >= self._take_after:
+            self._take_cameras(self._wanted, share)
+
+    def _reachable(self, now: float) -> None:
+        if self._unreachable_since is not None:
+            log.warning("Redis is back after %.1f s", now - self._unreachable_since)
+            self._unreachable_since = None
+
+    def _unreachable(self, now: float, error: StoreUnavailable) -> None:
+        if self._unreachable_since is None:
+            log.warning(
+                "Redis unreachable; recording %d camera(s) on: %s", len(self.recorders), error
+            )
+            self._unreachable_since = now
+        # when it answers again, every worker re-asserts its leases before anyone takes
+        self._take_after = now + self._ttl / 1000
+
+    def _renew_leases(self) -> None:
+        for camera_id, lease in list(self._leases.items()):
+            if not lease.try_acquire():
+                self._drop(camera_id, "another ingest worker took the camera over")
 
     def _release_unwanted(self, wanted: dict[UUID, CameraSource]) -> None:
         for camera_id, recorder in list(self.recorders.items()):
@@ -121,8 +168,6 @@ class IngestWorker:
                 self._drop(camera_id, "camera removed or disabled")
             elif source != recorder.source:
                 self._drop(camera_id, "camera configuration changed")
-            elif not self._leases[camera_id].try_acquire():
-                self._drop(camera_id, "another ingest worker took the camera over")
 
     def _release_excess(self, share: int) -> None:
         """Hand cameras beyond our share to a newly started worker (it takes them within
@@ -138,7 +183,9 @@ class IngestWorker:
             if not lease.try_acquire():
                 continue
             self._leases[camera_id] = lease
-            recorder = CameraRecorder(source, self._store, self._settings, self._emit, self.name)
+            recorder = CameraRecorder(
+                source, self._store, self._settings, self._outbox.emit, self.name
+            )
             try:
                 recorder.recover()
             except RoninError as e:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, LiteralString, TypeVar
+from typing import Any, LiteralString, TypeVar, cast
 
 import psycopg
 from psycopg import sql
@@ -31,6 +31,34 @@ def translate_errors(fn: Callable[[], T]) -> T:
         raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
     except (psycopg.DataError, psycopg.IntegrityError, psycopg.ProgrammingError) as e:
         raise ProjectionError(f"PostgreSQL rejected a write: {e}") from e
+
+
+class _Reconnecting:
+    """Stands for a psycopg connection and opens a new one on first use after the old one
+    was lost (the server restarted): a worker's adapter keeps its connection object and
+    resumes by itself once PostgreSQL is back. A failed connect is StoreUnavailable."""
+
+    def __init__(self, url: str, connect_timeout_s: int = 5) -> None:
+        self._url, self._timeout = url, connect_timeout_s
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def _current(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            try:
+                self._conn = psycopg.connect(self._url, connect_timeout=self._timeout)
+            except psycopg.OperationalError as e:
+                raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
+        return self._conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._current(), name)
+
+
+def reconnecting_connection(url: str) -> psycopg.Connection[Any]:
+    """A connection for a long-running worker: reconnects after a server restart."""
+    proxy = _Reconnecting(url)
+    proxy._current()  # fail early (StoreUnavailable) when the server is down at start
+    return cast("psycopg.Connection[Any]", proxy)
 
 
 def read_rows(
