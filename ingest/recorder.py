@@ -163,6 +163,7 @@ class _Run:
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
         self.streams: OutputStreams | None = None  # from the header, parsed by the reader
         self.connected = False
+        self.codec_noted = False
         self.written: tuple[str, int] | None = None  # (newest segment file, its size)
         self.written_at = self.started
         self.checked_at = self.started
@@ -224,7 +225,8 @@ class CameraRecorder:
         self._failures = 0
         self._outage_since: float | None = None  # when a recording run last ended
         self._last_reason: str | None = None
-        self._video_codec: str | None = None  # H.265 gets hvc1: asked once, then learnt
+        # H.265 gets hvc1: the codec ffmpeg announced last time, else asked once
+        self._video_codec = store.known_codec(source.camera_id)
         self._probe: _CodecProbe | None = None
         self._probed = False
         self._intents_due = 0.0
@@ -340,8 +342,10 @@ class CameraRecorder:
                 log.error("%s: segment %s could not be read", self.source.name, entry.name)
 
     def _announce_connection(self, run: _Run) -> None:
-        if run.streams is not None:
-            self._video_codec = run.streams.video_codec
+        if run.streams is not None and not run.codec_noted:
+            run.codec_noted, self._video_codec = True, run.streams.video_codec
+            if self._store.known_codec(self.source.camera_id) != self._video_codec:
+                self._store.remember_codec(self.source.camera_id, self._video_codec)
         if run.connected or run.anchor is None:
             return
         run.connected = True
@@ -406,6 +410,9 @@ class CameraRecorder:
             self.status = f"reconnecting: {reason}"
             log.warning("%s: %s; restarting at once", self.source.name, reason)
             return
+        if run.streams is None and self._video_codec == "hevc":
+            # never started writing, maybe for a tag that no longer fits: ask again
+            self._video_codec, self._probed = None, False
         outage = None if self._outage_since is None else now - self._outage_since
         delay = retry_delay_s(self._failures, outage, self._settings)
         self._failures += 1

@@ -131,6 +131,18 @@ class SegmentStore:
         run.mkdir(parents=True)
         return run
 
+    def remember_codec(self, camera_id: UUID, codec: str) -> None:
+        """The camera's video codec as ffmpeg last announced it (read back on restart)."""
+        folder = self.staging(camera_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "codec").write_text(codec)
+
+    def known_codec(self, camera_id: UUID) -> str | None:
+        try:
+            return (self.staging(camera_id) / "codec").read_text().strip() or None
+        except OSError:
+            return None
+
     @staticmethod
     def write_anchor(run: Path, anchor: datetime) -> None:
         (run / _ANCHOR).write_text(anchor.isoformat())
