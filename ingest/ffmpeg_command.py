@@ -33,7 +33,12 @@ class RecorderPlan:
     hls_list_size: int = 6
     video_codec: str | None = None  # "hevc" adds the hvc1 tag
     socket_timeout_s: float = 5.0
-    fragment_seconds: float = 1.0
+    fragment_seconds: float = 0.5
+    quick_start: bool = True
+    """Take the stream parameters from the camera's session description instead of
+    reading seconds of the stream first (ffmpeg's default delays every reconnect by about
+    two seconds). A camera whose description lacks them fails that start and is then
+    started with the defaults (``ffmpeg_log.needs_probing``)."""
 
     @property
     def segment_list(self) -> Path:
@@ -100,6 +105,7 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
         plan.playlist,
     )
     tag = ["-tag:v", "hvc1"] if plan.video_codec == "hevc" else []
+    probing = ["-analyzeduration", "0", "-probesize", "32"] if plan.quick_start else []
     return [
         ffmpeg,
         "-nostdin",
@@ -108,6 +114,7 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
         "-fflags", "nobuffer",
         "-rtsp_transport", "tcp",
         "-timeout", str(int(plan.socket_timeout_s * 1_000_000)),
+        *probing,
         "-i", plan.input_url,
         "-map", "0:v:0",
         "-map", "0:a:0?",

@@ -35,6 +35,19 @@ _REASONS: list[tuple[re.Pattern[str], str]] = [
 ]  # fmt: skip
 
 
+_UNPROBED = re.compile(
+    r"Could not find codec parameters|unspecified (size|pixel format|sample)|"
+    r"dimensions not set|Could not write header",
+    re.I,
+)
+
+
+def needs_probing(lines: Iterable[str]) -> bool:
+    """Whether ffmpeg failed for want of stream parameters it would find by reading
+    more of the stream first."""
+    return any(_UNPROBED.search(line) for line in lines)
+
+
 def summarise(lines: Iterable[str]) -> str | None:
     """The most telling reason found in ``lines`` (the last matching line wins)."""
     found = None

@@ -41,7 +41,7 @@ from events.catalogue import (
 )
 from infra.embedded import die_with_parent
 from ingest.ffmpeg_command import RecorderPlan, codec_probe_command, recorder_command
-from ingest.ffmpeg_log import OutputStreams, output_streams, summarise
+from ingest.ffmpeg_log import OutputStreams, needs_probing, output_streams, summarise
 from ingest.segment_list import SegmentListReader
 from ingest.segment_store import CameraFolder, RecoveryReport, SegmentStore
 
@@ -153,8 +153,14 @@ class _CodecProbe:
 class _Run:
     """One ffmpeg process and what its output tells us (filled by reader threads)."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], folder: Path, logger: logging.Logger):
-        self.proc, self.folder = proc, folder
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        folder: Path,
+        logger: logging.Logger,
+        on_exit: Callable[[], object],
+    ) -> None:
+        self.proc, self.folder, self._on_exit = proc, folder, on_exit
         self.started = time.monotonic()
         self.segments = SegmentListReader(str(folder / "segments.csv"))
         self.anchor: datetime | None = None
@@ -188,6 +194,7 @@ class _Run:
                     # ends now (stream copy of a live source writes as it receives)
                     self.anchor = datetime.now(UTC) - timedelta(microseconds=out_time)
                 self.out_time_us, self.progressed_at = out_time, now
+        self._on_exit()  # ffmpeg closed its output: it is exiting, wake the worker
 
     def _read_stderr(self, stream: IO[bytes] | None) -> None:
         header: list[str] = []
@@ -217,8 +224,11 @@ class CameraRecorder:
         settings: RecorderSettings,
         emit: Callable[[Event], object],
         worker: str,
+        wake: Callable[[], object] = lambda: None,
     ) -> None:
-        self.source = source
+        """``wake`` is called (from a reader thread) when ffmpeg exits, so the caller
+        can tick at once instead of at its next turn."""
+        self.source, self._wake = source, wake
         self._store, self._settings, self._emit, self._worker = store, settings, emit, worker
         self._run: _Run | None = None
         self._retry_at = 0.0
@@ -228,6 +238,7 @@ class CameraRecorder:
         # H.265 gets hvc1: the codec ffmpeg announced last time, else asked once
         self._video_codec = store.known_codec(source.camera_id)
         self._probe: _CodecProbe | None = None
+        self._quick_start = True  # until a start fails without writing anything
         self._probed = False
         self._intents_due = 0.0
         self.status = "starting"
@@ -313,6 +324,7 @@ class CameraRecorder:
             segment_seconds=self._settings.segment_seconds,
             hls_seconds=self._settings.hls_seconds,
             video_codec=self._video_codec,
+            quick_start=self._quick_start,
         )
         command = recorder_command(plan, self._settings.ffmpeg)
         self._logger.info("starting ffmpeg for %s", redact(self.source.url))
@@ -323,7 +335,7 @@ class CameraRecorder:
             stderr=subprocess.PIPE,
             preexec_fn=die_with_parent(signal.SIGTERM),  # no orphan recording a camera twice
         )
-        self._run = _Run(proc, folder, self._logger)
+        self._run = _Run(proc, folder, self._logger, self._wake)
         self.status = "connecting"
 
     def _close_listed(self, run: _Run) -> None:
@@ -396,20 +408,25 @@ class CameraRecorder:
 
     def _on_exit(self, run: _Run, now: float) -> None:
         run.join()
+        reason = exit_reason(run.stderr_tail, run.proc.returncode)
+        self._run = None
+        at_once = run.connected and now - run.started >= self._settings.restart_after_s
+        if at_once:  # start before closing the old run's files: waiting loses footage
+            self._failures, self._outage_since = 0, now
+            self._start()
         self._close_listed(run)
         self._finish_run(run)
-        reason = exit_reason(run.stderr_tail, run.proc.returncode)
         if run.connected:
             self._emit(RecordingStopped(camera_id=self.source.camera_id, reason=reason))
         if run.connected or reason != self._last_reason:
             self._emit(CameraDisconnected(camera_id=self.source.camera_id, reason=reason))
         self._last_reason = reason
-        self._run = None
-        if run.connected and now - run.started >= self._settings.restart_after_s:
-            self._failures, self._outage_since, self._retry_at = 0, now, now
+        if at_once:
             self.status = f"reconnecting: {reason}"
-            log.warning("%s: %s; restarting at once", self.source.name, reason)
+            log.warning("%s: %s; restarted at once", self.source.name, reason)
             return
+        if run.streams is None and needs_probing(run.stderr_tail):
+            self._quick_start = False  # its description lacks what the header needs
         if run.streams is None and self._video_codec == "hevc":
             # never started writing, maybe for a tag that no longer fits: ask again
             self._video_codec, self._probed = None, False

@@ -347,10 +347,10 @@ class SegmentStore:
             entry = listed.get(file.name)
             if anchor is not None and entry is not None:
                 start, end = wall_clock(anchor, entry)
-            elif anchor is not None:
+            elif anchor is not None and last_end > 0:  # it follows the last listed one
                 start, end = anchor + timedelta(seconds=last_end), None
-            else:
-                start, end = None, None
+            else:  # the run's first, which began at a keyframe after the anchor: its
+                start, end = None, None  # last write (a flushed fragment) marks its end
             event = self._close(camera, file, start, end, recovered=True)
             if event is not None:
                 report.announced.append(event)

@@ -95,6 +95,7 @@ class IngestWorker:
         self._wanted: dict[UUID, CameraSource] | None = None  # the last list read
         self._unreachable_since: float | None = None
         self._take_after = 0.0
+        self._woken = threading.Event()
         # liveness counts for the fair share: it must expire about as fast as a lease
         self._heartbeat = WorkerHeartbeat(client, name, ttl_s=max(2.0, 2 * lease_ttl_ms / 1000))
 
@@ -102,7 +103,8 @@ class IngestWorker:
         try:
             while not stop.is_set():
                 self.step(time.monotonic())
-                stop.wait(0.5)
+                self._woken.wait(0.5)  # or at once when an ffmpeg exits
+                self._woken.clear()
         finally:
             self.shutdown("ingest worker stopped")
 
@@ -184,7 +186,12 @@ class IngestWorker:
                 continue
             self._leases[camera_id] = lease
             recorder = CameraRecorder(
-                source, self._store, self._settings, self._outbox.emit, self.name
+                source,
+                self._store,
+                self._settings,
+                self._outbox.emit,
+                self.name,
+                self._woken.set,
             )
             try:
                 recorder.recover()

@@ -156,8 +156,10 @@ def running_stack(prefix: str, **env: str) -> Iterator[Stack]:
     full_env.pop("DATABASE_URL", None)
     full_env.pop("ML_MODEL_PATH", None)
     log = open(data / "up.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "infra.cli", "up"], env=full_env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    command = [sys.executable, "-m", "infra.cli", "up"]
+    proc = subprocess.Popen(
+        command, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     stack = Stack(data, port, proc)
     try:
         wait_healthy(port, proc)

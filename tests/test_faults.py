@@ -7,6 +7,7 @@ module; each test injects its fault into it and measures its own window.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import signal
@@ -47,7 +48,7 @@ def stack() -> Iterator[Stack]:
 def assert_no_duplicates(stack: Stack, name: str) -> None:
     rows = stack.segment_rows(name)
     assert len({path for path, _, _ in rows}) == len(rows)
-    for (_, _, end), (_, start, _) in zip(rows, rows[1:], strict=False):
+    for (_, _, end), (_, start, _) in itertools.pairwise(rows):
         assert (start - end).total_seconds() > -0.2, f"{name}: segments overlap: {rows}"
 
 
