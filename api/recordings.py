@@ -6,14 +6,15 @@ must resolve (symlinks followed) inside the storage root.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 from api.deps import Connection, CurrentUser, MediaToken
@@ -32,6 +33,8 @@ class Segment(BaseModel):
     width: int
     height: int
     recovered: bool
+    open: bool = False
+    """Still being written: ``end`` is its last flushed fragment, and it grows."""
 
 
 class Gap(BaseModel):
@@ -68,15 +71,43 @@ def _zone(name: str) -> ZoneInfo:
         raise HTTPException(422, f"unknown time zone {name!r}") from e
 
 
-def _segments(conn: Connection, camera_id: UUID, window: Span) -> list[Segment]:
+def _segments(conn: Connection, camera_id: UUID, window: Span, root: Path) -> list[Segment]:
+    """Closed segments overlapping ``window``, then the one being written, if it does."""
     rows = conn.execute(
         "SELECT segment_id, start_at, end_at, duration_s, bytes, video_codec, width, height,"
         " recovered FROM recordings.segments WHERE camera_id = %s AND end_at > %s"
         " AND start_at < %s ORDER BY start_at",
         (camera_id, window.start, window.end),
     ).fetchall()
-    fields = list(Segment.model_fields)
-    return [Segment(**dict(zip(fields, row, strict=True))) for row in rows]
+    fields = list(Segment.model_fields)[:-1]
+    closed = [Segment(**dict(zip(fields, row, strict=True))) for row in rows]
+    growing = _open_segment(conn, camera_id, root)
+    if growing is None or growing.end <= window.start or growing.start >= window.end:
+        return closed
+    return [*closed, growing]
+
+
+def _open_segment(conn: Connection, camera_id: UUID, root: Path) -> Segment | None:
+    """The segment the camera is writing, ending where its file ends now (None when
+    there is none, or its file is gone: the run ended without closing it)."""
+    row = conn.execute(
+        "SELECT segment_id, path, start_at, video_codec, width, height"
+        " FROM recordings.open_segments WHERE camera_id = %s",
+        (camera_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    segment_id, relative, start, codec, width, height = row
+    try:
+        stat = (root / relative).stat()
+    except OSError:
+        return None
+    end = max(start, datetime.fromtimestamp(stat.st_mtime, UTC))
+    return Segment(
+        segment_id=segment_id, start=start, end=end, duration_s=(end - start).total_seconds(),
+        bytes=stat.st_size, video_codec=codec, width=width, height=height, recovered=False,
+        open=True,
+    )  # fmt: skip
 
 
 @router.get("/cameras/{camera_id}/days", response_model=list[date])
@@ -96,6 +127,7 @@ def days_with_footage(
 @router.get("/cameras/{camera_id}/timeline", response_model=DayTimeline)
 def day_timeline(
     camera_id: UUID,
+    request: Request,
     _user: CurrentUser,
     conn: Connection,
     day: date = Query(..., description="YYYY-MM-DD"),
@@ -105,7 +137,7 @@ def day_timeline(
     """A day's segments, the gaps between them, and detection markers by class."""
     zone = _zone(timezone)
     window = day_bounds(day, zone)
-    segments = _segments(conn, camera_id, window)
+    segments = _segments(conn, camera_id, window, request.app.state.storage_root)
     holes = gaps([Span(s.start, s.end) for s in segments], window)
     model = model_id or primary_model(conn)
     return DayTimeline(
@@ -170,12 +202,18 @@ def primary_model(conn: Connection) -> str | None:
 
 @router.get("/cameras/{camera_id}/segments", response_model=list[Segment])
 def list_segments(
-    camera_id: UUID, _user: CurrentUser, conn: Connection, start: datetime, end: datetime
+    camera_id: UUID,
+    request: Request,
+    _user: CurrentUser,
+    conn: Connection,
+    start: datetime,
+    end: datetime,
 ) -> list[Segment]:
-    """Segments overlapping ``[start, end)`` (ISO 8601 with a time zone)."""
+    """Segments overlapping ``[start, end)`` (ISO 8601 with a time zone), the one being
+    written included."""
     if start.tzinfo is None or end.tzinfo is None or end <= start:
         raise HTTPException(422, "start and end need a time zone, and end must follow start")
-    return _segments(conn, camera_id, Span(start, end))
+    return _segments(conn, camera_id, Span(start, end), request.app.state.storage_root)
 
 
 def segment_file(root: Path, relative: str) -> Path:
@@ -194,12 +232,62 @@ def segment_file(root: Path, relative: str) -> Path:
 )
 def segment_video(
     segment_id: UUID, request: Request, _token: MediaToken, conn: Connection
-) -> FileResponse:
-    """The segment as MP4; honours Range requests (206 with an exact Content-Range)."""
+) -> Response:
+    """The segment as MP4; honours Range requests (206 with an exact Content-Range). The
+    segment being written is served as far as it is written (fragmented MP4 plays up to
+    its last fragment); fetch it again to see more."""
     row = conn.execute(
-        "SELECT path FROM recordings.segments WHERE segment_id = %s", (segment_id,)
+        "SELECT path FROM recordings.segments WHERE segment_id = %s"
+        " UNION ALL SELECT path FROM recordings.open_segments WHERE segment_id = %s",
+        (segment_id, segment_id),
     ).fetchone()
     if row is None:
         raise HTTPException(404, "no such segment")
     path = segment_file(request.app.state.storage_root, row[0])
+    if row[0].startswith(".incoming/"):
+        return growing_file(path, request.headers.get("range"))
     return FileResponse(path, media_type="video/mp4", filename=path.name)
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The ``[start, end)`` a single-range ``Range`` header asks of ``size`` bytes (None:
+    the whole file); 416 when it asks for nothing there is."""
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    first, dash, last = spec.strip().partition("-")
+    if unit.strip() != "bytes" or not dash or "," in spec:
+        return None  # not one we serve in part: the whole file, as RFC 9110 allows
+    try:
+        if first:
+            start, end = int(first), (int(last) + 1 if last else size)
+        else:
+            start, end = max(0, size - int(last)), size
+    except ValueError:
+        return None
+    if start >= size or start < 0 or end <= start:
+        raise HTTPException(416, f"bytes {header!r} are not in the {size}-byte recording")
+    return start, min(end, size)
+
+
+def growing_file(path: Path, range_header: str | None, chunk: int = 256 * 1024) -> Response:
+    """A file ffmpeg is still writing, as far as it is written now: exactly the bytes it
+    had when asked (a growing file must not overrun its Content-Length)."""
+    size = path.stat().st_size
+    wanted = byte_range(range_header, size)
+    start, end = wanted or (0, size)
+
+    def read() -> Iterator[bytes]:
+        with open(path, "rb") as file:
+            file.seek(start)
+            left = end - start
+            while left > 0 and (data := file.read(min(chunk, left))):
+                left -= len(data)
+                yield data
+
+    headers = {"content-length": str(end - start), "accept-ranges": "bytes",
+               "cache-control": "no-store"}  # fmt: skip
+    if wanted is not None:
+        headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+    status = 206 if wanted is not None else 200
+    return StreamingResponse(read(), status, headers=headers, media_type="video/mp4")

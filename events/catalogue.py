@@ -120,6 +120,19 @@ class SegmentEvent(Event):
     camera_id: UUID
 
 
+class SegmentOpened(SegmentEvent):
+    """Ingest began writing a segment: it can be watched while it grows, at ``path``
+    (relative to the storage root, in the staging folder) until its SegmentClosed, whose
+    ``opened_as`` is this ``segment_id``. ``start`` may be up to a GOP early for the
+    first segment of a connection (SegmentClosed has the exact one)."""
+
+    path: Text
+    start: AwareDatetime
+    video_codec: Annotated[str, Field(max_length=32)]
+    width: NonNegativeInt
+    height: NonNegativeInt
+
+
 class SegmentClosed(SegmentEvent):
     """A recording segment is complete and fsynced; ``path`` is relative to the storage root."""
 
@@ -134,6 +147,8 @@ class SegmentClosed(SegmentEvent):
     fps: NonNegativeFloat
     audio_codec: Annotated[str, Field(max_length=32)] | None = None
     recovered: bool = False
+    opened_as: UUID | None = None
+    """The SegmentOpened that announced this file while it was written, if any."""
 
 
 class PurgeReason(StrEnum):
@@ -286,6 +301,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CameraDisconnected,
         RecordingStarted,
         RecordingStopped,
+        SegmentOpened,
         SegmentClosed,
         RetentionPurged,
         SegmentTranscoded,

@@ -170,6 +170,8 @@ class _Run:
         self.streams: OutputStreams | None = None  # from the header, parsed by the reader
         self.connected = False
         self.codec_noted = False
+        self.listed, self.listed_end_s = 0, 0.0  # segments ffmpeg listed, and their end
+        self.announced: str | None = None  # the newest file announced as open
         self.written: tuple[str, int] | None = None  # (newest segment file, its size)
         self.written_at = self.started
         self.checked_at = self.started
@@ -266,6 +268,7 @@ class CameraRecorder:
             return
         self._close_listed(run)
         self._announce_connection(run)
+        self._watch_newest(run, now)
         if run.proc.poll() is not None:
             self._on_exit(run, now)
         elif self._stalled(run, now):
@@ -346,6 +349,8 @@ class CameraRecorder:
         if run.anchor is None:
             run.anchor = anchor
         self._store.write_anchor(run.folder, anchor)
+        run.listed += len(entries)
+        run.listed_end_s = max(run.listed_end_s, *(e.end_s for e in entries))
         for entry in entries:
             closed = self._store.close_listed(
                 self.source.folder, run.folder, entry, anchor, run.streams
@@ -371,16 +376,16 @@ class CameraRecorder:
         if run.connected:
             return (
                 now - run.progressed_at > self._settings.stall_s
-                or now - self._segment_written_at(run, now) > self._settings.stall_s
+                or now - run.written_at > self._settings.stall_s
             )
         return now - run.started > self._settings.connect_timeout_s
 
-    @staticmethod
-    def _segment_written_at(run: _Run, now: float) -> float:
-        """When the recording last grew on disk. ffmpeg goes on (live HLS and all) when its
-        segment writes fail, e.g. on a full disk; only the file tells."""
+    def _watch_newest(self, run: _Run, now: float) -> None:
+        """Once a second: note whether the newest file grew (ffmpeg goes on, live HLS and
+        all, when its segment writes fail, e.g. on a full disk: only the file tells), and
+        announce a segment ffmpeg has begun, so it can be watched while it grows."""
         if now - run.checked_at < 1.0:
-            return run.written_at
+            return
         run.checked_at = now
         newest = max(run.folder.glob("*.mp4"), key=lambda p: p.name, default=None)
         try:
@@ -389,7 +394,15 @@ class CameraRecorder:
             written = None
         if written != run.written:
             run.written, run.written_at = written, now
-        return run.written_at
+        if newest is None or run.anchor is None or run.streams is None:
+            return
+        if newest.name == run.announced:
+            return
+        if not newest.stem.isdigit() or int(newest.stem) != run.listed:
+            return  # its predecessor's listing is not read yet: its start is not known
+        run.announced = newest.name
+        start = run.anchor + timedelta(seconds=run.listed_end_s)
+        self._emit(self._store.opened(self.source.camera_id, newest, start, run.streams))
 
     def _kill(self, run: _Run) -> None:
         what = "stalled" if run.connected else "timed out connecting"

@@ -34,7 +34,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 import orjson
 
-from events.catalogue import Event, SegmentClosed
+from events.catalogue import Event, SegmentClosed, SegmentOpened
 from events.codec import decode, encode
 from events.errors import StoreUnavailable
 from ingest.ffmpeg_log import OutputStreams
@@ -85,6 +85,7 @@ def closed_event(
     size: int,
     info: MediaInfo,
     recovered: bool,
+    opened_as: UUID | None = None,
 ) -> SegmentClosed:
     """The SegmentClosed for a file at ``relative`` that ffprobe described as ``info``."""
     return SegmentClosed(
@@ -101,6 +102,7 @@ def closed_event(
         fps=info.fps,
         audio_codec=info.audio_codec,
         recovered=recovered,
+        opened_as=opened_as,
     )
 
 
@@ -130,6 +132,23 @@ class SegmentStore:
         run = self.staging(camera_id) / f"run-{time.time_ns()}"
         run.mkdir(parents=True)
         return run
+
+    def opened(
+        self, camera_id: UUID, staged: Path, start: datetime, streams: OutputStreams
+    ) -> SegmentOpened:
+        """The SegmentOpened for a file ffmpeg is writing in staging."""
+        return SegmentOpened(
+            segment_id=self.open_segment_id(camera_id, staged),
+            camera_id=camera_id,
+            path=str(staged.relative_to(self.root)),
+            start=start,
+            video_codec=streams.video_codec,
+            width=streams.width,
+            height=streams.height,
+        )
+
+    def open_segment_id(self, camera_id: UUID, staged: Path) -> UUID:
+        return segment_id_for(camera_id, str(staged.relative_to(self.root)))
 
     def remember_codec(self, camera_id: UUID, codec: str) -> None:
         """The camera's video codec as ffmpeg last announced it (read back on restart)."""
@@ -228,8 +247,9 @@ class SegmentStore:
         while (self.root / segment_path(camera.directory, local, suffix)).exists():
             suffix += 1
         relative = segment_path(camera.directory, local, suffix)
+        size, opened_as = source.stat().st_size, self.open_segment_id(camera.camera_id, source)
         return closed_event(
-            camera.camera_id, relative, start, end, source.stat().st_size, info, recovered
+            camera.camera_id, relative, start, end, size, info, recovered, opened_as
         )
 
     def _intents(self, camera_id: UUID) -> Path:

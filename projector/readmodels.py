@@ -28,6 +28,7 @@ from events.catalogue import (
     RecordingStopped,
     RetentionPurged,
     SegmentClosed,
+    SegmentOpened,
     SegmentTranscoded,
     Topic,
 )
@@ -112,6 +113,22 @@ SEGMENTS = TableSpec(
 )
 
 
+OPEN_SEGMENTS = TableSpec(
+    name="open_segments",
+    columns=("segment_id", "camera_id", "path", "start_at", "video_codec", "width", "height"),
+    key=("segment_id",),
+    ddl="""CREATE TABLE IF NOT EXISTS {table} (
+        segment_id uuid PRIMARY KEY,
+        camera_id uuid NOT NULL,
+        path text NOT NULL,
+        start_at timestamptz NOT NULL,
+        video_codec text NOT NULL,
+        width integer NOT NULL,
+        height integer NOT NULL)""",
+)
+"""The segment each camera is writing now (at most one a camera; its end is its file's)."""
+
+
 PURGES = TableSpec(
     name="purges",
     columns=("segment_id", "camera_id", "path", "bytes_freed", "reason", "purged_at"),
@@ -173,9 +190,22 @@ def _status(status: str, error_field: str | None = None) -> Callable[[Event], Se
     return handler
 
 
+def _segment_opened(event: Event) -> Sequence[RowOp]:
+    assert isinstance(event, SegmentOpened)
+    row = {"segment_id": event.segment_id, "camera_id": event.camera_id, "path": event.path,
+           "start_at": event.start, "video_codec": event.video_codec, "width": event.width,
+           "height": event.height}  # fmt: skip
+    # a camera writes one segment at a time: this one replaces any left by a crash
+    return [DeleteWhere(OPEN_SEGMENTS, "camera_id", event.camera_id), Upsert(OPEN_SEGMENTS, row)]
+
+
 def _segment_closed(event: Event) -> Sequence[RowOp]:
     assert isinstance(event, SegmentClosed)
+    closed: list[RowOp] = [] if event.opened_as is None else [
+        Delete(OPEN_SEGMENTS, (event.opened_as,))
+    ]  # fmt: skip
     return [
+        *closed,
         Upsert(
             SEGMENTS,
             {
@@ -193,7 +223,7 @@ def _segment_closed(event: Event) -> Sequence[RowOp]:
                 "audio_codec": event.audio_codec,
                 "recovered": event.recovered,
             },
-        )
+        ),
     ]
 
 
@@ -242,8 +272,9 @@ def recordings_projection(name: str = "recordings") -> Projection:
     return Projection(
         name=name,
         topic=Topic.RECORDINGS,
-        tables=(SEGMENTS, PURGES),
+        tables=(SEGMENTS, PURGES, OPEN_SEGMENTS),
         handlers={
+            SegmentOpened: _segment_opened,
             SegmentClosed: _segment_closed,
             RetentionPurged: _segment_purged,
             SegmentTranscoded: _segment_transcoded,

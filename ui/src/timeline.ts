@@ -62,6 +62,13 @@ export function seekTo<T extends Span>(segments: readonly T[], t: number): Seek<
   return null;
 }
 
+/** Where playback goes on when a segment's video ends: the next footage after it, or,
+ * for the segment still being written, the moment it reached (fetched again, it has
+ * grown). */
+export function resumeAt(segment: Span & { open?: boolean }, reached: number): number {
+  return segment.open ? reached : segment.end + 1;
+}
+
 const STEPS = [
   60_000, 5 * 60_000, 15 * 60_000, 30 * 60_000, 3_600_000, 2 * 3_600_000, 3 * 3_600_000,
   6 * 3_600_000,

@@ -36,6 +36,8 @@ export interface Segment {
   width: number;
   height: number;
   recovered: boolean;
+  /** Still being written: ``end`` is how far it is written now. */
+  open?: boolean;
 }
 
 export interface Marker {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MIN_SPAN_MS, pan, seekTo, ticks, timeToX, xToTime, zoom } from "../src/timeline";
+import { MIN_SPAN_MS, pan, resumeAt, seekTo, ticks, timeToX, xToTime, zoom } from "../src/timeline";
 
 const DAY = { start: Date.UTC(2026, 10, 24), end: Date.UTC(2026, 10, 25) };
 const view = { ...DAY, width: 960 };
@@ -54,5 +54,17 @@ describe("timeline geometry", () => {
     const zoomed = zoom(view, 96, 480, DAY); // 15 minutes on screen
     const fine = ticks(zoomed, 70);
     expect(fine[1] - fine[0]).toBeLessThanOrEqual(5 * 60_000);
+  });
+});
+
+describe("following footage", () => {
+  it("goes on after a closed segment, and stays in the one still being written", () => {
+    const closed = { start: 1_000, end: 11_000 };
+    const growing = { start: 11_000, end: 15_000, open: true };
+    expect(resumeAt(closed, 11_000)).toBe(11_001);
+    expect(seekTo([closed, growing], resumeAt(closed, 11_000))?.segment).toBe(growing);
+    expect(resumeAt(growing, 15_000)).toBe(15_000);
+    const grown = { ...growing, end: 20_000 };
+    expect(seekTo([closed, grown], resumeAt(growing, 15_000))).toEqual({ segment: grown, offsetS: 4 });
   });
 });

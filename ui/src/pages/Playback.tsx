@@ -2,12 +2,12 @@ import { type MouseEvent, type WheelEvent, useCallback, useEffect, useMemo, useR
 import type { Api } from "../api";
 import { Icon } from "../components/Icon";
 import { clock, isoDay, labelColour, percent, shortTime, timezone } from "../format";
-import { type View, pan, seekTo, ticks, timeToX, xToTime, zoom } from "../timeline";
+import { type View, pan, resumeAt, seekTo, ticks, timeToX, xToTime, zoom } from "../timeline";
 import type { Camera, DayTimeline, ExportJob } from "../types";
 
 interface Loaded {
   day: { start: number; end: number };
-  segments: { id: string; start: number; end: number }[];
+  segments: { id: string; start: number; end: number; open: boolean }[];
   markers: { label: string; start: number; end: number; count: number; confidence: number }[];
 }
 
@@ -84,6 +84,7 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
       .catch((e) => setError(String(e.message ?? e)));
   }, [api, cameraId, day]);
 
+  const loadedRef = useRef<Loaded | null>(null);
   const widthRef = useRef(width);
   widthRef.current = width;
   const load = useCallback(async () => {
@@ -91,9 +92,10 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
     const t = await api.get<DayTimeline>(`/api/cameras/${cameraId}/timeline`, { day, timezone: timezone() });
     const next: Loaded = {
       day: { start: Date.parse(t.start), end: Date.parse(t.end) },
-      segments: t.segments.map((s) => ({ id: s.segment_id, start: Date.parse(s.start), end: Date.parse(s.end) })),
+      segments: t.segments.map((s) => ({ id: s.segment_id, start: Date.parse(s.start), end: Date.parse(s.end), open: !!s.open })),
       markers: t.markers.map((m) => ({ label: m.label, start: Date.parse(m.start), end: Date.parse(m.end), count: m.count, confidence: m.max_confidence })),
     };
+    loadedRef.current = next;
     setLoaded(next);
     setView((v) =>
       v && v.start >= next.day.start && v.end <= next.day.end ? v : { ...next.day, width: widthRef.current },
@@ -105,16 +107,18 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
     setPlaying(null);
   }, [cameraId, day]);
 
+  const growing = !!loaded?.segments.some((s) => s.open);
   useEffect(() => {
     void load().catch((e) => setError(String(e.message ?? e)));
-    const timer = setInterval(() => void load().catch(() => {}), 15_000);
+    const timer = setInterval(() => void load().catch(() => {}), growing ? 5_000 : 15_000);
     return () => clearInterval(timer);
-  }, [load]);
+  }, [load, growing]);
 
   const current = view ? { ...view, width } : null;
 
   const play = useCallback(
     async (t: number) => {
+      const loaded = loadedRef.current;
       if (!loaded) return;
       const found = seekTo(loaded.segments, t);
       if (!found) {
@@ -130,8 +134,15 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
       element.currentTime = found.offsetS;
       element.play().catch(() => {});
     },
-    [api, loaded],
+    [api],
   );
+
+  async function goOn() {
+    const segment = playing && loadedRef.current?.segments.find((s) => s.id === playing.id);
+    if (!segment || !video.current) return;
+    if (segment.open) await load(); // it has grown since: fetch it again
+    void play(resumeAt(segment, segment.start + video.current.currentTime * 1000));
+  }
 
   function timeAt(e: MouseEvent<HTMLDivElement>): number {
     const rect = e.currentTarget.getBoundingClientRect();
@@ -219,7 +230,7 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
               const start = Number(e.currentTarget.dataset.segmentStart);
               if (start) setNow(start + e.currentTarget.currentTime * 1000);
             }}
-            onEnded={() => playing && loaded && void play(loaded.segments.find((s) => s.id === playing.id)!.end + 1)}
+            onEnded={() => void goOn()}
           />
           {!playing && <div className="video-hint">Click the timeline to play from that moment.</div>}
         </div>
@@ -247,7 +258,7 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
                 const x1 = Math.max(0, timeToX(current, s.start));
                 const x2 = Math.min(width, timeToX(current, s.end));
                 return x2 > 0 && x1 < width ? (
-                  <div key={s.id} className="segment-bar" style={{ left: x1, width: Math.max(1, x2 - x1) }} />
+                  <div key={s.id} className={s.open ? "segment-bar open" : "segment-bar"} title={s.open ? "recording now" : undefined} style={{ left: x1, width: Math.max(1, x2 - x1) }} />
                 ) : null;
               })}
               {loaded.markers.map((m, i) => {
