@@ -95,6 +95,7 @@ class IngestWorker:
         self._wanted: dict[UUID, CameraSource] | None = None  # the last list read
         self._unreachable_since: float | None = None
         self._take_after = 0.0
+        self._redis_run_id: str | None = None
         self._woken = threading.Event()
         # liveness counts for the fair share: it must expire about as fast as a lease
         self._heartbeat = WorkerHeartbeat(client, name, ttl_s=max(2.0, 2 * lease_ttl_ms / 1000))
@@ -130,6 +131,7 @@ class IngestWorker:
     # --- steps ---------------------------------------------------------------------
 
     def _follow_cameras(self, now: float) -> None:
+        self._notice_redis_restart(now)
         self._heartbeat.beat(cameras=len(self.recorders), waiting=len(self._outbox))
         self._renew_leases()
         try:
@@ -157,6 +159,18 @@ class IngestWorker:
             self._unreachable_since = now
         # when it answers again, every worker re-asserts its leases before anyone takes
         self._take_after = now + self._ttl / 1000
+
+    def _notice_redis_restart(self, now: float) -> None:
+        """A Redis that restarted (its run id changed) may have lost leases, even when the
+        client's retries hid the outage: hold back from taking cameras, as after one."""
+        try:
+            run_id = str(self._redis.info("server").get("run_id", ""))
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            raise StoreUnavailable(f"Redis is unreachable: {e}") from e
+        if self._redis_run_id is not None and run_id != self._redis_run_id:
+            log.warning("Redis restarted: re-asserting leases before taking cameras")
+            self._take_after = now + self._ttl / 1000
+        self._redis_run_id = run_id
 
     def _renew_leases(self) -> None:
         for camera_id, lease in list(self._leases.items()):

@@ -5,10 +5,16 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
-from events.catalogue import CameraConnected, CameraDisconnected, RecordingStarted
+from events.catalogue import (
+    CameraConnected,
+    CameraDisconnected,
+    RecordingStarted,
+    SegmentOpened,
+)
 from ingest.probe import probe
 from ingest.simcam.timecode import first_frame_time
 from tests.ingest_support import recorder, run_until, segments, sim
@@ -74,3 +80,29 @@ def test_wrong_password_is_reported_clearly(tmp_path: Path) -> None:
     assert "401 Unauthorized" in event.reason
     log_text = "".join(p.read_text() for p in (tmp_path / ".logs").glob("*.log"))
     assert "wrong" not in log_text and "***@" in log_text
+
+
+def test_h265_is_hvc1_from_the_first_segment_and_the_open_one_is_announced(
+    tmp_path: Path,
+) -> None:
+    camera, server = sim(codec="h265")
+    try:
+        rec, events = recorder(tmp_path, camera.url, segment_seconds=10)
+        run_until(rec, lambda: any(isinstance(e, SegmentOpened) for e in events), 30)
+        [opened] = [e for e in events if isinstance(e, SegmentOpened)]
+        growing = tmp_path / opened.path
+        assert growing.exists() and opened.video_codec == "hevc"
+        time.sleep(3)
+        assert probe(growing).duration_s > 1  # the segment being written already plays
+        run_until(rec, lambda: len(segments(events)) >= 1, 30)
+        rec.stop("test over")
+    finally:
+        server.terminate()
+    first = segments(events)[0]
+    assert first.opened_as == opened.segment_id
+    tag = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "stream=codec_tag_string", "-of", "csv=p=0", str(tmp_path / first.path)],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert tag == "hvc1"

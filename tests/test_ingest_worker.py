@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import signal
 import subprocess
 import time
 from collections import defaultdict
@@ -22,8 +23,11 @@ from events.catalogue import (
     Event,
     RecordingStarted,
     SegmentClosed,
+    Topic,
 )
 from events.errors import StoreUnavailable
+from events.store import RedisEventStore
+from infra.embedded import EmbeddedRedis, start_service, stop_process, wait_until
 from ingest.probe import probe
 from ingest.recorder import CameraSource, RecorderSettings
 from ingest.segment_store import CameraFolder, SegmentStore
@@ -276,3 +280,67 @@ def test_an_append_redis_refused_is_retried_from_its_intent(tmp_path: Path) -> N
     [event] = store.finish_intents(folder.camera_id)
     assert appended == [event] and (tmp_path / event.path).exists()
     assert store.finish_intents(folder.camera_id) == []
+
+
+def test_redis_restarted_without_its_data_no_camera_is_recorded_twice(tmp_path: Path) -> None:
+    """Redis dies and comes back empty (its AOF lost): both workers record on through the
+    outage, re-assert their own leases, and never take each other's cameras."""
+    own_redis = EmbeddedRedis(tmp_path / "redis-data")
+    server_proc = start_service(own_redis.prepare(), tmp_path / "logs")
+    wait_until(own_redis.ready, 30, "redis")
+    client = redis.Redis.from_url(own_redis.url, socket_timeout=2, socket_connect_timeout=2)
+    sims = [SimCamera(port=free_port(), path="a"), SimCamera(port=free_port(), path="b")]
+    cameras = start_sim_cameras(sims)
+    catalog = ListCatalog([source("A", sims[0].url), source("B", sims[1].url)])
+    events: list[Event] = []
+    workers = [make_worker(n, tmp_path, catalog, client, events, segment_seconds=60)
+               for n in ("ingest-1", "ingest-2")]  # fmt: skip
+
+    def held() -> list[set[UUID]]:
+        return [set(w.recorders) for w in workers]
+
+    def step_checking(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for w in workers:
+                w.step(time.monotonic())
+                first, second = held()
+                assert not first & second, "a camera is recorded by two workers"
+            time.sleep(0.25)
+
+    try:
+        step_for(workers, 30, lambda: all(len(h) == 1 for h in held()))
+        before = held()
+        server_proc.kill()
+        server_proc.wait()
+        step_checking(8)  # longer than a lease: Redis is down, recording goes on
+        assert held() == before and all(r._run for w in workers for r in w.recorders.values())
+        shutil.rmtree(own_redis.dir)  # it restarts with nothing: no lease, no heartbeat
+        server_proc = start_service(own_redis.prepare(), tmp_path / "logs")
+        wait_until(own_redis.ready, 30, "redis")
+        step_checking(10)
+        assert held() == before
+        for w in workers:
+            w.shutdown("test over")
+    finally:
+        cameras.terminate()
+        stop_process(server_proc, signal.SIGTERM)
+
+
+def test_a_segment_event_redis_lost_is_appended_again_and_only_once(
+    tmp_path: Path, store: RedisEventStore
+) -> None:
+    clip = make_clip(tmp_path, 2)
+    segments = SegmentStore(tmp_path, store.append_once, store.was_appended, confirm_after_s=0.2)
+    folder = CameraFolder(uuid4(), "Door")
+    staged_run(segments, folder, clip, 2)
+    [event] = segments.recover(folder).announced
+    assert store.length(Topic.RECORDINGS) == 1 and segments.waiting(folder.camera_id) == 1
+    assert store.append_once(event) is None  # a retry appends nothing
+    store.client.flushall()  # Redis restarted without its last second of writes
+    time.sleep(0.3)
+    assert segments.finish_intents(folder.camera_id) == [event]  # noticed, appended again
+    assert store.length(Topic.RECORDINGS) == 1
+    time.sleep(0.3)
+    assert segments.finish_intents(folder.camera_id) == []
+    assert segments.waiting(folder.camera_id) == 0 and store.length(Topic.RECORDINGS) == 1

@@ -57,11 +57,11 @@ def test_exit_reasons_say_what_happened() -> None:
 def test_quick_start_reads_parameters_from_the_session_description() -> None:
     plan = RecorderPlan("rtsp://c/1", Path("/s/run"), Path("/s/hls"))
     command = recorder_command(plan)
-    assert command[command.index("-analyzeduration") + 1] == "0"
-    assert command.index("-analyzeduration") < command.index("-i")
+    assert command[command.index("-fpsprobesize") + 1] == "0"
+    assert command.index("-fpsprobesize") < command.index("-i")
     assert "frag_duration=500000" in command[command.index("tee") + 1]
     slow = recorder_command(RecorderPlan("rtsp://c/1", Path("/a"), Path("/b"), quick_start=False))
-    assert "-analyzeduration" not in slow
+    assert "-fpsprobesize" not in slow
     assert needs_probing(["Could not find codec parameters for stream 0 (Video: h264)"])
     assert not needs_probing(["Connection refused"])
     probe = codec_probe_command("rtsp://c/1", 3)
