@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+import redis
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -74,7 +75,14 @@ def create_app(config: ApiConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = RedisEventStore.from_url(config.redis_url)
-        pool = ConnectionPool(config.database_url, min_size=1, max_size=8, open=True)
+        pool = ConnectionPool(
+            config.database_url,
+            min_size=1,
+            max_size=8,
+            open=True,
+            timeout=5,  # with PostgreSQL down a request answers 503 soon, not after 30 s
+            check=ConnectionPool.check_connection,  # a restarted server: reconnect, no error
+        )
         ensure_read_models(pool)
         app.state.store = store
         app.state.pool = pool
@@ -98,6 +106,22 @@ def create_app(config: ApiConfig) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
+
+    @app.exception_handler(StoreUnavailable)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(psycopg.OperationalError)
+    @app.exception_handler(redis.ConnectionError)
+    @app.exception_handler(redis.TimeoutError)
+    async def store_down(_request: Request, exc: Exception) -> JSONResponse:
+        """A store that is down (restarting) fails only the requests that need it."""
+        what = "Redis" if isinstance(exc, redis.RedisError) else "PostgreSQL"
+        if isinstance(exc, StoreUnavailable):
+            what = str(exc).split(" is ")[0]
+        return JSONResponse(
+            {"detail": f"{what} is unavailable right now; try again in a moment"},
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
 
     @app.exception_handler(AuthError)
     async def unauthorized(_request: Request, exc: AuthError) -> JSONResponse:

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -17,6 +17,7 @@ import pytest
 from ingest.probe import probe
 from tests.conftest import make_data_dir
 from tests.ingest_support import sim
+from tests.stack_support import running_stack
 from tests.test_up import free_port, wait_healthy
 
 pytestmark = pytest.mark.slow
@@ -87,4 +88,45 @@ def test_camera_added_through_the_api_is_recorded_played_and_exported(tmp_path: 
             proc.wait(60)
         except subprocess.TimeoutExpired:
             proc.kill()
+        server.terminate()
+
+
+def test_the_segment_being_written_is_on_the_timeline_and_plays(tmp_path: Path) -> None:
+    camera, server = sim(overlay=False)
+    try:
+        with running_stack(
+            "ronin-open-", SEGMENT_SECONDS="900", ADMIN_PASSWORD="open-segment-pw"
+        ) as up:
+            api = httpx.Client(base_url=f"http://127.0.0.1:{up.port}", timeout=30)
+            token = api.post(
+                "/api/auth/login", json={"username": "admin", "password": "open-segment-pw"}
+            ).json()["access_token"]
+            api.headers["Authorization"] = f"Bearer {token}"
+            camera_id = up.add_camera("Porch", camera.url)
+            up.wait_recording(["Porch"])
+            time.sleep(30)
+            day = datetime.now().astimezone().date().isoformat()
+            timeline = api.get(
+                f"/api/cameras/{camera_id}/timeline",
+                params={"day": day, "timezone": str(datetime.now().astimezone().tzinfo)},
+            ).json()
+            [growing] = timeline["segments"]  # nothing has closed yet: 15-minute segments
+            asked_at = datetime.now(UTC)
+            assert growing["open"] and growing["duration_s"] >= 27
+            assert (asked_at - datetime.fromisoformat(growing["end"])).total_seconds() < 3
+            video = api.get(f"/api/segments/{growing['segment_id']}/video")
+            assert video.status_code == 200 and int(video.headers["content-length"]) == len(
+                video.content
+            )
+            clip = tmp_path / "open.mp4"
+            clip.write_bytes(video.content)
+            played_to = datetime.fromisoformat(growing["start"]) + timedelta(
+                seconds=probe(clip).duration_s
+            )
+            assert (asked_at - played_to).total_seconds() < 3
+            part = api.get(
+                f"/api/segments/{growing['segment_id']}/video", headers={"Range": "bytes=0-99"}
+            )
+            assert part.status_code == 206 and part.content == video.content[:100]
+    finally:
         server.terminate()

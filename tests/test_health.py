@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from api.app import ApiConfig, create_app
+from api.auth import Tokens, User
 from events.heartbeat import WorkerHeartbeat
 from events.store import RedisEventStore
 from projector.analytics import DuckDBReadModels
@@ -70,3 +71,23 @@ def test_redis_down_is_503(servers: Servers, database_url: str, tmp_path: Path) 
     assert response.status_code == 503
     state = {c["name"]: c for c in response.json()["components"]}
     assert state["redis"]["ok"] is False and state["postgres"]["ok"] is True
+
+
+def test_a_store_that_is_down_fails_only_what_needs_it_with_503(
+    servers: Servers, database_url: str, tmp_path: Path
+) -> None:
+    gone_redis = f"unix://{tmp_path}/no-redis.sock"
+    config = ApiConfig(gone_redis, database_url, snapshot(tmp_path), [], jwt_secret="s" * 40)
+    with TestClient(create_app(config)) as client:
+        login = client.post("/api/auth/login", json={"username": "a", "password": "b" * 8})
+        assert login.status_code == 503 and login.headers["retry-after"] == "2"
+        assert "Redis" in login.json()["detail"] and "sock" not in login.json()["detail"]
+        health = client.get("/api/health")
+        down = {c["name"] for c in health.json()["components"] if not c["ok"]}
+        assert health.status_code == 503 and "redis" in down and "postgres" not in down
+    gone_pg = f"postgresql://ronin@/nothing?host={tmp_path}"
+    config = ApiConfig(servers.redis_url, gone_pg, snapshot(tmp_path), [], jwt_secret="s" * 40)
+    with TestClient(create_app(config)) as client:
+        token = Tokens("s" * 40, 60).issue(User("alice", True))
+        cameras = client.get("/api/cameras", headers={"Authorization": f"Bearer {token}"})
+        assert cameras.status_code == 503 and "PostgreSQL" in cameras.json()["detail"]
