@@ -356,7 +356,7 @@ class CameraRecorder:
                 self.source.folder, run.folder, entry, anchor, run.streams
             )
             if closed is None:
-                log.error("%s: segment %s could not be read", self.source.name, entry.name)
+                log.error("%s: segment %s not closed yet", self.source.name, entry.name)
 
     def _announce_connection(self, run: _Run) -> None:
         if run.streams is not None and not run.codec_noted:

@@ -153,8 +153,11 @@ class SegmentStore:
     def remember_codec(self, camera_id: UUID, codec: str) -> None:
         """The camera's video codec as ffmpeg last announced it (read back on restart)."""
         folder = self.staging(camera_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "codec").write_text(codec)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "codec").write_text(codec)
+        except OSError as e:  # a full disk: it is learnt again next time
+            log.warning("cannot remember the codec: %s", e)
 
     def known_codec(self, camera_id: UUID) -> str | None:
         try:
@@ -164,7 +167,11 @@ class SegmentStore:
 
     @staticmethod
     def write_anchor(run: Path, anchor: datetime) -> None:
-        (run / _ANCHOR).write_text(anchor.isoformat())
+        """Kept for recovery; on a full disk, recovery falls back to the files' times."""
+        try:
+            (run / _ANCHOR).write_text(anchor.isoformat())
+        except OSError as e:
+            log.warning("cannot write the run's anchor: %s", e)
 
     @staticmethod
     def read_anchor(run: Path) -> datetime | None:
@@ -222,8 +229,13 @@ class SegmentStore:
             self._set_aside(source, str(e))
             return None
         event = self._event(camera, source, info, start, end, recovered)
-        self._write_intent(self._intents(camera.camera_id) / _intent_name(event), source, event)
-        self._move(source, self.root / event.path)
+        try:
+            intent = self._intents(camera.camera_id) / _intent_name(event)
+            self._write_intent(intent, source, event)
+            self._move(source, self.root / event.path)
+        except OSError as e:  # a full disk: the file stays in staging, closed again later
+            log.error("cannot put %s in place, kept in staging: %s", source.name, e)
+            return None
         self.finish_intents(camera.camera_id)
         return event
 
@@ -261,7 +273,11 @@ class SegmentStore:
     def _write_intent(intent: Path, source: Path, event: SegmentClosed) -> None:
         fields = {k: v.decode() for k, v in encode(event).items()}
         tmp = intent.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps({"source": str(source), "fields": fields}))
+        try:
+            tmp.write_bytes(orjson.dumps({"source": str(source), "fields": fields}))
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
         fsync_path(tmp)
         tmp.rename(intent)
         fsync_path(intent.parent)
@@ -300,6 +316,8 @@ class SegmentStore:
                     done.append(event)
         except StoreUnavailable as e:
             log.warning("segments wait on disk for the event store: %s", e)
+        except OSError as e:  # a full disk refused the move: tried again next call
+            log.error("segments wait in staging: %s", e)
         return done
 
     def waiting(self, camera_id: UUID) -> int:
