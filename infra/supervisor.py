@@ -51,8 +51,11 @@ WORKERS = ("projector", "analytics", "archiver", "ingest", "detector", "alerts",
 
 
 def backoff_s(failures: int, base: float = 0.25, cap: float = 30.0) -> float:
-    """Delay before restart number ``failures`` (0, 1, 2, ...): doubling, capped."""
-    return float(min(cap, base * 2 ** min(max(0, failures), 30)))
+    """Delay before restart number ``failures`` (0, 1, 2, ...): the first at once (a
+    crash is not yet a pattern), then doubling from ``base``, capped."""
+    if failures <= 0:
+        return 0.0
+    return float(min(cap, base * 2 ** min(failures - 1, 30)))
 
 
 def kill_group(pgid: int) -> None:
@@ -78,6 +81,7 @@ class Supervisor:
     say: Callable[[str], None] = print
     demo: bool = False
     stopping: threading.Event = field(default_factory=threading.Event)
+    child_exited: threading.Event = field(default_factory=threading.Event)
     infra: list[Child] = field(default_factory=list)
     apps: list[Child] = field(default_factory=list)
 
@@ -130,9 +134,11 @@ class Supervisor:
     def _handle_signals(self) -> None:
         def request_stop(signum: int, _frame: object) -> None:
             self.stopping.set()
+            self.child_exited.set()
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGCHLD, lambda *_: self.child_exited.set())
 
     def _start_infrastructure(self) -> dict[str, str]:
         data = self.settings.data_dir
@@ -227,7 +233,11 @@ class Supervisor:
         child.restart_at = None
 
     def _supervise(self) -> None:
-        while not self.stopping.wait(0.25):
+        while not self.stopping.is_set():
+            self.child_exited.wait(0.25)  # woken at once when a child exits
+            self.child_exited.clear()
+            if self.stopping.is_set():
+                break
             now = time.monotonic()
             for child in (*self.infra, *self.apps):
                 try:
@@ -238,12 +248,15 @@ class Supervisor:
                     self.say(f"{child.spec.name} did not start: {e}")
 
     def _restart_if_needed(self, child: Child, now: float) -> None:
-        if child.proc is None or child.proc.poll() is None:
-            if child.restart_at is not None and now >= child.restart_at:
-                if child.prepare is not None:
-                    child.spec = child.prepare()
-                self._spawn(child)
-            return
+        if child.proc is not None and child.proc.poll() is not None:
+            self._schedule_restart(child, now)
+        if child.proc is None and child.restart_at is not None and now >= child.restart_at:
+            if child.prepare is not None:
+                child.spec = child.prepare()
+            self._spawn(child)
+
+    def _schedule_restart(self, child: Child, now: float) -> None:
+        assert child.proc is not None
         code = child.proc.returncode
         kill_group(child.proc.pid)  # what the child left running dies with it
         if now - child.started_at > 60:

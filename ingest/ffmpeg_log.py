@@ -63,6 +63,7 @@ _VIDEO = re.compile(r"Stream #0:\d+.*?: Video: (\w+)")
 _AUDIO = re.compile(r"Stream #0:\d+.*?: Audio: (\w+)")
 _SIZE = re.compile(r", (\d{2,5})x(\d{2,5})")
 _FPS = re.compile(r", ([\d.]+) fps")
+_TBR = re.compile(r", ([\d.]+) tbr")  # the guessed rate, when a quick start left out fps
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,7 @@ def output_streams(lines: Iterable[str]) -> OutputStreams | None:
     if video is None:
         return None
     line, codec = video
-    size, fps = _SIZE.search(line), _FPS.search(line)
+    size, fps = _SIZE.search(line), _FPS.search(line) or _TBR.search(line)
     return OutputStreams(
         video_codec=codec,
         width=int(size.group(1)) if size else 0,

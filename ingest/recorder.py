@@ -39,6 +39,7 @@ from events.catalogue import (
     RecordingStarted,
     RecordingStopped,
 )
+from events.errors import RoninError
 from infra.embedded import die_with_parent
 from ingest.ffmpeg_command import RecorderPlan, codec_probe_command, recorder_command
 from ingest.ffmpeg_log import OutputStreams, needs_probing, output_streams, summarise
@@ -243,6 +244,7 @@ class CameraRecorder:
         self._quick_start = True  # until a start fails without writing anything
         self._probed = False
         self._intents_due = 0.0
+        self._recovered = False
         self.status = "starting"
         self._logger = _ffmpeg_logger(settings.log_dir, source.camera_id)
 
@@ -251,8 +253,11 @@ class CameraRecorder:
         return self._store.root / ".streams" / str(self.source.camera_id)
 
     def recover(self) -> RecoveryReport:
-        """Announce what a crash left behind (run before the first start)."""
-        report = self._store.recover(self.source.folder)
+        """Announce what earlier runs left behind (a crash, a worker that died). The first
+        tick calls it right after starting ffmpeg, so recording never waits for it."""
+        self._recovered = True
+        current = self._run.folder if self._run is not None else None
+        report = self._store.recover(self.source.folder, current)
         for path in report.unreadable:
             log.error("%s: unreadable recording %s", self.source.name, path)
         return report
@@ -265,6 +270,8 @@ class CameraRecorder:
         if run is None:
             if now >= self._retry_at and self._codec_known(now):
                 self._start()
+            if not self._recovered:
+                self._recover_safely()
             return
         self._close_listed(run)
         self._announce_connection(run)
@@ -302,6 +309,12 @@ class CameraRecorder:
         self.status = "stopped"
 
     # --- steps ---------------------------------------------------------------------
+
+    def _recover_safely(self) -> None:
+        try:
+            self.recover()
+        except RoninError as e:
+            log.error("%s: recovery failed: %s", self.source.name, e)
 
     def _codec_known(self, now: float) -> bool:
         """Before the first run, ask the camera for its codec (once; later runs learn it

@@ -325,14 +325,15 @@ class SegmentStore:
         folder = self.staging(camera_id) / "intents"
         return sum(1 for _ in folder.glob("*.json")) if folder.exists() else 0
 
-    def recover(self, camera: CameraFolder) -> RecoveryReport:
-        """Finish what a crash interrupted: intents first, then files left in staging."""
+    def recover(self, camera: CameraFolder, current: Path | None = None) -> RecoveryReport:
+        """Finish what a crash interrupted: intents first, then files left in staging by
+        earlier runs (``current``, the run recording now, is left alone)."""
         report = RecoveryReport()
         staging = self.staging(camera.camera_id)
         if not staging.exists():
             return report
         report.announced.extend(self.finish_intents(camera.camera_id))
-        for run in sorted(p for p in staging.glob("run-*") if p.is_dir()):
+        for run in sorted(p for p in staging.glob("run-*") if p.is_dir() and p != current):
             self.recover_run(camera, run, report)
         return report
 

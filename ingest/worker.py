@@ -30,7 +30,7 @@ import psycopg
 import redis
 
 from events.catalogue import Event
-from events.errors import ConfigurationError, RoninError, StoreUnavailable
+from events.errors import ConfigurationError, StoreUnavailable
 from events.heartbeat import WorkerHeartbeat, worker_statuses
 from events.outbox import Outbox
 from events.store import Lease
@@ -207,11 +207,7 @@ class IngestWorker:
                 self.name,
                 self._woken.set,
             )
-            try:
-                recorder.recover()
-            except RoninError as e:
-                log.error("%s: recovery failed: %s", source.name, e)
-            self.recorders[camera_id] = recorder
+            self.recorders[camera_id] = recorder  # it records first, then recovers
 
     def _fair_share(self, cameras: int) -> int:
         live = [s for s in worker_statuses(self._redis) if s.alive and s.name.startswith("ingest")]

@@ -23,6 +23,7 @@ from ingest.probe import probe
 from ingest.simcam.launcher import SimCamera, start_sim_cameras
 from tests.ingest_support import free_port
 from tests.stack_support import Stack, holes, missing_s, now, running_stack
+from tests.test_up import wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -63,13 +64,21 @@ def record_through(stack: Stack, fault: object, before_s: float, after_s: float)
     window = Span(start, now())
     stack.wait_covered(NAMES, window.end, timeout_s=90)
     assert stack.proc.poll() is None, "ronin up stopped"
+    wait_healthy(stack.port, stack.proc, timeout=30)  # every worker heartbeats again
     return window
+
+
+def restarted(stack: Stack) -> list[str]:
+    """What the supervisor had to restart so far (its log says so)."""
+    log = (stack.data / "up.log").read_text()
+    return [line.split()[0] for line in log.splitlines() if " exited (code " in line]
 
 
 def test_redis_killed_recording_goes_on_and_nothing_is_lost(stack: Stack) -> None:
     old = stack.server_pid("redis")
     window = record_through(stack, lambda: os.kill(old, signal.SIGKILL), 15, 45)
     assert stack.server_pid("redis") != old  # restarted by the supervisor
+    assert restarted(stack) == ["redis"]  # every worker waited for it and went on
     for name in NAMES:
         lost = missing_s(stack.spans(name), window)
         assert lost <= 0.01 * (window.end - window.start).total_seconds(), (name, lost)
@@ -80,6 +89,7 @@ def test_postgres_killed_recording_goes_on_and_nothing_is_lost(stack: Stack) -> 
     old = stack.server_pid("postgres")
     window = record_through(stack, lambda: os.kill(old, signal.SIGKILL), 15, 45)
     assert stack.server_pid("postgres") != old
+    assert restarted(stack) == ["redis", "postgres"]
     for name in NAMES:
         lost = missing_s(stack.spans(name), window)
         assert lost <= 0.01 * (window.end - window.start).total_seconds(), (name, lost)
@@ -96,8 +106,8 @@ def test_killed_ffmpeg_loses_at_most_a_second_or_two_each_time(stack: Stack) -> 
     time.sleep(5)
     window = Span(start, now())
     stack.wait_covered(NAMES, window.end, timeout_s=60)
-    found = holes(stack.spans("Cam0"), window)
-    assert len(found) <= 10 and all((h.end - h.start).total_seconds() <= 2.0 for h in found), found
+    lost = [round((h.end - h.start).total_seconds(), 2) for h in holes(stack.spans("Cam0"), window)]
+    assert len(lost) <= 10 and max(lost) <= 2.0, lost
     for path, seg_start, _ in stack.segment_rows("Cam0"):
         if seg_start >= start - timedelta(seconds=10):
             assert probe(stack.data / "recordings" / path).duration_s > 0  # every part plays
@@ -111,8 +121,10 @@ def test_killed_ingest_worker_is_restarted_and_recording_resumes(stack: Stack) -
     assert not [p for p in orphans if os.path.exists(f"/proc/{p}")]  # gone with the worker
     assert stack.pids("worker ingest") not in ([], [worker])
     for name in NAMES:
-        found = holes(stack.spans(name), window)
-        assert all((h.end - h.start).total_seconds() <= 3.0 for h in found), (name, found)
+        lost = [
+            round((h.end - h.start).total_seconds(), 2) for h in holes(stack.spans(name), window)
+        ]
+        assert all(s <= 3.0 for s in lost), (name, lost)
         assert_no_duplicates(stack, name)
 
 

@@ -42,8 +42,8 @@ def test_later_and_never_connected_cameras_back_off_to_the_cap(
 
 
 def test_supervisor_restarts_at_once_then_backs_off() -> None:
-    assert supervisor_backoff_s(0) == 0.25
-    assert supervisor_backoff_s(3) == 2.0 and supervisor_backoff_s(1000) == 30.0
+    assert supervisor_backoff_s(0) == 0.0 and supervisor_backoff_s(1) == 0.25
+    assert supervisor_backoff_s(4) == 2.0 and supervisor_backoff_s(1000) == 30.0
 
 
 def test_exit_reasons_say_what_happened() -> None:
