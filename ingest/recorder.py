@@ -253,8 +253,8 @@ class CameraRecorder:
         return self._store.root / ".streams" / str(self.source.camera_id)
 
     def recover(self) -> RecoveryReport:
-        """Announce what earlier runs left behind (a crash, a worker that died). The first
-        tick calls it right after starting ffmpeg, so recording never waits for it."""
+        """Announce what earlier runs left behind (a crash, a worker that died). The tick
+        after the first start calls it, so recording never waits for it."""
         self._recovered = True
         current = self._run.folder if self._run is not None else None
         report = self._store.recover(self.source.folder, current)
@@ -270,9 +270,9 @@ class CameraRecorder:
         if run is None:
             if now >= self._retry_at and self._codec_known(now):
                 self._start()
-            if not self._recovered:
-                self._recover_safely()
             return
+        if not self._recovered:  # a tick after the start: every camera starts first
+            self._recover_safely()
         self._close_listed(run)
         self._announce_connection(run)
         self._watch_newest(run, now)
