@@ -110,6 +110,7 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
     return [
         ffmpeg,
         "-nostdin",
+        "-nostats",  # progress comes on stdout; stderr keeps only what needs reading
         "-hide_banner",
         "-loglevel", "info",
         "-fflags", "nobuffer",
