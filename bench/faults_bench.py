@@ -113,10 +113,15 @@ def camera_outage(stack: Stack, camera: SimCamera, outage_s: float, fault: Fault
 
 
 def measure(stack: Stack, fault: Fault, window_s: float) -> list[float]:
-    """Seconds lost in each injection's window, for every camera."""
+    """Seconds lost around each injection, for every camera: from a second before it
+    (the unflushed fragment) until ``window_s`` after it or the next injection."""
     lost = []
-    for at, _ in fault.injected:
-        window = Span(at - timedelta(seconds=3), at + timedelta(seconds=window_s))
+    times = [at for at, _ in fault.injected]
+    for at, following in zip(times, [*times[1:], None], strict=True):
+        end = at + timedelta(seconds=window_s)
+        if following is not None:
+            end = min(end, following - timedelta(seconds=1))
+        window = Span(at - timedelta(seconds=1), end)
         lost.extend(missing_s(stack.spans(c), window) for c in fault.cameras)
     return lost
 
@@ -189,7 +194,7 @@ def report(stack: Stack, faults: dict[str, Fault], outage_s: float) -> None:
             fault.name, str(len(fault.injected)), f"{median(lost):.2f}", f"{worst:.2f}",
             f"{median(recovered):.2f}", f"{max(recovered):.2f}", f"{fault.limit_s:.1f}", ratio,
         )  # fmt: skip
-    Console().print(table)
+    Console(width=160).print(table)
 
 
 if __name__ == "__main__":

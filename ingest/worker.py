@@ -93,6 +93,7 @@ class IngestWorker:
         self._leases: dict[UUID, Lease] = {}
         self.recorders: dict[UUID, CameraRecorder] = {}
         self._wanted: dict[UUID, CameraSource] | None = None  # the last list read
+        self._catalog_down = False
         self._unreachable_since: float | None = None
         self._take_after = 0.0
         self._redis_run_id: str | None = None
@@ -136,8 +137,11 @@ class IngestWorker:
         self._renew_leases()
         try:
             self._wanted = {c.camera_id: c for c in self._catalog.enabled()}
+            self._catalog_down = False
         except StoreUnavailable as e:  # PostgreSQL: go on with the cameras held
-            log.warning("camera list unavailable, recording the cameras held: %s", e)
+            if not self._catalog_down:
+                log.warning("camera list unavailable, recording the cameras held: %s", e)
+            self._catalog_down = True
         if self._wanted is None:
             return
         share = self._fair_share(len(self._wanted))

@@ -115,6 +115,8 @@ try {
       v.readyState >= 2 && v.dataset.segmentStart ? Number(v.dataset.segmentStart) + v.currentTime * 1000 : 0), 30_000);
   if (Math.abs(landed - expected) > 3000) throw new Error(`seeked to ${landed}, expected about ${expected}`);
   log(`seeked within ${Math.round(Math.abs(landed - expected))} ms of the click`);
+  await until("the segment being written on the timeline", async () =>
+    (await page.locator(".segment-bar.open").count()) > 0, 30_000);
   await shot("playback");
 
   // 5. detections: an alert toast, then a marker on the timeline that jumps there
