@@ -79,7 +79,7 @@ def _segments(conn: Connection, camera_id: UUID, window: Span, root: Path) -> li
         " AND start_at < %s ORDER BY start_at",
         (camera_id, window.start, window.end),
     ).fetchall()
-    fields = list(Segment.model_fields)[:-1]
+    fields = [name for name in Segment.model_fields if name != "open"]
     closed = [Segment(**dict(zip(fields, row, strict=True))) for row in rows]
     growing = _open_segment(conn, camera_id, root)
     if growing is None or growing.end <= window.start or growing.start >= window.end:
