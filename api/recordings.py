@@ -236,10 +236,11 @@ def segment_video(
     """The segment as MP4; honours Range requests (206 with an exact Content-Range). The
     segment being written is served as far as it is written (fragmented MP4 plays up to
     its last fragment); fetch it again to see more."""
-    row = conn.execute(
+    row = conn.execute(  # an open segment's id still finds it once it has closed
         "SELECT path FROM recordings.segments WHERE segment_id = %s"
+        " UNION ALL SELECT path FROM recordings.segments WHERE opened_as = %s"
         " UNION ALL SELECT path FROM recordings.open_segments WHERE segment_id = %s",
-        (segment_id, segment_id),
+        (segment_id, segment_id, segment_id),
     ).fetchone()
     if row is None:
         raise HTTPException(404, "no such segment")

@@ -92,6 +92,9 @@ class DuckDBReadModels:
             con.execute(f"INSERT INTO {_ident(name, '_position')} VALUES (NULL, NULL)")
         for table in projection.tables:
             con.execute(table.ddl.format(table=_ident(name, table.name)))
+            for statement in table.indexes:  # columns added later (indexes not needed here)
+                if statement.startswith("ALTER TABLE"):
+                    con.execute(statement.format(table=_ident(name, table.name)))
 
     def position(self, projection: Projection, schema: str | None = None) -> StreamId | None:
         row = self._con.execute(

@@ -7,6 +7,7 @@ take the same lock to swap its fresh schema in without losing a concurrent write
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, LiteralString, TypeVar, cast
@@ -20,6 +21,7 @@ from projector.projection import Projection, SinkBatch
 from projector.rows import FoldedOps, TableSpec
 
 T = TypeVar("T")
+_ADDED_COLUMN = re.compile(r"ADD COLUMN IF NOT EXISTS (\w+)", re.I)
 _RETRY_DIRECT_AFTER = 50
 
 
@@ -210,6 +212,19 @@ class PostgresReadModels:
     def connection(self) -> psycopg.Connection:
         return self._conn
 
+    def _column_exists(self, schema: str, table: str, statement: str) -> bool:
+        """Whether ``statement`` adds a column (``ADD COLUMN IF NOT EXISTS c``) that the
+        table already has."""
+        added = _ADDED_COLUMN.search(statement)
+        if added is None:
+            return False
+        row = self._conn.execute(
+            "SELECT 1 FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = %s AND column_name = %s",
+            (schema, table, added.group(1)),
+        ).fetchone()
+        return row is not None
+
     def ensure(self, projection: Projection, schema: str | None = None) -> None:
         name = schema or projection.name
 
@@ -232,6 +247,8 @@ class PostgresReadModels:
                 )
                 for table in projection.tables:
                     for statement in (table.ddl, *table.indexes):
+                        if self._column_exists(name, table.name, statement):
+                            continue  # ALTER TABLE would wait for every reader's lock
                         self._conn.execute(
                             sql.SQL(statement).format(
                                 table=sql.Identifier(name, table.name),

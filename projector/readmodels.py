@@ -93,6 +93,7 @@ SEGMENTS = TableSpec(
         "fps",
         "audio_codec",
         "recovered",
+        "opened_as",
     ),
     key=("segment_id",),
     ddl="""CREATE TABLE IF NOT EXISTS {table} (
@@ -108,8 +109,14 @@ SEGMENTS = TableSpec(
         height integer NOT NULL,
         fps double precision NOT NULL,
         audio_codec text,
-        recovered boolean NOT NULL)""",
-    indexes=("CREATE INDEX IF NOT EXISTS segments_camera_start ON {table} (camera_id, start_at)",),
+        recovered boolean NOT NULL,
+        opened_as uuid)""",
+    indexes=(
+        "CREATE INDEX IF NOT EXISTS segments_camera_start ON {table} (camera_id, start_at)",
+        # the id it had while it was written: a player that asked for that still gets it
+        "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS opened_as uuid",
+        "CREATE INDEX IF NOT EXISTS segments_opened_as ON {table} (opened_as)",
+    ),
 )
 
 
@@ -222,6 +229,7 @@ def _segment_closed(event: Event) -> Sequence[RowOp]:
                 "fps": event.fps,
                 "audio_codec": event.audio_codec,
                 "recovered": event.recovered,
+                "opened_as": event.opened_as,
             },
         ),
     ]
