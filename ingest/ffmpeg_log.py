@@ -98,3 +98,13 @@ def output_streams(lines: Iterable[str]) -> OutputStreams | None:
         fps=float(fps.group(1)) if fps else 0.0,
         audio_codec=audio,
     )
+
+
+_OPENING = re.compile(r"^\[(\w+) @ [^\]]*\] Opening '(.+)' for writing$")
+
+
+def opened_file(line: str) -> tuple[str, str] | None:
+    """(muxer, path) when the line says ffmpeg opened a file for writing: the segment
+    muxer starting a new recording file, the HLS muxer a live segment or playlist."""
+    match = _OPENING.match(line)
+    return (match.group(1), match.group(2)) if match else None

@@ -1,8 +1,10 @@
 """One camera's recorder: runs and watches its ffmpeg, closes segments, reports status.
 
 :meth:`CameraRecorder.tick` is called about twice a second by the ingest worker and
-only calls named steps: learn the codec, start when due, close newly listed segments,
-announce the connection, handle an exit, and kill a stalled ffmpeg.
+only calls named steps: learn the codec, start when due, read ffmpeg's output, close
+newly listed segments, announce the connection, handle an exit, and kill a stalled
+ffmpeg. Between ticks :func:`pump_until` waits on every ffmpeg's pipes at once (no
+thread per pipe) and returns at once when one exits.
 
 Restarts: an ffmpeg that was recording and exits (killed, crashed, the camera hung up)
 is restarted at once, since every second waiting is footage lost. A camera that then
@@ -23,13 +25,11 @@ import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
 from uuid import UUID
 
 from events.catalogue import (
@@ -42,11 +42,24 @@ from events.catalogue import (
 from events.errors import RoninError
 from infra.embedded import die_with_parent
 from ingest.ffmpeg_command import RecorderPlan, codec_probe_command, recorder_command
-from ingest.ffmpeg_log import OutputStreams, needs_probing, output_streams, summarise
+from ingest.ffmpeg_log import (
+    OutputStreams,
+    needs_probing,
+    opened_file,
+    output_streams,
+    summarise,
+)
+from ingest.ffmpeg_pipes import PipeReader, latest_out_time_us, wait_readable
 from ingest.segment_list import SegmentListReader
 from ingest.segment_store import CameraFolder, RecoveryReport, SegmentStore
 
 log = logging.getLogger(__name__)
+
+_LIST_EVERY_S = 5.0
+"""How often segments.csv and the run's folder are read when ffmpeg's log has not
+said that a new file began (it says so as each begins)."""
+_GROWTH_EVERY_S = 2.0
+"""How often the newest file's size is checked (the stall watchdog waits ``stall_s``)."""
 
 _CREDENTIALS = re.compile(r"(rtsps?://)[^/@\s]+@")
 
@@ -152,71 +165,83 @@ class _CodecProbe:
 
 
 class _Run:
-    """One ffmpeg process and what its output tells us (filled by reader threads)."""
+    """One ffmpeg process and what its output tells us (read by :meth:`pump`)."""
 
-    def __init__(
-        self,
-        proc: subprocess.Popen[bytes],
-        folder: Path,
-        logger: logging.Logger,
-        on_exit: Callable[[], object],
-    ) -> None:
-        self.proc, self.folder, self._on_exit = proc, folder, on_exit
+    def __init__(self, proc: subprocess.Popen[bytes], folder: Path, logger: logging.Logger) -> None:
+        self.proc, self.folder = proc, folder
         self.started = time.monotonic()
         self.segments = SegmentListReader(str(folder / "segments.csv"))
         self.anchor: datetime | None = None
         self.out_time_us = 0
         self.progressed_at = self.started
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
-        self.streams: OutputStreams | None = None  # from the header, parsed by the reader
+        self.streams: OutputStreams | None = None  # from the header ffmpeg logs
         self.connected = False
         self.codec_noted = False
         self.listed, self.listed_end_s = 0, 0.0  # segments ffmpeg listed, and their end
+        self.list_due = self.started  # when segments.csv is read next
+        self.newest: Path | None = None  # the segment file ffmpeg writes now
+        self.glob_due = self.started  # when the folder is listed next (in case the log
+        # did not say which file is newest)
         self.announced: str | None = None  # the newest file announced as open
         self.written: tuple[str, int] | None = None  # (newest segment file, its size)
         self.written_at = self.started
-        self.checked_at = self.started
+        self.growth_due = self.started
         self._logger = logger
-        self._threads = [
-            threading.Thread(target=self._read_progress, args=(proc.stdout,), daemon=True),
-            threading.Thread(target=self._read_stderr, args=(proc.stderr,), daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._progress, self._log = PipeReader(proc.stdout), PipeReader(proc.stderr)
+        self._header: list[str] = []
+        self._in_output = False
 
-    def _read_progress(self, stream: IO[bytes] | None) -> None:
-        for raw in stream or []:
-            key, _, value = raw.decode(errors="replace").strip().partition("=")
-            if key != "out_time_us" or not value.lstrip("-").isdigit():
-                continue
-            out_time = int(value)
-            if out_time > self.out_time_us:
-                now = time.monotonic()
-                if self.anchor is None and out_time > 0:
-                    # the wall-clock time of media time 0: what has been written so far
-                    # ends now (stream copy of a live source writes as it receives)
-                    self.anchor = datetime.now(UTC) - timedelta(microseconds=out_time)
-                self.out_time_us, self.progressed_at = out_time, now
-        self._on_exit()  # ffmpeg closed its output: it is exiting, wake the worker
+    def fds(self) -> dict[int, bool]:
+        """The open pipes, each with whether data on it is awaited at once: progress
+        until the anchor is known; otherwise only a hang-up (ffmpeg exited)."""
+        wanted = {self._progress: self.anchor is None, self._log: False}
+        return {p.fileno(): now for p, now in wanted.items() if not p.at_end}
 
-    def _read_stderr(self, stream: IO[bytes] | None) -> None:
-        header: list[str] = []
-        in_output = False
-        for raw in stream or []:
-            line = redact(raw.decode(errors="replace").rstrip())
-            self.stderr_tail.append(line)
-            self._logger.info(line)
-            if self.streams is not None:
-                continue
-            if in_output and not line.startswith(" "):  # the indented Output #0 block ended
-                self.streams = output_streams(header)
-            elif len(header) < 500:
-                header.append(line)
-                in_output = in_output or line.startswith("Output #0")
+    @property
+    def output_closed(self) -> bool:
+        """Both pipes closed: ffmpeg is exiting (or gone)."""
+        return self._progress.at_end and self._log.at_end
 
-    def join(self, timeout: float = 5.0) -> None:
-        for thread in self._threads:
-            thread.join(timeout)
+    def pump(self) -> None:
+        """Take in whatever ffmpeg has written since the last call, without waiting."""
+        self._note_progress(latest_out_time_us(self._progress.read_lines()))
+        for raw in self._log.read_lines():
+            self._note_log(redact(raw.decode(errors="replace").rstrip()))
+
+    def drain(self, timeout_s: float = 2.0) -> None:
+        """After ffmpeg exited: read its last words (its pipes end at once)."""
+        deadline = time.monotonic() + timeout_s
+        self.pump()
+        while not self.output_closed and time.monotonic() < deadline:
+            wait_readable(dict.fromkeys(self.fds(), True), deadline - time.monotonic())
+            self.pump()
+
+    def _note_progress(self, out_time: int | None) -> None:
+        if out_time is None or out_time <= self.out_time_us:
+            return
+        if self.anchor is None:
+            # the wall-clock time of media time 0: what has been written so far ends
+            # now (stream copy of a live source writes as it receives)
+            self.anchor = datetime.now(UTC) - timedelta(microseconds=out_time)
+        self.out_time_us, self.progressed_at = out_time, time.monotonic()
+
+    def _note_log(self, line: str) -> None:
+        opened = opened_file(line)
+        if opened is not None and opened[0] == "hls":
+            return  # a live segment and the playlist every second: nothing to keep
+        self.stderr_tail.append(line)
+        self._logger.info(line)
+        if opened is not None and opened[0] == "segment" and opened[1].endswith(".mp4"):
+            # the previous segment is complete and listed: read the list now
+            self.newest, self.list_due = self.folder / Path(opened[1]).name, 0.0
+        if self.streams is not None:
+            return
+        if self._in_output and not line.startswith(" "):  # the Output #0 block ended
+            self.streams = output_streams(self._header)
+        elif len(self._header) < 500:
+            self._header.append(line)
+            self._in_output = self._in_output or line.startswith("Output #0")
 
 
 class CameraRecorder:
@@ -227,11 +252,8 @@ class CameraRecorder:
         settings: RecorderSettings,
         emit: Callable[[Event], object],
         worker: str,
-        wake: Callable[[], object] = lambda: None,
     ) -> None:
-        """``wake`` is called (from a reader thread) when ffmpeg exits, so the caller
-        can tick at once instead of at its next turn."""
-        self.source, self._wake = source, wake
+        self.source = source
         self._store, self._settings, self._emit, self._worker = store, settings, emit, worker
         self._run: _Run | None = None
         self._retry_at = 0.0
@@ -262,6 +284,17 @@ class CameraRecorder:
             log.error("%s: unreadable recording %s", self.source.name, path)
         return report
 
+    def fds(self) -> dict[int, bool]:
+        """ffmpeg's pipes that are still open, to wait on (see :func:`pump_until`)."""
+        return self._run.fds() if self._run is not None else {}
+
+    def pump(self) -> bool:
+        """Read what ffmpeg wrote; True once it is exiting (tick now to restart it)."""
+        if self._run is None:
+            return False
+        self._run.pump()
+        return self._run.output_closed
+
     def tick(self, now: float) -> None:
         if now >= self._intents_due:
             self._intents_due = now + 1.0
@@ -271,12 +304,15 @@ class CameraRecorder:
             if now >= self._retry_at and self._codec_known(now):
                 self._start()
             return
+        run.pump()
         if not self._recovered:  # a tick after the start: every camera starts first
             self._recover_safely()
-        self._close_listed(run)
+        if now >= run.list_due:  # at once when ffmpeg began a new file, else now and then
+            run.list_due = now + _LIST_EVERY_S
+            self._close_listed(run)
         self._announce_connection(run)
         self._watch_newest(run, now)
-        if run.proc.poll() is not None:
+        if self._exited(run):
             self._on_exit(run, now)
         elif self._stalled(run, now):
             self._kill(run)
@@ -300,7 +336,7 @@ class CameraRecorder:
             except subprocess.TimeoutExpired:
                 run.proc.kill()
                 run.proc.wait()
-        run.join()
+        run.drain()
         self._close_listed(run)
         self._finish_run(run)
         if run.connected:
@@ -351,7 +387,7 @@ class CameraRecorder:
             stderr=subprocess.PIPE,
             preexec_fn=die_with_parent(signal.SIGTERM),  # no orphan recording a camera twice
         )
-        self._run = _Run(proc, folder, self._logger, self._wake)
+        self._run = _Run(proc, folder, self._logger)
         self.status = "connecting"
 
     def _close_listed(self, run: _Run) -> None:
@@ -385,6 +421,18 @@ class CameraRecorder:
         self._last_reason, self._outage_since = None, None
         self.status = "recording"
 
+    @staticmethod
+    def _exited(run: _Run) -> bool:
+        if run.proc.poll() is not None:
+            return True
+        if not run.output_closed:
+            return False
+        try:  # its pipes closed as it exits: the exit itself follows within moments
+            run.proc.wait(1.0)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     def _stalled(self, run: _Run, now: float) -> bool:
         if run.connected:
             return (
@@ -394,19 +442,18 @@ class CameraRecorder:
         return now - run.started > self._settings.connect_timeout_s
 
     def _watch_newest(self, run: _Run, now: float) -> None:
-        """Once a second: note whether the newest file grew (ffmpeg goes on, live HLS and
-        all, when its segment writes fail, e.g. on a full disk: only the file tells), and
-        announce a segment ffmpeg has begun, so it can be watched while it grows."""
-        if now - run.checked_at < 1.0:
-            return
-        run.checked_at = now
-        newest = max(run.folder.glob("*.mp4"), key=lambda p: p.name, default=None)
-        try:
-            written = (newest.name, newest.stat().st_size) if newest else None
-        except OSError:
-            written = None
-        if written != run.written:
-            run.written, run.written_at = written, now
+        """Note now and then whether the newest file grew (ffmpeg goes on, live HLS and
+        all, when its segment writes fail, e.g. on a full disk: only the file tells),
+        and announce a segment ffmpeg has begun, so it can be watched while it grows."""
+        newest = self._newest_file(run, now)
+        if now >= run.growth_due:
+            run.growth_due = now + _GROWTH_EVERY_S
+            try:
+                written = (newest.name, newest.stat().st_size) if newest else None
+            except OSError:
+                written = None
+            if written != run.written:
+                run.written, run.written_at = written, now
         if newest is None or run.anchor is None or run.streams is None:
             return
         if newest.name == run.announced:
@@ -416,6 +463,17 @@ class CameraRecorder:
         run.announced = newest.name
         start = run.anchor + timedelta(seconds=run.listed_end_s)
         self._emit(self._store.opened(self.source.camera_id, newest, start, run.streams))
+
+    @staticmethod
+    def _newest_file(run: _Run, now: float) -> Path | None:
+        """The file ffmpeg writes: as its log said, checked against the folder now and
+        then (should a build of ffmpeg word it otherwise)."""
+        if now >= run.glob_due:
+            run.glob_due = now + _LIST_EVERY_S
+            found = max(run.folder.glob("*.mp4"), key=lambda p: p.name, default=None)
+            if found is not None and (run.newest is None or found.name > run.newest.name):
+                run.newest = found
+        return run.newest
 
     def _kill(self, run: _Run) -> None:
         what = "stalled" if run.connected else "timed out connecting"
@@ -433,7 +491,7 @@ class CameraRecorder:
             run.proc.kill()
 
     def _on_exit(self, run: _Run, now: float) -> None:
-        run.join()
+        run.drain()
         reason = exit_reason(run.stderr_tail, run.proc.returncode)
         self._run = None
         at_once = run.connected and now - run.started >= self._settings.restart_after_s
@@ -484,3 +542,18 @@ def _ffmpeg_logger(log_dir: Path, camera_id: UUID) -> logging.Logger:
         logger.propagate = False
         logger.setLevel(logging.INFO)
     return logger
+
+
+def pump_until(recorders: Iterable[CameraRecorder], deadline: float) -> bool:
+    """Read every recorder's ffmpeg output as it arrives until ``deadline`` (monotonic
+    time); return early, True, as soon as an ffmpeg is exiting (tick its recorder now)."""
+    recorders = list(recorders)
+    while (left := deadline - time.monotonic()) > 0:
+        owners = {fd: r for r in recorders for fd in r.fds()}
+        wanted = {fd: on_data for r in recorders for fd, on_data in r.fds().items()}
+        exited = False
+        for fd in wait_readable(wanted, left):
+            exited = owners[fd].pump() or exited
+        if exited:
+            return True
+    return False

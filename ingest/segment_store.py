@@ -122,6 +122,7 @@ class SegmentStore:
         self.root = root
         self._append, self._appended, self._confirm_after_s = append, appended, confirm_after_s
         self._sent: dict[Path, tuple[float, UUID]] = {}  # appended, not yet confirmed
+        self._settled: set[UUID] = set()  # cameras known to have no intent on disk
 
     # --- staging -------------------------------------------------------------------
 
@@ -231,6 +232,7 @@ class SegmentStore:
         event = self._event(camera, source, info, start, end, recovered)
         try:
             intent = self._intents(camera.camera_id) / _intent_name(event)
+            self._settled.discard(camera.camera_id)
             self._write_intent(intent, source, event)
             self._move(source, self.root / event.path)
         except OSError as e:  # a full disk: the file stays in staging, closed again later
@@ -305,31 +307,41 @@ class SegmentStore:
         """Append, oldest first, the events of segments already in place, and forget the
         confirmed ones; stop at the first the store refuses (it is tried again next call).
         Returns the events appended now."""
+        if camera_id in self._settled:
+            return []  # nothing written since the folder was last found empty
         folder = self.staging(camera_id) / "intents"
-        if not folder.exists():
-            return []
         done: list[SegmentClosed] = []
         try:
-            for intent in sorted(folder.glob("*.json")):
+            for intent in self._intent_files(folder):
                 event = self._finish_intent(intent)
                 if event is not None:
                     done.append(event)
+            if not self._intent_files(folder):
+                self._settled.add(camera_id)
         except StoreUnavailable as e:
             log.warning("segments wait on disk for the event store: %s", e)
         except OSError as e:  # a full disk refused the move: tried again next call
             log.error("segments wait in staging: %s", e)
         return done
 
+    @staticmethod
+    def _intent_files(folder: Path) -> list[Path]:
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".json"))
+        except FileNotFoundError:
+            return []
+        return [folder / n for n in names]
+
     def waiting(self, camera_id: UUID) -> int:
         """Intents not yet confirmed in the event store (0 when all is announced)."""
-        folder = self.staging(camera_id) / "intents"
-        return sum(1 for _ in folder.glob("*.json")) if folder.exists() else 0
+        return len(self._intent_files(self.staging(camera_id) / "intents"))
 
     def recover(self, camera: CameraFolder, current: Path | None = None) -> RecoveryReport:
         """Finish what a crash interrupted: intents first, then files left in staging by
         earlier runs (``current``, the run recording now, is left alone)."""
         report = RecoveryReport()
         staging = self.staging(camera.camera_id)
+        self._settled.discard(camera.camera_id)  # another process may have left intents
         if not staging.exists():
             return report
         report.announced.extend(self.finish_intents(camera.camera_id))

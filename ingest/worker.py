@@ -35,7 +35,7 @@ from events.heartbeat import WorkerHeartbeat, worker_statuses
 from events.outbox import Outbox
 from events.store import Lease
 from ingest.credentials import CredentialCipher, with_credentials
-from ingest.recorder import CameraRecorder, CameraSource, RecorderSettings
+from ingest.recorder import CameraRecorder, CameraSource, RecorderSettings, pump_until
 from ingest.segment_store import SegmentStore
 from projector.postgres import read_rows
 
@@ -97,16 +97,15 @@ class IngestWorker:
         self._unreachable_since: float | None = None
         self._take_after = 0.0
         self._redis_run_id: str | None = None
-        self._woken = threading.Event()
         # liveness counts for the fair share: it must expire about as fast as a lease
         self._heartbeat = WorkerHeartbeat(client, name, ttl_s=max(2.0, 2 * lease_ttl_ms / 1000))
 
     def run(self, stop: threading.Event) -> None:
         try:
             while not stop.is_set():
-                self.step(time.monotonic())
-                self._woken.wait(0.5)  # or at once when an ffmpeg exits
-                self._woken.clear()
+                now = time.monotonic()
+                self.step(now)
+                pump_until(self.recorders.values(), now + 0.5)  # or less: an ffmpeg exited
         finally:
             self.shutdown("ingest worker stopped")
 
@@ -209,7 +208,6 @@ class IngestWorker:
                 self._settings,
                 self._outbox.emit,
                 self.name,
-                self._woken.set,
             )
             self.recorders[camera_id] = recorder  # it records first, then recovers
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 from events.catalogue import Event, SegmentClosed
-from ingest.recorder import CameraRecorder, CameraSource, RecorderSettings
+from ingest.recorder import CameraRecorder, CameraSource, RecorderSettings, pump_until
 from ingest.segment_store import SegmentStore, segment_id_for
 from ingest.simcam.launcher import SimCamera, start_sim_cameras
 
@@ -47,7 +47,7 @@ def run_until(rec: CameraRecorder, done: Callable[[], bool], timeout_s: float) -
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and not done():
         rec.tick(time.monotonic())
-        time.sleep(0.2)
+        pump_until([rec], time.monotonic() + 0.2)
 
 
 def segments(events: list[Event]) -> list[SegmentClosed]:
