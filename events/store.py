@@ -8,7 +8,7 @@ trimmed only by the archiver (``events.archive``), never on append.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -105,6 +105,8 @@ class EventStore(Protocol):
     def read_range(self, topic: Topic, after: StreamId, count: int) -> list[Message]: ...
     def first_id(self, topic: Topic) -> StreamId | None: ...
     def last_id(self, topic: Topic) -> StreamId | None: ...
+    def last_ids(self, topics: Iterable[Topic]) -> dict[Topic, StreamId | None]: ...
+    def wait_for_appends(self, after: Mapping[Topic, StreamId | None], timeout_ms: int) -> bool: ...
     def length(self, topic: Topic) -> int: ...
     def groups(self, topic: Topic) -> list[GroupState]: ...
     def trim_below(self, topic: Topic, floor: StreamId) -> int: ...
@@ -320,6 +322,33 @@ class RedisEventStore:
     def last_id(self, topic: Topic) -> StreamId | None:
         entries = self._call(lambda: self._redis.xrevrange(self.key(topic), count=1))
         return StreamId.parse(entries[0][0]) if entries else None
+
+    def last_ids(self, topics: Iterable[Topic]) -> dict[Topic, StreamId | None]:
+        """:meth:`last_id` of several topics in one round trip."""
+        topics = list(topics)
+
+        def run() -> list[Any]:
+            pipe = self._redis.pipeline(transaction=False)
+            for topic in topics:
+                pipe.xrevrange(self.key(topic), count=1)
+            return list(pipe.execute())
+
+        replies = self._call(run)
+        return {
+            t: StreamId.parse(entries[0][0]) if entries else None
+            for t, entries in zip(topics, replies, strict=True)
+        }
+
+    def wait_for_appends(self, after: Mapping[Topic, StreamId | None], timeout_ms: int) -> bool:
+        """Wait at most ``timeout_ms`` for an event after ``after`` (a topic's last id
+        when it was read, see :meth:`last_ids`) in any of its topics; True if one came.
+        A blocked XREAD costs Redis nothing while nothing happens, where polling every
+        consumer group each few milliseconds kept two workers and Redis busy."""
+        if not after:
+            return False
+        streams = {self.key(t): str(sid or ZERO) for t, sid in after.items()}
+        reply = self._call(lambda: self._redis.xread(streams, count=1, block=max(1, timeout_ms)))
+        return bool(reply)
 
     def length(self, topic: Topic) -> int:
         return int(self._call(lambda: self._redis.xlen(self.key(topic))))

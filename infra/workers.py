@@ -97,23 +97,29 @@ def build_runners(
 
 def run_projection_loop(
     runners: Sequence[ProjectionRunner],
+    store: RedisEventStore,
     heartbeat: WorkerHeartbeat,
     stop: threading.Event,
     after_step: Callable[[int], None] = lambda handled: None,
+    idle_wait_ms: int = 1000,
 ) -> None:
-    """Step every runner until stopped; back off while a store is unreachable."""
+    """Step every runner until stopped; back off while a store is unreachable. With
+    nothing to do, wait in Redis for the next event on any of the runners' topics (the
+    last ids are read before the step, so an event appended during it ends the wait at
+    once), up to ``idle_wait_ms`` (leases are renewed and replays looked for each time)."""
+    topics = {runner.projection.topic for runner in runners}
     try:
         while not stop.is_set():
             try:
+                seen = store.last_ids(topics)
                 handled = sum(runner.step(block_ms=None) for runner in runners)
                 after_step(handled)
                 heartbeat.beat(applied=sum(r.stats.applied for r in runners))
+                if handled == 0:
+                    store.wait_for_appends(seen, idle_wait_ms)
             except StoreUnavailable as e:
                 log.warning("store unavailable, retrying: %s", e)
                 stop.wait(1.0)
-                continue
-            if handled == 0:
-                stop.wait(0.05)
     finally:
         for runner in runners:
             runner.release()
@@ -126,7 +132,7 @@ def run_projector(settings: Settings) -> None:
     sink = PostgresReadModels(reconnecting_connection(database_url))
     runners = build_runners(settings, store, postgres_projections(), sink, "projector")
     heartbeat = WorkerHeartbeat(store.client, "projector")
-    run_projection_loop(runners, heartbeat, stop_on_signals())
+    run_projection_loop(runners, store, heartbeat, stop_on_signals())
 
 
 def run_analytics(settings: Settings) -> None:
@@ -159,7 +165,7 @@ def run_analytics(settings: Settings) -> None:
             state.update(dirty=False, published=time.monotonic())
 
     try:
-        run_projection_loop(runners, heartbeat, stop_on_signals(), between_batches)
+        run_projection_loop(runners, store, heartbeat, stop_on_signals(), between_batches)
     finally:
         sink.close()
 

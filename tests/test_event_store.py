@@ -30,6 +30,23 @@ def test_events_go_to_their_topic_stream(store: RedisEventStore) -> None:
     assert store.length(Topic.RECORDINGS) == 1
 
 
+def test_waiting_for_appends_returns_at_once_for_news_and_times_out_without(
+    store: RedisEventStore,
+) -> None:
+    topics = [Topic.CAMERAS, Topic.RECORDINGS]
+    store.append(camera_added())
+    seen = store.last_ids(topics)
+    assert seen[Topic.RECORDINGS] is None and seen[Topic.CAMERAS] is not None
+    started = time.monotonic()
+    assert not store.wait_for_appends(seen, 200)
+    assert time.monotonic() - started >= 0.15
+    store.append(segment_closed())  # appended after the ids were read: news, no wait
+    started = time.monotonic()
+    assert store.wait_for_appends(seen, 5000)
+    assert time.monotonic() - started < 1
+    assert not store.wait_for_appends({}, 5000)
+
+
 def test_group_delivers_once_and_ack_clears_pending(store: RedisEventStore) -> None:
     store.ensure_group(Topic.RECORDINGS, "g")
     store.ensure_group(Topic.RECORDINGS, "g")  # idempotent
