@@ -96,9 +96,6 @@ class IngestWorker:
         self._catalog_down = False
         self._unreachable_since: float | None = None
         self._take_after = 0.0
-        # the camera list and the leases cost round trips to PostgreSQL and Redis: once
-        # a second, or five times per lease time when leases are shorter
-        self._follow_every_s, self._follow_due = min(1.0, lease_ttl_ms / 5000), 0.0
         self._redis_run_id: str | None = None
         # liveness counts for the fair share: it must expire about as fast as a lease
         self._heartbeat = WorkerHeartbeat(client, name, ttl_s=max(2.0, 2 * lease_ttl_ms / 1000))
@@ -113,15 +110,12 @@ class IngestWorker:
             self.shutdown("ingest worker stopped")
 
     def step(self, now: float) -> None:
-        """Follow the camera list and the leases (once a second) when the stores answer;
-        record always."""
-        if now >= self._follow_due:
-            self._follow_due = now + self._follow_every_s
-            try:
-                self._follow_cameras(now)
-                self._reachable(now)
-            except StoreUnavailable as e:
-                self._unreachable(now, e)
+        """Follow the camera list and the leases when the stores answer; record always."""
+        try:
+            self._follow_cameras(now)
+            self._reachable(now)
+        except StoreUnavailable as e:
+            self._unreachable(now, e)
         self._outbox.flush()
         for recorder in list(self.recorders.values()):
             recorder.tick(now)
