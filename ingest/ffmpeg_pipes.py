@@ -5,9 +5,9 @@ log to stderr (a few lines a second). A reader thread per pipe woke the process 
 every write, and each wake-up of a sleeping process costs more CPU than reading the
 lines. Instead both pipes are non-blocking and read at the worker's ticks; between
 ticks one ``poll`` waits on every camera's pipes for what cannot wait: a hang-up (an
-ffmpeg exited: restart it at once) and, until a run's wall-clock anchor is known, its
-first progress report (the anchor is "now minus the media time", so it must be read
-when it is written). The pipes are enlarged so that a chatty ffmpeg never blocks on
+ffmpeg exited: restart it at once). (A run's first progress report fixes its wall-clock
+anchor, "now minus the media time", so the recorder reads that one in a short-lived
+thread of the run's, the moment it is written.) The pipes are enlarged so that a chatty ffmpeg never blocks on
 its log while a tick is late.
 
 :class:`LineBuffer` and :func:`latest_out_time_us` are pure; :class:`PipeReader` and

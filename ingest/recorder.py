@@ -4,7 +4,8 @@
 only calls named steps: learn the codec, start when due, read ffmpeg's output, close
 newly listed segments, announce the connection, handle an exit, and kill a stalled
 ffmpeg. Between ticks :func:`pump_until` waits on every ffmpeg's pipes at once (no
-thread per pipe) and returns at once when one exits.
+thread per pipe; one per run only until its first progress report) and returns at once
+when one exits.
 
 Restarts: an ffmpeg that was recording and exits (killed, crashed, the camera hung up)
 is restarted at once, since every second waiting is footage lost. A camera that then
@@ -25,6 +26,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -191,12 +193,21 @@ class _Run:
         self._progress, self._log = PipeReader(proc.stdout), PipeReader(proc.stderr)
         self._header: list[str] = []
         self._in_output = False
+        # the anchor is "now minus the media time" of the first progress report, so that
+        # report is read the moment it is written, by a thread of its own, whatever the
+        # tick is busy with (closing and probing the previous run's files, say); the
+        # thread ends there and the ticks read the pipe from then on
+        self._anchoring = threading.Thread(target=self._take_anchor, daemon=True)
+        self._anchoring.start()
+
+    def _take_anchor(self) -> None:
+        while self.anchor is None and not self._progress.at_end:
+            wait_readable({self._progress.fileno(): True}, 1.0)
+            self._note_progress(latest_out_time_us(self._progress.read_lines()))
 
     def fds(self) -> dict[int, bool]:
-        """The open pipes, each with whether data on it is awaited at once: progress
-        until the anchor is known; otherwise only a hang-up (ffmpeg exited)."""
-        wanted = {self._progress: self.anchor is None, self._log: False}
-        return {p.fileno(): now for p, now in wanted.items() if not p.at_end}
+        """The open pipes, to be waited on for a hang-up only (ffmpeg exited)."""
+        return {p.fileno(): False for p in (self._progress, self._log) if not p.at_end}
 
     @property
     def output_closed(self) -> bool:
@@ -205,13 +216,15 @@ class _Run:
 
     def pump(self) -> None:
         """Take in whatever ffmpeg has written since the last call, without waiting."""
-        self._note_progress(latest_out_time_us(self._progress.read_lines()))
+        if not self._anchoring.is_alive():  # else the pipe is still the thread's
+            self._note_progress(latest_out_time_us(self._progress.read_lines()))
         for raw in self._log.read_lines():
             self._note_log(redact(raw.decode(errors="replace").rstrip()))
 
     def drain(self, timeout_s: float = 2.0) -> None:
         """After ffmpeg exited: read its last words (its pipes end at once)."""
         deadline = time.monotonic() + timeout_s
+        self._anchoring.join(timeout_s)
         self.pump()
         while not self.output_closed and time.monotonic() < deadline:
             wait_readable(dict.fromkeys(self.fds(), True), deadline - time.monotonic())
@@ -428,7 +441,7 @@ class CameraRecorder:
         if not run.output_closed:
             return False
         try:  # its pipes closed as it exits: the exit itself follows within moments
-            run.proc.wait(1.0)
+            run.proc.wait(0.1)  # (short: every camera's tick waits on it)
         except subprocess.TimeoutExpired:
             return False
         return True
@@ -549,8 +562,10 @@ def pump_until(recorders: Iterable[CameraRecorder], deadline: float) -> bool:
     time); return early, True, as soon as an ffmpeg is exiting (tick its recorder now)."""
     recorders = list(recorders)
     while (left := deadline - time.monotonic()) > 0:
-        owners = {fd: r for r in recorders for fd in r.fds()}
-        wanted = {fd: on_data for r in recorders for fd, on_data in r.fds().items()}
+        owners, wanted = {}, {}
+        for recorder in recorders:
+            for fd, on_data in recorder.fds().items():
+                owners[fd], wanted[fd] = recorder, on_data
         exited = False
         for fd in wait_readable(wanted, left):
             exited = owners[fd].pump() or exited

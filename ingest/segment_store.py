@@ -312,11 +312,12 @@ class SegmentStore:
         folder = self.staging(camera_id) / "intents"
         done: list[SegmentClosed] = []
         try:
-            for intent in self._intent_files(folder):
+            intents = self._intent_files(folder)
+            for intent in intents:
                 event = self._finish_intent(intent)
                 if event is not None:
                     done.append(event)
-            if not self._intent_files(folder):
+            if not intents or not self._intent_files(folder):
                 self._settled.add(camera_id)
         except StoreUnavailable as e:
             log.warning("segments wait on disk for the event store: %s", e)
