@@ -7,8 +7,8 @@ lines. Instead both pipes are non-blocking and read at the worker's ticks; betwe
 ticks one ``poll`` waits on every camera's pipes for what cannot wait: a hang-up (an
 ffmpeg exited: restart it at once). (A run's first progress report fixes its wall-clock
 anchor, "now minus the media time", so the recorder reads that one in a short-lived
-thread of the run's, the moment it is written.) The pipes are enlarged so that a chatty ffmpeg never blocks on
-its log while a tick is late.
+thread of the run's, the moment it is written.) The pipes are enlarged so that a
+chatty ffmpeg never blocks on its log while a tick is late.
 
 :class:`LineBuffer` and :func:`latest_out_time_us` are pure; :class:`PipeReader` and
 :func:`wait_readable` are the I/O.
