@@ -7,26 +7,32 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import psycopg
 import redis
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from api.auth import AuthError, LoginLimiter, Tokens
+from api.auth import AuthError, Forbidden, LoginLimiter, Tokens
 from api.cameras import router as cameras_router
+from api.client_address import Network
+from api.deps import PUBLIC, optional_admin
 from api.detections import router as detections_router
 from api.exports import router as exports_router
 from api.health import HealthReport, check_health
+from api.http_headers import add_security_headers
 from api.live import router as live_router
 from api.live_events import router as events_router
 from api.recordings import router as recordings_router
 from api.sessions import router as sessions_router
 from api.stats import router as stats_router
 from api.status import router as status_router
+from api.user_directory import UserDirectory
+from api.users import router as users_router
 from events.errors import ProjectionError, StoreUnavailable
 from events.store import RedisEventStore
 from ingest.credentials import CredentialCipher
@@ -51,6 +57,11 @@ class ApiConfig:
     storage_root: Path = Path("ronin-data/recordings")
     ui_dist: Path | None = None
     """The built web UI (``ui/dist``), served at ``/`` when present."""
+    trusted_proxies: tuple[Network, ...] = ()
+    """Peers whose ``X-Forwarded-For`` names the client (compose's nginx)."""
+    camera_deny_networks: tuple[Network, ...] = ()
+    """Where cameras may not be, besides link-local and cloud-metadata addresses."""
+    export_max_hours: float = 24.0
 
 
 def ensure_read_models(pool: ConnectionPool) -> None:
@@ -87,7 +98,9 @@ def create_app(config: ApiConfig) -> FastAPI:
         app.state.store = store
         app.state.pool = pool
         app.state.tokens = Tokens(config.jwt_secret, config.token_expiry_s)
+        app.state.users = UserDirectory(pool)
         app.state.limiter = LoginLimiter(store.client)
+        app.state.connection_tests = set()
         app.state.cipher = CredentialCipher(config.encryption_key)
         app.state.storage_root = config.storage_root
         app.state.redis_url = config.redis_url
@@ -99,6 +112,7 @@ def create_app(config: ApiConfig) -> FastAPI:
             store.client.close()
 
     app = FastAPI(title="Ronin NVR", version="0.1.0", lifespan=lifespan)
+    add_security_headers(app)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=config.cors_origins,
@@ -129,13 +143,19 @@ def create_app(config: ApiConfig) -> FastAPI:
             {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
 
+    @app.exception_handler(Forbidden)
+    async def forbidden(_request: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
     @app.get(
         "/api/health",
         response_model=HealthReport,
         responses={503: {"model": HealthReport, "description": "a component is down"}},
+        **PUBLIC,
     )
-    def health(request: Request) -> JSONResponse:
-        """Each component's state; 503 when any is down. Needs no token."""
+    def health(request: Request, admin: Annotated[bool, Depends(optional_admin)]) -> JSONResponse:
+        """Up (200) or down (503); with an admin's token also each component's state (the
+        details name servers, paths and errors: not for strangers)."""
         report = check_health(
             request.app.state.store,
             config.database_url,
@@ -143,9 +163,12 @@ def create_app(config: ApiConfig) -> FastAPI:
             config.expected_workers,
         )
         code = 200 if report.status == "ok" else 503
+        if not admin:
+            report = HealthReport(status=report.status, components=[], consumer_groups=[])
         return JSONResponse(report.model_dump(), status_code=code)
 
     app.include_router(sessions_router)
+    app.include_router(users_router)
     app.include_router(cameras_router)
     app.include_router(live_router)
     app.include_router(recordings_router)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+from uuid import UUID
 
 import jwt
 import psycopg
@@ -26,40 +27,98 @@ class AuthError(RoninError):
     """Missing, expired, tampered or wrong credentials (HTTP 401)."""
 
 
+Role = Literal["admin", "viewer"]
+ROLES: tuple[Role, ...] = ("admin", "viewer")
+
+
+class Forbidden(RoninError):
+    """A signed-in user asked for what their role does not allow (HTTP 403)."""
+
+
 @dataclass(frozen=True, slots=True)
 class User:
+    """Who asks: an admin may do everything; a viewer watches the cameras granted to them
+    (``cameras``; None: every camera) and changes nothing but their own password."""
+
     username: str
-    is_admin: bool
+    role: Role = "viewer"
+    cameras: frozenset[UUID] | None = None
+    generation: int = 0
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def may_see(self, camera_id: UUID) -> bool:
+        return self.is_admin or self.cameras is None or camera_id in self.cameras
+
+    def camera_filter(self) -> list[UUID] | None:
+        """The cameras a query must keep to, or None for every camera."""
+        return None if self.is_admin or self.cameras is None else sorted(self.cameras)
+
+
+_COLUMNS = "username, role, cameras, generation"
+
+
+def _user(row: tuple[Any, ...]) -> User:
+    cameras = None if row[2] is None else frozenset(row[2])
+    return User(row[0], row[1], cameras, int(row[3]))
 
 
 class Users:
-    """The ``users`` table (migration 002)."""
+    """The ``users`` table (migrations 002, 003): its only reader and writer. Every change
+    to a user's password, role or cameras bumps their generation, which ends every token
+    issued before."""
 
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
         self._hasher = PasswordHasher()
 
-    def add(self, username: str, password: str, is_admin: bool = False) -> User:
-        if not username or len(password) < 8:
-            raise RoninError("a user needs a name and a password of at least 8 characters")
+    @staticmethod
+    def check_password(password: str) -> None:
+        if len(password) < 8:
+            raise RoninError("a password needs at least 8 characters")
+
+    def add(
+        self,
+        username: str,
+        password: str,
+        role: Role = "viewer",
+        cameras: frozenset[UUID] | None = None,
+    ) -> User | None:
+        """A new user; None when the name is taken."""
+        if not username:
+            raise RoninError("a user needs a name")
+        self.check_password(password)
         with self._conn.transaction():
-            self._conn.execute(
-                "INSERT INTO users (username, password_hash, is_admin) VALUES (%s, %s, %s)"
-                " ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash",
-                (username, self._hasher.hash(password), is_admin),
-            )
-        return User(username, is_admin)
+            row = self._conn.execute(
+                "INSERT INTO users (username, password_hash, role, cameras)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (username) DO NOTHING"
+                f" RETURNING {_COLUMNS}",
+                (username, self._hasher.hash(password), role, _array(cameras)),
+            ).fetchone()
+        return None if row is None else _user(row)
+
+    def get(self, username: str) -> User | None:
+        with self._conn.transaction():
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM users WHERE username = %s", (username,)
+            ).fetchone()
+        return None if row is None else _user(row)
+
+    def all(self) -> list[User]:
+        with self._conn.transaction():
+            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM users ORDER BY username")
+            return [_user(r) for r in rows]
 
     def count(self) -> int:
-        row = self._conn.execute("SELECT count(*) FROM users").fetchone()
-        self._conn.commit()
-        return int(row[0]) if row else 0
+        return len(self.all())
 
     def verify(self, username: str, password: str) -> User:
-        row = self._conn.execute(
-            "SELECT password_hash, is_admin FROM users WHERE username = %s", (username,)
-        ).fetchone()
-        self._conn.commit()
+        with self._conn.transaction():
+            row = self._conn.execute(
+                f"SELECT password_hash, {_COLUMNS} FROM users WHERE username = %s", (username,)
+            ).fetchone()
         try:
             if row is None:
                 self._hasher.hash(password)  # same time either way: no user enumeration
@@ -67,7 +126,64 @@ class Users:
             self._hasher.verify(row[0], password)
         except VerificationError as e:
             raise AuthError("wrong user name or password") from e
-        return User(username, bool(row[1]))
+        return _user(row[1:])
+
+    def set_password(self, username: str, password: str) -> User | None:
+        self.check_password(password)
+        return self._change(
+            "password_hash = %s", (self._hasher.hash(password),), username, demotes=False
+        )
+
+    def set_access(self, username: str, role: Role, cameras: frozenset[UUID] | None) -> User | None:
+        return self._change(
+            "role = %s, cameras = %s", (role, _array(cameras)), username, demotes=role != "admin"
+        )
+
+    def revoke(self, username: str) -> User | None:
+        """End every token issued so far (logout)."""
+        return self._change("role = role", (), username, demotes=False)
+
+    def remove(self, username: str) -> bool:
+        with self._conn.transaction():
+            self._lock()
+            self._keep_an_admin(username)
+            return (
+                self._conn.execute("DELETE FROM users WHERE username = %s", (username,)).rowcount
+                == 1
+            )
+
+    def _change(
+        self, assignments: str, params: tuple[Any, ...], username: str, demotes: bool
+    ) -> User | None:
+        with self._conn.transaction():
+            self._lock()
+            if demotes:
+                self._keep_an_admin(username)
+            row = self._conn.execute(
+                f"UPDATE users SET {assignments}, generation = generation + 1"
+                f" WHERE username = %s RETURNING {_COLUMNS}",
+                (*params, username),
+            ).fetchone()
+        return None if row is None else _user(row)
+
+    def _lock(self) -> None:
+        """Changes to roles are serialised, so two requests cannot remove the last two
+        admins at once."""
+        self._conn.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+
+    def _keep_an_admin(self, username: str) -> None:
+        row = self._conn.execute(
+            "SELECT count(*) FROM users WHERE role = 'admin' AND username <> %s", (username,)
+        ).fetchone()
+        target = self._conn.execute(
+            "SELECT role FROM users WHERE username = %s", (username,)
+        ).fetchone()
+        if target is not None and target[0] == "admin" and row is not None and row[0] == 0:
+            raise Forbidden("the last admin cannot be removed or made a viewer")
+
+
+def _array(cameras: frozenset[UUID] | None) -> list[UUID] | None:
+    return None if cameras is None else sorted(cameras)
 
 
 def ensure_first_admin(users: Users, password: str | None) -> str | None:
@@ -75,21 +191,41 @@ def ensure_first_admin(users: Users, password: str | None) -> str | None:
     if users.count():
         return None
     chosen = password or secrets.token_urlsafe(12)
-    users.add("admin", chosen, is_admin=True)
+    users.add("admin", chosen, role="admin")
     return chosen
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What a verified token says: whose it is, the generation it was issued in, and for
+    a media token the one resource it opens (e.g. ``live:<camera>``, ``segment:<id>``)."""
+
+    username: str
+    generation: int
+    resource: str | None = None
+    role: str = "viewer"
 
 
 class Tokens:
     def __init__(self, secret: str, expiry_s: int) -> None:
         self._secret, self.expiry_s = secret, expiry_s
 
-    def issue(self, user: User, scope: str = "api", expiry_s: int | None = None) -> str:
+    def issue(
+        self,
+        user: User,
+        scope: str = "api",
+        expiry_s: int | None = None,
+        resource: str | None = None,
+    ) -> str:
         now = int(time.time())
-        claims = {"sub": user.username, "adm": user.is_admin, "scope": scope, "iat": now,
-                  "exp": now + (expiry_s or self.expiry_s)}  # fmt: skip
+        claims: dict[str, Any] = {"sub": user.username, "role": user.role,
+                                  "gen": user.generation, "scope": scope, "iat": now,
+                                  "exp": now + (expiry_s or self.expiry_s)}  # fmt: skip
+        if resource is not None:
+            claims["res"] = resource
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
-    def verify(self, token: str, scope: str = "api") -> User:
+    def verify(self, token: str, scope: str = "api") -> TokenClaims:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, self._secret, algorithms=["HS256"], options={"require": ["exp", "sub"]}
@@ -100,37 +236,96 @@ class Tokens:
             raise AuthError("invalid token") from e
         if claims.get("scope") != scope:
             raise AuthError("this token is not valid here")
-        return User(str(claims["sub"]), bool(claims.get("adm")))
+        resource = claims.get("res")
+        return TokenClaims(
+            str(claims["sub"]),
+            int(claims.get("gen", -1)),
+            None if resource is None else str(resource),
+            str(claims.get("role", "viewer")),
+        )
+
+
+Outcome = Literal["ok", "failed", "error"]
+
+# KEYS: the client's hash, the user's hash, the client's mark on the user.
+# ARGV: now, free failures per client, free failures per user, cap (s), expiry (s).
+# A client may try when its own failures (and the attempts it has in flight, so parallel
+# guesses count too) are within the free ones or their delay has passed, and, if it has
+# failed on this user before, when the user's delay has passed too. Returns the seconds
+# to wait, or 0 with the attempt counted in flight.
+_BEGIN_LOGIN = """
+local function delay(n, free, cap)
+  if n < free then return 0 end
+  return math.min(cap, 2 ^ (n - free))
+end
+local now, free, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
+local c = redis.call('HMGET', KEYS[1], 'fails', 'inflight', 'last')
+local fails, inflight = tonumber(c[1]) or 0, tonumber(c[2]) or 0
+local wait = delay(fails, free, cap) - (now - (tonumber(c[3]) or 0))
+if inflight > 0 and fails + inflight >= free then wait = math.max(wait, 1) end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local u = redis.call('HMGET', KEYS[2], 'fails', 'last')
+  local user_wait = delay(tonumber(u[1]) or 0, tonumber(ARGV[3]), cap)
+  wait = math.max(wait, user_wait - (now - (tonumber(u[2]) or 0)))
+end
+if wait > 0 then return math.ceil(wait) end
+redis.call('HINCRBY', KEYS[1], 'inflight', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 0
+"""
+
+# KEYS as above; ARGV: now, outcome (ok, failed, error), expiry (s).
+_END_LOGIN = """
+if tonumber(redis.call('HINCRBY', KEYS[1], 'inflight', -1)) < 0 then
+  redis.call('HSET', KEYS[1], 'inflight', 0)
+end
+if ARGV[2] == 'failed' then
+  redis.call('HINCRBY', KEYS[1], 'fails', 1)
+  redis.call('HSET', KEYS[1], 'last', ARGV[1])
+  redis.call('HINCRBY', KEYS[2], 'fails', 1)
+  redis.call('HSET', KEYS[2], 'last', ARGV[1])
+  redis.call('SET', KEYS[3], 1, 'EX', ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+elseif ARGV[2] == 'ok' then
+  redis.call('HDEL', KEYS[1], 'fails', 'last')
+  redis.call('DEL', KEYS[3])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 0
+"""
 
 
 class LoginLimiter:
-    """At most ``per_user`` failed logins per user and ``per_client`` per address in
-    ``window_s``; a success clears the user's count."""
+    """Growing delays after failed logins, counted atomically in Redis (every API process
+    shares them). A client's first ``free_per_client`` failures cost nothing, then each
+    doubles its wait up to ``cap_s``. Failures on one user name (from anywhere) slow down,
+    beyond ``free_per_user``, only the clients that have themselves failed on it, so a
+    stranger guessing the owner's password never locks the owner out."""
 
     def __init__(
-        self, client: redis.Redis, per_user: int = 5, per_client: int = 20, window_s: int = 900
+        self,
+        client: redis.Redis,
+        free_per_client: int = 3,
+        free_per_user: int = 5,
+        cap_s: int = 900,
+        expiry_s: int = 24 * 3600,
     ) -> None:
-        self._redis: Any = client
-        self._per_user, self._per_client, self._window = per_user, per_client, window_s
+        self._begin = client.register_script(_BEGIN_LOGIN)
+        self._end = client.register_script(_END_LOGIN)
+        self._free = (free_per_client, free_per_user)
+        self._cap_s, self._expiry_s = cap_s, expiry_s
 
-    def _keys(self, client: str, username: str) -> tuple[str, str]:
-        return f"ronin:login:user:{username}", f"ronin:login:client:{client}"
+    @staticmethod
+    def _keys(client: str, username: str) -> list[str]:
+        return [f"ronin:login:client:{client}", f"ronin:login:user:{username}",
+                f"ronin:login:tried:{client}:{username}"]  # fmt: skip
 
-    def retry_after(self, client: str, username: str) -> int | None:
-        """Seconds to wait when over a limit, else None."""
-        user_key, client_key = self._keys(client, username)
-        waits = []
-        for key, limit in ((user_key, self._per_user), (client_key, self._per_client)):
-            if int(self._redis.get(key) or 0) >= limit:
-                waits.append(max(1, int(self._redis.ttl(key))))
-        return max(waits) if waits else None
+    def begin(self, client: str, username: str) -> int | None:
+        """Seconds the client must wait, or None: go ahead (then call :meth:`end`)."""
+        args = [time.time(), *self._free, self._cap_s, self._expiry_s]
+        wait = int(self._begin(keys=self._keys(client, username), args=args))
+        return wait or None
 
-    def failed(self, client: str, username: str) -> None:
-        pipe = self._redis.pipeline()
-        for key in self._keys(client, username):
-            pipe.incr(key)
-            pipe.expire(key, self._window, nx=True)
-        pipe.execute()
-
-    def succeeded(self, username: str) -> None:
-        self._redis.delete(f"ronin:login:user:{username}")
+    def end(self, client: str, username: str, outcome: Outcome) -> None:
+        args = [time.time(), outcome, self._expiry_s]
+        self._end(keys=self._keys(client, username), args=args)

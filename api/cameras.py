@@ -2,7 +2,10 @@
 
 Credentials are encrypted with Fernet before they enter an event, and never returned.
 A camera is saved only when its RTSP connection works (``skip_test`` to save an offline
-camera anyway); the answer says what is wrong.
+camera anyway); the answer says what is wrong. Only admins change cameras or test
+connections (one test at a time each); a stored password is sent only to the scheme,
+host and port it was saved for, and cameras may not point at link-local or metadata
+addresses (``camera_targets``).
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from api.deps import Connection, CurrentUser, EventStoreDep
+from api.camera_targets import target_refusal
+from api.deps import ADMIN_ONLY, SIGNED_IN, AdminUser, Connection, CurrentUser, EventStoreDep
 from events.catalogue import CameraAdded, CameraRemoved, CameraUpdated
 from ingest.connection_test import ConnectionResult, test_connection
-from ingest.credentials import CredentialCipher, Credentials, with_credentials
+from ingest.credentials import CredentialCipher, Credentials, same_endpoint, with_credentials
 from ingest.naming import unique_directory
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
@@ -80,9 +84,32 @@ def _credentials(body: ConnectionTest) -> Credentials | None:
     return Credentials(body.username, body.password or "")
 
 
-async def _check(body: ConnectionTest) -> ConnectionAnswer:
-    url = with_credentials(body.rtsp_url, _credentials(body))
-    return await run_in_threadpool(test_connection, url)
+_PASSWORD_AGAIN = (
+    "enter the password again when the scheme, host or port changes: a stored password "
+    "is sent only where it was saved for"
+)
+
+
+def _allowed_target(request: Request, url: str) -> None:
+    refused = target_refusal(url, request.app.state.config.camera_deny_networks)
+    if refused is not None:
+        raise HTTPException(422, refused)
+
+
+async def _check(request: Request, user: str, body: ConnectionTest) -> ConnectionAnswer:
+    """One connection test at a time per user (a test opens a connection to anywhere the
+    URL says: no port scans in parallel)."""
+    _allowed_target(request, body.rtsp_url)
+    running: set[str] = request.app.state.connection_tests
+    if user in running:
+        raise HTTPException(429, "a connection test is running already: wait for its answer",
+                            {"Retry-After": "10"})  # fmt: skip
+    running.add(user)
+    try:
+        url = with_credentials(body.rtsp_url, _credentials(body))
+        return await run_in_threadpool(test_connection, url)
+    finally:
+        running.discard(user)
 
 
 def _configured(
@@ -108,6 +135,7 @@ def _configured(
 
 
 def _rows(conn: Connection, where: str = "", params: tuple[object, ...] = ()) -> list[CameraOut]:
+    """The read model's rows (``where`` a fixed clause; values only in ``params``)."""
     try:
         rows = conn.execute(
             "SELECT camera_id, name, directory, rtsp_url, credentials_ciphertext IS NOT NULL,"
@@ -130,16 +158,19 @@ def _stored_ciphertext(conn: Connection, camera_id: UUID) -> str | None:
     return row[0] if row else None
 
 
-@router.get("", response_model=list[CameraOut])
-def list_cameras(_user: CurrentUser, conn: Connection) -> list[CameraOut]:
-    """Every camera with its status; credentials are never returned."""
-    return _rows(conn)
+@router.get("", response_model=list[CameraOut], **SIGNED_IN)
+def list_cameras(user: CurrentUser, conn: Connection) -> list[CameraOut]:
+    """Every camera the user may see, with its status; credentials are never returned."""
+    visible = user.camera_filter()
+    if visible is None:
+        return _rows(conn)
+    return _rows(conn, "WHERE camera_id = ANY(%s)", (visible,))
 
 
-@router.post("/test", response_model=ConnectionAnswer)
-async def test_camera(body: ConnectionTest, _user: CurrentUser) -> ConnectionAnswer:
+@router.post("/test", response_model=ConnectionAnswer, **ADMIN_ONLY)
+async def test_camera(body: ConnectionTest, request: Request, user: AdminUser) -> ConnectionAnswer:
     """Open the stream once and say what is there, or what is wrong; saves nothing."""
-    return await _check(body)
+    return await _check(request, user.username, body)
 
 
 @router.post(
@@ -147,12 +178,14 @@ async def test_camera(body: ConnectionTest, _user: CurrentUser) -> ConnectionAns
     response_model=Accepted,
     status_code=status.HTTP_202_ACCEPTED,
     responses={422: {"description": "the connection test failed; the reason says why"}},
+    **ADMIN_ONLY,
 )
 async def add_camera(
-    body: CameraIn, request: Request, _user: CurrentUser, conn: Connection, store: EventStoreDep
+    body: CameraIn, request: Request, user: AdminUser, conn: Connection, store: EventStoreDep
 ) -> Accepted:
     """Test the connection, then add the camera (CameraAdded)."""
-    answer = None if body.skip_test else await _check(body)
+    _allowed_target(request, body.rtsp_url)
+    answer = None if body.skip_test else await _check(request, user.username, body)
     if answer is not None and not answer.ok:
         raise HTTPException(422, f"cannot connect to the camera: {answer.reason}")
     taken = [c.directory for c in _rows(conn)]
@@ -165,30 +198,35 @@ async def add_camera(
     return Accepted(camera_id=event.camera_id, connection=answer)
 
 
-@router.put("/{camera_id}", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+@router.put("/{camera_id}", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
+            **ADMIN_ONLY)  # fmt: skip
 async def update_camera(
     camera_id: UUID,
     body: CameraIn,
     request: Request,
-    _user: CurrentUser,
+    user: AdminUser,
     conn: Connection,
     store: EventStoreDep,
 ) -> Accepted:
-    """Change a camera (CameraUpdated); without a new password the stored one is kept."""
+    """Change a camera (CameraUpdated); without a new password the stored one is kept,
+    as long as the URL still points at the same scheme, host and port."""
     found = _rows(conn, "WHERE camera_id = %s", (camera_id,))
     if not found:
         raise HTTPException(404, "no such camera")
     current = found[0]
+    _allowed_target(request, body.rtsp_url)
     ciphertext = _stored_ciphertext(conn, camera_id)
     credentials = _credentials(body)
     if credentials is not None and body.password is None and ciphertext:
+        if not same_endpoint(current.rtsp_url, body.rtsp_url):
+            raise HTTPException(422, _PASSWORD_AGAIN)
         credentials = Credentials(
             credentials.username, _cipher(request).decrypt(ciphertext).password
         )
     test_body = ConnectionTest(rtsp_url=body.rtsp_url, username=credentials.username if
                                credentials else None, password=credentials.password if
                                credentials else None)  # fmt: skip
-    answer = None if body.skip_test else await _check(test_body)
+    answer = None if body.skip_test else await _check(request, user.username, test_body)
     if answer is not None and not answer.ok:
         raise HTTPException(422, f"cannot connect to the camera: {answer.reason}")
     ciphertext = _cipher(request).encrypt(credentials) if credentials else None
@@ -196,10 +234,8 @@ async def update_camera(
     return Accepted(camera_id=camera_id, connection=answer)
 
 
-@router.delete("/{camera_id}", status_code=status.HTTP_202_ACCEPTED)
-def remove_camera(
-    camera_id: UUID, _user: CurrentUser, conn: Connection, store: EventStoreDep
-) -> dict[str, str]:
+@router.delete("/{camera_id}", status_code=status.HTTP_202_ACCEPTED, **ADMIN_ONLY)
+def remove_camera(camera_id: UUID, conn: Connection, store: EventStoreDep) -> dict[str, str]:
     """Remove a camera (CameraRemoved); its recordings stay until retention purges them."""
     if not _rows(conn, "WHERE camera_id = %s", (camera_id,)):
         raise HTTPException(404, "no such camera")
@@ -211,10 +247,8 @@ class CameraOrder(BaseModel):
     camera_ids: list[UUID] = Field(max_length=10_000)
 
 
-@router.post("/order", status_code=status.HTTP_202_ACCEPTED)
-def reorder_cameras(
-    body: CameraOrder, _user: CurrentUser, conn: Connection, store: EventStoreDep
-) -> dict[str, int]:
+@router.post("/order", status_code=status.HTTP_202_ACCEPTED, **ADMIN_ONLY)
+def reorder_cameras(body: CameraOrder, conn: Connection, store: EventStoreDep) -> dict[str, int]:
     """Set the display order (position = index in ``camera_ids``); credentials are kept."""
     cameras = {c.camera_id: c for c in _rows(conn)}
     unknown = [str(i) for i in body.camera_ids if i not in cameras]

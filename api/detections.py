@@ -19,7 +19,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from api.deps import Connection, CurrentUser, EventStoreDep, MediaToken
+from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, EventStoreDep, Media, ensure_visible
 from api.recordings import primary_model, segment_file
 from detector.historical import PRIMARY_GROUP, JobBoard, RunningJob
 from detector.live import LiveStats
@@ -101,9 +101,9 @@ def _rows(conn: psycopg.Connection, sql: str, params: tuple[object, ...]) -> lis
         return []
 
 
-@router.get("/detections", response_model=list[Detection])
+@router.get("/detections", response_model=list[Detection], **SIGNED_IN)
 def list_detections(
-    _user: CurrentUser,
+    user: CurrentUser,
     conn: Connection,
     camera_id: UUID | None = None,
     label: str | None = None,
@@ -113,19 +113,21 @@ def list_detections(
     live: bool | None = None,
     limit: int = Query(200, ge=1, le=5000),
 ) -> list[Detection]:
-    """Newest first; filters combine."""
+    """Newest first; filters combine (and keep to the cameras the user may see)."""
+    ensure_visible(user, camera_id)
     model = model_id or primary_model(conn)
     clauses = ["(model_id = %s OR %s::text IS NULL)"]
     params: list[object] = [model, model]
     for column, op, value in (
         ("camera_id", "=", camera_id),
+        ("camera_id", "= ANY", user.camera_filter()),
         ("label", "=", label),
         ("detected_at", ">=", start),
         ("detected_at", "<", end),
         ("live", "=", live),
     ):
         if value is not None:
-            clauses.append(f"{column} {op} %s")
+            clauses.append(f"{column} {op}(%s)" if op == "= ANY" else f"{column} {op} %s")
             params.append(value)
     fields = list(Detection.model_fields)
     rows = _rows(
@@ -137,8 +139,9 @@ def list_detections(
     return [Detection(**dict(zip(fields, row, strict=True))) for row in rows]
 
 
-@router.get("/detections/models", response_model=list[ModelResults])
-def detection_models(_user: CurrentUser, conn: Connection) -> list[ModelResults]:
+@router.get("/detections/models", response_model=list[ModelResults], **SIGNED_IN)
+def detection_models(conn: Connection) -> list[ModelResults]:
+    """Models and how much each found (counts over every camera: no camera is named)."""
     primary = primary_model(conn)
     rows = _rows(
         conn,
@@ -153,21 +156,24 @@ def detection_models(_user: CurrentUser, conn: Connection) -> list[ModelResults]
     ]
 
 
-@router.get("/alerts", response_model=list[Alert])
+@router.get("/alerts", response_model=list[Alert], **SIGNED_IN)
 def list_alerts(
-    _user: CurrentUser,
+    user: CurrentUser,
     conn: Connection,
     camera_id: UUID | None = None,
     label: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[Alert]:
-    """Newest first."""
+    """Newest first, of the cameras the user may see."""
+    ensure_visible(user, camera_id)
+    visible = user.camera_filter()
     rows = _rows(
         conn,
         "SELECT alert_id, camera_id, detection_id, label, confidence, detected_at, snapshot_path"
         " FROM alerts.alerts WHERE (camera_id = %s OR %s::uuid IS NULL)"
+        " AND (camera_id = ANY(%s) OR %s::uuid[] IS NULL)"
         " AND (label = %s OR %s::text IS NULL) ORDER BY detected_at DESC LIMIT %s",
-        (camera_id, camera_id, label, label, limit),
+        (camera_id, camera_id, visible, visible, label, label, limit),
     )
     return [
         Alert(
@@ -183,13 +189,17 @@ def list_alerts(
     ]
 
 
-@router.get("/alerts/{alert_id}/snapshot", response_class=FileResponse)
+@router.get("/alerts/{alert_id}/snapshot", response_class=FileResponse, **MEDIA)
 def alert_snapshot(
-    alert_id: UUID, request: Request, _token: MediaToken, conn: Connection
+    alert_id: UUID, request: Request, grant: Media, conn: Connection
 ) -> FileResponse:
     """The alert's JPEG with the box drawn."""
-    rows = _rows(conn, "SELECT snapshot_path FROM alerts.alerts WHERE alert_id = %s", (alert_id,))
-    if not rows or rows[0][0] is None:
+    rows = _rows(
+        conn, "SELECT snapshot_path, camera_id FROM alerts.alerts WHERE alert_id = %s", (alert_id,)
+    )
+    if not rows or not grant.opens(f"snapshot:{alert_id}", rows[0][1]):
+        raise HTTPException(404, "no such alert")
+    if rows[0][0] is None:
         raise HTTPException(404, "no snapshot for this alert")
     path = segment_file(request.app.state.storage_root, str(rows[0][0]))
     return FileResponse(path, media_type="image/jpeg")
@@ -211,8 +221,8 @@ def _job_counts(conn: psycopg.Connection, store_pending: int) -> JobCounts:
     )
 
 
-@router.get("/ml/status", response_model=MlStatus)
-def ml_status(_user: CurrentUser, conn: Connection, store: EventStoreDep) -> MlStatus:
+@router.get("/ml/status", response_model=MlStatus, **SIGNED_IN)
+def ml_status(user: CurrentUser, conn: Connection, store: EventStoreDep) -> MlStatus:
     detector = next((s for s in worker_statuses(store.client) if s.name == "detector"), None)
     detail = detector.detail if detector and detector.alive else {}
     state = detail.get("detection", "down" if detector is None or not detector.alive else "off")
@@ -230,7 +240,7 @@ def ml_status(_user: CurrentUser, conn: Connection, store: EventStoreDep) -> MlS
         providers=[p for p in detail.get("providers", "").split(",") if p],
         live=detail.get("live") == "on",
         jobs=_job_counts(conn, waiting),
-        running=board.running(),
+        running=[j for j in board.running() if user.may_see(j.camera_id)],
         frames_analysed=analysed,
         frames_skipped=int(counters.get("frames_skipped", 0)),
         inference_ms_per_frame=(
@@ -244,5 +254,6 @@ def ml_status(_user: CurrentUser, conn: Connection, store: EventStoreDep) -> MlS
                 skipped=int(s.get("skipped") or 0),
             )
             for camera, s in live.items()
+            if user.may_see(UUID(camera))
         ],
     )

@@ -3,6 +3,9 @@
 The job runs in a thread of the API process that accepted it; its state lives in Redis
 (``ronin:export:{id}``) and its file under ``{STORAGE_ROOT}/.exports/``, so any API
 process answers for it. Files are found by export id, never by a path from the request.
+An export spans at most ``export_max_hours``; each user runs at most
+``EXPORTS_PER_USER`` at once and this process ``EXPORTS_AT_ONCE``. A job is seen only by
+its owner and admins, and by nobody who may no longer see its camera.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from api.deps import Connection, CurrentUser, MediaToken
+from api.auth import User
+from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, Media, VisibleCamera
 from api.recordings import segment_file
 from events.errors import RoninError
 from ingest.export import ExportPiece, plan_export, run_export
@@ -33,6 +37,7 @@ class ExportRequest(BaseModel):
 class ExportJob(BaseModel):
     export_id: UUID
     camera_id: UUID
+    owner: str = ""
     state: Literal["pending", "running", "done", "failed"]
     progress: float
     error: str | None = None
@@ -47,11 +52,43 @@ def _save(client: Any, job: ExportJob) -> None:
     client.set(_key(job.export_id), job.model_dump_json(), ex=7 * 86400)
 
 
-def _load(client: Any, export_id: UUID) -> ExportJob:
+def _load(client: Any, export_id: UUID, user: User) -> ExportJob:
     raw = client.get(_key(export_id))
-    if raw is None:
+    job = None if raw is None else ExportJob.model_validate_json(raw)
+    if job is None or not user.may_see(job.camera_id):
         raise HTTPException(404, "no such export")
-    return ExportJob.model_validate_json(raw)
+    if job.owner != user.username and not user.is_admin:
+        raise HTTPException(404, "no such export")
+    return job
+
+
+EXPORTS_PER_USER = 2
+EXPORTS_AT_ONCE = 4
+
+
+class _Running:
+    """Exports running in this process, by owner."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owners: list[str] = []
+
+    def claim(self, owner: str) -> None:
+        with self._lock:
+            if len(self._owners) >= EXPORTS_AT_ONCE:
+                raise HTTPException(429, "the server is busy with other exports: try again soon",
+                                    {"Retry-After": "30"})  # fmt: skip
+            if self._owners.count(owner) >= EXPORTS_PER_USER:
+                raise HTTPException(429, f"you have {EXPORTS_PER_USER} exports running: wait"
+                                    " for one to finish", {"Retry-After": "30"})  # fmt: skip
+            self._owners.append(owner)
+
+    def release(self, owner: str) -> None:
+        with self._lock:
+            self._owners.remove(owner)
+
+
+_running = _Running()
 
 
 def _file(root: Path, export_id: UUID) -> Path:
@@ -59,13 +96,17 @@ def _file(root: Path, export_id: UUID) -> Path:
 
 
 @router.post("/cameras/{camera_id}/exports", response_model=ExportJob,
-             status_code=status.HTTP_202_ACCEPTED)  # fmt: skip
+             status_code=status.HTTP_202_ACCEPTED, **SIGNED_IN)  # fmt: skip
 def start_export(
-    camera_id: UUID, body: ExportRequest, request: Request, _user: CurrentUser, conn: Connection
-) -> ExportJob:
+    camera_id: VisibleCamera, body: ExportRequest, request: Request, user: CurrentUser,
+    conn: Connection,
+) -> ExportJob:  # fmt: skip
     """Start cutting ``[start, end)`` into one MP4 (keyframe cut, no re-encoding)."""
     if body.start.tzinfo is None or body.end.tzinfo is None or body.end <= body.start:
         raise HTTPException(422, "start and end need a time zone, and end must follow start")
+    max_hours: float = request.app.state.config.export_max_hours
+    if (body.end - body.start).total_seconds() > max_hours * 3600:
+        raise HTTPException(422, f"an export spans at most {max_hours:g} hours")
     root: Path = request.app.state.storage_root
     rows = conn.execute(
         "SELECT path, start_at, end_at FROM recordings.segments WHERE camera_id = %s"
@@ -77,9 +118,15 @@ def start_export(
         plan = plan_export(pieces, body.start, body.end)
     except RoninError as e:
         raise HTTPException(404, str(e)) from e
-    job = ExportJob(export_id=uuid4(), camera_id=camera_id, state="pending", progress=0.0)
+    job = ExportJob(export_id=uuid4(), camera_id=camera_id, owner=user.username,
+                    state="pending", progress=0.0)  # fmt: skip
     client = request.app.state.store.client
-    _save(client, job)
+    _running.claim(user.username)
+    try:
+        _save(client, job)
+    except BaseException:
+        _running.release(user.username)
+        raise
 
     def work() -> None:
         def progress(done: float) -> None:
@@ -90,6 +137,8 @@ def start_export(
         except RoninError as e:
             _save(client, job.model_copy(update={"state": "failed", "error": str(e)}))
             return
+        finally:
+            _running.release(job.owner)
         url = f"/api/exports/{job.export_id}/download"
         _save(client, job.model_copy(update={"state": "done", "progress": 1.0,
                                              "download_url": url}))  # fmt: skip
@@ -98,14 +147,16 @@ def start_export(
     return job
 
 
-@router.get("/exports/{export_id}", response_model=ExportJob)
-def export_status(export_id: UUID, request: Request, _user: CurrentUser) -> ExportJob:
-    return _load(request.app.state.store.client, export_id)
+@router.get("/exports/{export_id}", response_model=ExportJob, **SIGNED_IN)
+def export_status(export_id: UUID, request: Request, user: CurrentUser) -> ExportJob:
+    return _load(request.app.state.store.client, export_id, user)
 
 
-@router.get("/exports/{export_id}/download", response_class=FileResponse)
-def download_export(export_id: UUID, request: Request, _token: MediaToken) -> FileResponse:
-    job = _load(request.app.state.store.client, export_id)
+@router.get("/exports/{export_id}/download", response_class=FileResponse, **MEDIA)
+def download_export(export_id: UUID, request: Request, grant: Media) -> FileResponse:
+    job = _load(request.app.state.store.client, export_id, grant.user)
+    if not grant.opens(f"export:{export_id}", job.camera_id):
+        raise HTTPException(404, "no such export")
     path = _file(request.app.state.storage_root, export_id)
     if job.state != "done" or not path.is_file():
         raise HTTPException(409, f"the export is {job.state}")

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
 from api.auth import Tokens
-from api.deps import Connection, CurrentUser, MediaToken
+from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, Media, VisibleCamera
 
 router = APIRouter(prefix="/api/cameras", tags=["live"])
 
@@ -44,12 +44,12 @@ def rewrite_playlist(text: str, token: str) -> str:
     return "\n".join(out) + "\n"
 
 
-@router.post("/{camera_id}/stream/start", response_model=LiveStream)
+@router.post("/{camera_id}/stream/start", response_model=LiveStream, **SIGNED_IN)
 def start_stream(
-    camera_id: UUID, request: Request, user: CurrentUser, conn: Connection
+    camera_id: VisibleCamera, request: Request, user: CurrentUser, conn: Connection
 ) -> LiveStream:
     """Confirm the camera's live stream (ingest runs it while the camera is enabled) and
-    give its playlist URL with a media token."""
+    give its playlist URL with a media token for this camera's live stream only."""
     row = conn.execute(
         "SELECT enabled, status FROM cameras.cameras WHERE camera_id = %s", (camera_id,)
     ).fetchone()
@@ -58,7 +58,7 @@ def start_stream(
     if not row[0]:
         raise HTTPException(409, "the camera is disabled")
     tokens: Tokens = request.app.state.tokens
-    token = tokens.issue(user, scope="media", expiry_s=MEDIA_TOKEN_S)
+    token = tokens.issue(user, "media", MEDIA_TOKEN_S, resource=f"live:{camera_id}")
     return LiveStream(
         camera_id=camera_id,
         playlist_url=f"/api/cameras/{camera_id}/live/stream.m3u8?token={token}",
@@ -71,9 +71,12 @@ def start_stream(
     "/{camera_id}/live/{name}",
     response_class=Response,
     responses={401: {"description": "no valid media token"}},
+    **MEDIA,
 )
-def live_file(camera_id: UUID, name: str, request: Request, token: MediaToken) -> Response:
+def live_file(camera_id: UUID, name: str, request: Request, grant: Media) -> Response:
     """The live playlist (rewritten with the token) or one of its files."""
+    if not grant.opens(f"live:{camera_id}", camera_id):
+        raise HTTPException(404, "no such camera")
     if not _LIVE_FILE.match(name):
         raise HTTPException(404, "no such live file")
     folder: Path = request.app.state.storage_root / ".streams" / str(camera_id)
@@ -83,7 +86,7 @@ def live_file(camera_id: UUID, name: str, request: Request, token: MediaToken) -
     headers = {"Cache-Control": "no-cache"}
     if name == "stream.m3u8":
         return PlainTextResponse(
-            rewrite_playlist(path.read_text(), token),
+            rewrite_playlist(path.read_text(), grant.token),
             media_type="application/vnd.apple.mpegurl",
             headers=headers,
         )

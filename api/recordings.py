@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
-from api.deps import Connection, CurrentUser, MediaToken
+from api.deps import MEDIA, SIGNED_IN, Connection, Media, VisibleCamera
 from api.timeline import Span, day_bounds, gaps
 
 router = APIRouter(prefix="/api", tags=["recordings"])
@@ -110,9 +110,9 @@ def _open_segment(conn: Connection, camera_id: UUID, root: Path) -> Segment | No
     )  # fmt: skip
 
 
-@router.get("/cameras/{camera_id}/days", response_model=list[date])
+@router.get("/cameras/{camera_id}/days", response_model=list[date], **SIGNED_IN)
 def days_with_footage(
-    camera_id: UUID, _user: CurrentUser, conn: Connection, timezone: str = "UTC"
+    camera_id: VisibleCamera, conn: Connection, timezone: str = "UTC"
 ) -> list[date]:
     """Calendar days (in ``timezone``) that hold footage of this camera."""
     zone = _zone(timezone)
@@ -124,11 +124,10 @@ def days_with_footage(
     return [row[0] for row in rows]
 
 
-@router.get("/cameras/{camera_id}/timeline", response_model=DayTimeline)
+@router.get("/cameras/{camera_id}/timeline", response_model=DayTimeline, **SIGNED_IN)
 def day_timeline(
-    camera_id: UUID,
+    camera_id: VisibleCamera,
     request: Request,
-    _user: CurrentUser,
     conn: Connection,
     day: date = Query(..., description="YYYY-MM-DD"),
     timezone: str = "UTC",
@@ -200,11 +199,10 @@ def primary_model(conn: Connection) -> str | None:
     return str(row[0]) if row else None
 
 
-@router.get("/cameras/{camera_id}/segments", response_model=list[Segment])
+@router.get("/cameras/{camera_id}/segments", response_model=list[Segment], **SIGNED_IN)
 def list_segments(
-    camera_id: UUID,
+    camera_id: VisibleCamera,
     request: Request,
-    _user: CurrentUser,
     conn: Connection,
     start: datetime,
     end: datetime,
@@ -229,20 +227,19 @@ def segment_file(root: Path, relative: str) -> Path:
     "/segments/{segment_id}/video",
     response_class=FileResponse,
     responses={206: {"description": "the requested byte range"}},
+    **MEDIA,
 )
-def segment_video(
-    segment_id: UUID, request: Request, _token: MediaToken, conn: Connection
-) -> Response:
+def segment_video(segment_id: UUID, request: Request, grant: Media, conn: Connection) -> Response:
     """The segment as MP4; honours Range requests (206 with an exact Content-Range). The
     segment being written is served as far as it is written (fragmented MP4 plays up to
     its last fragment); fetch it again to see more."""
     row = conn.execute(  # an open segment's id still finds it once it has closed
-        "SELECT path FROM recordings.segments WHERE segment_id = %s"
-        " UNION ALL SELECT path FROM recordings.segments WHERE opened_as = %s"
-        " UNION ALL SELECT path FROM recordings.open_segments WHERE segment_id = %s",
+        "SELECT path, camera_id FROM recordings.segments WHERE segment_id = %s"
+        " UNION ALL SELECT path, camera_id FROM recordings.segments WHERE opened_as = %s"
+        " UNION ALL SELECT path, camera_id FROM recordings.open_segments WHERE segment_id = %s",
         (segment_id, segment_id, segment_id),
     ).fetchone()
-    if row is None:
+    if row is None or not grant.opens(f"segment:{segment_id}", row[1]):
         raise HTTPException(404, "no such segment")
     path = segment_file(request.app.state.storage_root, row[0])
     if row[0].startswith(".incoming/"):

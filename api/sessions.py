@@ -1,14 +1,19 @@
-"""Login: a user name and password for an access token (rate-limited)."""
+"""Signing in and out: a user name and password for an access token (with growing
+delays after failures), media tokens, and the signed-in user's own password."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
-from api.auth import AuthError, LoginLimiter, Tokens, Users
-from api.deps import Connection, CurrentUser
+from api.auth import AuthError, LoginLimiter, Outcome, Role, Tokens, User, Users
+from api.client_address import client_address
+from api.deps import PUBLIC, SIGNED_IN, Connection, CurrentUser
+from api.user_directory import UserDirectory
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+MEDIA_TOKEN_S = 3600
 
 
 class Login(BaseModel):
@@ -24,40 +29,88 @@ class AccessToken(BaseModel):
 
 class Me(BaseModel):
     username: str
+    role: Role
     is_admin: bool
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=8, max_length=200)
 
 
 @router.post(
     "/login",
     response_model=AccessToken,
     responses={401: {"description": "wrong user name or password"},
-               429: {"description": "too many failed logins; see Retry-After"}},
+               429: {"description": "too many failed logins from here; see Retry-After"}},
+    **PUBLIC,
 )  # fmt: skip
 def login(body: Login, request: Request, conn: Connection) -> AccessToken:
-    limiter: LoginLimiter = request.app.state.limiter
+    user = _verify_limited(request, Users(conn), body.username, body.password)
     tokens: Tokens = request.app.state.tokens
-    client = request.client.host if request.client else "unknown"
-    wait = limiter.retry_after(client, body.username)
+    return AccessToken(access_token=tokens.issue(user), expires_in=tokens.expiry_s)
+
+
+def _verify_limited(request: Request, users: Users, username: str, password: str) -> User:
+    """Check a password under the login limits (429 with Retry-After when over them)."""
+    limiter: LoginLimiter = request.app.state.limiter
+    client = client_address(request)
+    wait = limiter.begin(client, username)
     if wait is not None:
         raise HTTPException(
             429, f"too many failed logins: try again in {wait} s", {"Retry-After": str(wait)}
         )
+    outcome: Outcome = "error"
     try:
-        user = Users(conn).verify(body.username, body.password)
+        user = users.verify(username, password)
+        outcome = "ok"
     except AuthError:
-        limiter.failed(client, body.username)
+        outcome = "failed"
         raise
-    limiter.succeeded(body.username)
-    return AccessToken(access_token=tokens.issue(user), expires_in=tokens.expiry_s)
+    finally:
+        limiter.end(client, username, outcome)
+    return user
 
 
-@router.post("/media-token", response_model=AccessToken)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, **SIGNED_IN)
+def logout(user: CurrentUser, request: Request, conn: Connection) -> Response:
+    """End every session of this user (every token issued so far stops working)."""
+    Users(conn).revoke(user.username)
+    directory: UserDirectory = request.app.state.users
+    directory.forget(user.username)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/media-token", response_model=AccessToken, **SIGNED_IN)
 def media_token(user: CurrentUser, request: Request) -> AccessToken:
     """A short-lived token for media URLs (``?token=``), where no header can be sent."""
     tokens: Tokens = request.app.state.tokens
-    return AccessToken(access_token=tokens.issue(user, "media", 3600), expires_in=3600)
+    return AccessToken(
+        access_token=tokens.issue(user, "media", MEDIA_TOKEN_S), expires_in=MEDIA_TOKEN_S
+    )
 
 
-@router.get("/me", response_model=Me)
+@router.get("/me", response_model=Me, **SIGNED_IN)
 def me(user: CurrentUser) -> Me:
-    return Me(username=user.username, is_admin=user.is_admin)
+    return Me(username=user.username, role=user.role, is_admin=user.is_admin)
+
+
+@router.post(
+    "/password",
+    response_model=AccessToken,
+    responses={401: {"description": "the current password is wrong"}},
+    **SIGNED_IN,
+)
+def change_password(
+    body: PasswordChange, user: CurrentUser, request: Request, conn: Connection
+) -> AccessToken:
+    """Change one's own password: every other session ends; the answer is a new token."""
+    users = Users(conn)
+    _verify_limited(request, users, user.username, body.current_password)
+    changed = users.set_password(user.username, body.new_password)
+    directory: UserDirectory = request.app.state.users
+    directory.forget(user.username)
+    if changed is None:
+        raise AuthError("this user no longer exists")
+    tokens: Tokens = request.app.state.tokens
+    return AccessToken(access_token=tokens.issue(changed), expires_in=tokens.expiry_s)

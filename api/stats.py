@@ -14,7 +14,7 @@ import duckdb
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from api.deps import CurrentUser
+from api.deps import SIGNED_IN, CurrentUser, ensure_visible
 from events.errors import StoreUnavailable
 from projector.analytics import open_snapshot
 
@@ -46,22 +46,25 @@ def _query(request: Request, sql: str, params: list[object]) -> list[tuple[objec
         return []
 
 
-@router.get("/detections", response_model=list[HourlyDetections])
+@router.get("/detections", response_model=list[HourlyDetections], **SIGNED_IN)
 def detections_per_hour(
     request: Request,
-    _user: CurrentUser,
+    user: CurrentUser,
     days: int = Query(7, ge=1, le=366),
     camera_id: UUID | None = None,
     model_id: str | None = None,
 ) -> list[HourlyDetections]:
+    ensure_visible(user, camera_id)
     since = datetime.now(UTC) - timedelta(days=days)
+    visible = user.camera_filter()
     rows = _query(
         request,
         "SELECT date_trunc('hour', detected_at) AS hour, label, count(*)"
         " FROM analytics_detections.detections WHERE detected_at >= ?"
         " AND (camera_id = ? OR ? IS NULL) AND (model_id = ? OR ? IS NULL)"
+        " AND (?::uuid[] IS NULL OR list_contains(?::uuid[], camera_id))"
         " GROUP BY 1, 2 ORDER BY 1, 2",
-        [since, camera_id, camera_id, model_id, model_id],
+        [since, camera_id, camera_id, model_id, model_id, visible, visible],
     )
     return [
         HourlyDetections(hour=h, label=str(label), count=int(n))  # type: ignore[call-overload]
@@ -69,9 +72,9 @@ def detections_per_hour(
     ]
 
 
-@router.get("/storage", response_model=list[DailyStorage])
+@router.get("/storage", response_model=list[DailyStorage], **SIGNED_IN)
 def storage_per_day(
-    request: Request, _user: CurrentUser, days: int = Query(30, ge=1, le=3660)
+    request: Request, user: CurrentUser, days: int = Query(30, ge=1, le=3660)
 ) -> list[DailyStorage]:
     since = datetime.now(UTC) - timedelta(days=days)
     rows = _query(
@@ -83,4 +86,5 @@ def storage_per_day(
     return [
         DailyStorage(day=d, camera_id=c, bytes=int(b), segments=int(n))  # type: ignore[call-overload]
         for d, c, b, n in rows
+        if user.may_see(c)  # type: ignore[arg-type]
     ]

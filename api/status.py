@@ -10,7 +10,7 @@ import psycopg
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from api.deps import Connection, CurrentUser
+from api.deps import ADMIN_ONLY, SIGNED_IN, Connection, CurrentUser
 from api.health import ComponentHealth, GroupLag, check_health
 
 router = APIRouter(prefix="/api", tags=["status"])
@@ -63,10 +63,11 @@ def _storage(conn: psycopg.Connection) -> list[CameraStorage]:
     return out
 
 
-@router.get("/status", response_model=StatusReport)
-def status(request: Request, _user: CurrentUser, conn: Connection) -> StatusReport:
-    """What the Status page shows: storage, disk, cameras, workers and queue lag."""
-    cameras = _storage(conn)
+@router.get("/status", response_model=StatusReport, **SIGNED_IN)
+def status(request: Request, user: CurrentUser, conn: Connection) -> StatusReport:
+    """What the Status page shows: storage, disk, cameras (those the user may see),
+    workers and queue lag."""
+    cameras = [c for c in _storage(conn) if user.may_see(c.camera_id)]
     root = request.app.state.storage_root
     root.mkdir(parents=True, exist_ok=True)
     disk = shutil.disk_usage(root)
@@ -93,9 +94,8 @@ class PurgeRecord(BaseModel):
     purged_at: datetime
 
 
-@router.get("/retention/purges", response_model=list[PurgeRecord])
+@router.get("/retention/purges", response_model=list[PurgeRecord], **ADMIN_ONLY)
 def retention_purges(
-    _user: CurrentUser,
     conn: Connection,
     camera_id: UUID | None = None,
     limit: int = Query(200, ge=1, le=5000),

@@ -150,6 +150,9 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
         cors_origins=settings.cors_origin_list,
         ui_dist=settings.ui_dist_path,
         storage_root=settings.recordings_root,
+        trusted_proxies=settings.trusted_proxy_networks,
+        camera_deny_networks=settings.camera_deny_network_list,
+        export_max_hours=settings.export_max_hours,
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 
@@ -170,16 +173,27 @@ def worker(
 @app.command(name="user-add")
 def user_add(
     username: str = typer.Argument(...),
-    admin: bool = typer.Option(False, "--admin"),
+    role: str = typer.Option("viewer", help="admin (everything) or viewer (watch only)"),
+    camera: list[str] = typer.Option(
+        [], help="a camera a viewer may see, by name (repeat; none given: every camera)"
+    ),
 ) -> None:
-    """Add a user, or set an existing user's password (asked for, never echoed)."""
-    from api.auth import Users
+    """Add a user, or set an existing user's password, role and cameras (the password is
+    asked for, never echoed; the user's sessions end)."""
+    from api.auth import Role, Users
 
+    if role not in ("admin", "viewer"):
+        raise typer.BadParameter(f"--role is admin or viewer, not {role!r}")
+    chosen: Role = "admin" if role == "admin" else "viewer"
     _, database_url = _settings().require_urls()
     password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    cameras = _camera_ids(database_url, camera) if camera else None
     with psycopg.connect(database_url) as conn:
-        Users(conn).add(username, password, is_admin=admin)
-    console.print(f"user {username} saved")
+        users = Users(conn)
+        if users.add(username, password, chosen, cameras) is None:
+            users.set_password(username, password)
+            users.set_access(username, chosen, cameras)
+    console.print(f"user {username} saved ({role})")
 
 
 @app.command(name="migrate")

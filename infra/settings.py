@@ -18,9 +18,11 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.client_address import Network, parse_networks
 from events.errors import ConfigurationError
 
 DEFAULT_JWT_SECRET = "ronin-development-secret-change-me"
+_VITE_ORIGINS = ["http://127.0.0.1:5173", "http://localhost:5173"]
 
 
 class Settings(BaseSettings):
@@ -58,7 +60,14 @@ class Settings(BaseSettings):
     jwt_expiry_minutes: int = Field(720, ge=1, le=60 * 24 * 30)
     encryption_key: SecretStr | None = None
     admin_password: SecretStr | None = None
-    cors_origins: str = "http://127.0.0.1:5173,http://localhost:5173"
+    cors_origins: str | None = None
+    """Origins allowed to call the API from a browser (comma-separated); default: none,
+    or in development the Vite dev server."""
+    trusted_proxies: str = ""
+    """Proxies whose X-Forwarded-For names the client (addresses or CIDR blocks)."""
+    camera_deny_networks: str = ""
+    """Networks cameras may not be in, besides link-local and cloud-metadata addresses."""
+    export_max_hours: float = Field(24.0, gt=0, le=24 * 31)
 
     ml_enabled: bool = True
     ml_model_path: Path | None = None
@@ -88,6 +97,12 @@ class Settings(BaseSettings):
     archive_interval_s: float = Field(5.0, gt=0)
     snapshot_interval_s: float = Field(5.0, gt=0)
     lease_ttl_ms: int = Field(10_000, ge=100)
+
+    @model_validator(mode="after")
+    def _networks_parse(self) -> Settings:
+        parse_networks(self.trusted_proxies)  # a typo fails at start, not at a login
+        parse_networks(self.camera_deny_networks)
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
@@ -151,7 +166,17 @@ class Settings(BaseSettings):
 
     @property
     def cors_origin_list(self) -> list[str]:
+        if self.cors_origins is None:
+            return _VITE_ORIGINS if self.ronin_env == "development" else []
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return tuple(parse_networks(self.trusted_proxies))
+
+    @property
+    def camera_deny_network_list(self) -> tuple[Network, ...]:
+        return tuple(parse_networks(self.camera_deny_networks))
 
     def _generated_secret(self, name: str, make: Callable[[], str]) -> str:
         path = self.data_dir / name

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import time
 from dataclasses import dataclass
 
+from ingest.credentials import endpoint
 from ingest.ffmpeg_log import summarise
 from ingest.probe import ProbeFailed, parse_probe
 from ingest.recorder import redact
@@ -27,13 +30,16 @@ def test_connection(url: str, timeout_s: float = 10.0) -> ConnectionResult:
         "-timeout", str(int(timeout_s * 1_000_000)),
         "-show_streams", "-show_format", "-of", "json", url,
     ]  # fmt: skip
+    started = time.monotonic()
     try:
         result = subprocess.run(
             command, capture_output=True, text=True, timeout=timeout_s + 5, check=False
         )
     except subprocess.TimeoutExpired:
-        return ConnectionResult(False, "timeout: the camera did not answer")
+        return ConnectionResult(False, _silent(url, timeout_s))
     if result.returncode != 0:
+        if time.monotonic() - started >= timeout_s * 0.9:  # ffprobe gave up waiting
+            return ConnectionResult(False, _silent(url, timeout_s))
         lines = [redact(line) for line in result.stderr.splitlines()]
         return ConnectionResult(False, summarise(lines) or (lines[-1] if lines else "failed"))
     try:
@@ -43,6 +49,16 @@ def test_connection(url: str, timeout_s: float = 10.0) -> ConnectionResult:
     except ValueError:
         return ConnectionResult(False, "unexpected answer from the camera")
     return ConnectionResult(True, "ok", info.video_codec, info.width, info.height, info.audio_codec)
+
+
+def _silent(url: str, timeout_s: float) -> str:
+    """A timeout in words: did the camera take the connection at all?"""
+    _, host, port = endpoint(url)
+    try:
+        socket.create_connection((host, port or 554), timeout=2).close()
+    except OSError:
+        return f"timeout: {host}:{port} did not answer in {timeout_s:.0f} s"
+    return f"timeout: the camera accepted the connection but sent nothing in {timeout_s:.0f} s"
 
 
 test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

@@ -56,3 +56,23 @@ def with_credentials(url: str, credentials: Credentials | None) -> str:
     host = parts.netloc.rsplit("@", 1)[-1]
     auth = f"{quote(credentials.username, safe='')}:{quote(credentials.password, safe='')}"
     return urlunsplit(parts._replace(netloc=f"{auth}@{host}"))
+
+
+_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322}
+
+
+def endpoint(url: str) -> tuple[str, str, int | None]:
+    """Where a URL's credentials go: scheme, host (lower case) and port (the scheme's
+    default when none is written)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def same_endpoint(a: str, b: str) -> bool:
+    """Whether a password saved for URL ``a`` may be sent to URL ``b``."""
+    return endpoint(a) == endpoint(b)

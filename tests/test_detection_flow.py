@@ -139,7 +139,7 @@ def test_a_closed_segment_becomes_a_job_detections_and_timeline_markers(
         labels = conn.execute(
             "SELECT label, count(*) FROM detections.detections GROUP BY label ORDER BY label"
         ).fetchall()
-        Users(conn).add("alice", "correct horse battery", is_admin=True)
+        Users(conn).add("alice", "correct horse battery", role="admin")
     assert job is not None and job[:3] == ("done", 1, 60) and job[4] > 40
     assert [label for label, _ in labels] == ["motorcycle", "person"]
     assert job[5] == sum(n for _, n in labels)
@@ -347,7 +347,7 @@ def test_live_frames_become_a_debounced_alert_with_a_snapshot(
 
     project(store, database_url, archive)
     with psycopg.connect(database_url) as conn:
-        Users(conn).add("alice", "correct horse battery", is_admin=True)
+        Users(conn).add("alice", "correct horse battery", role="admin")
     config = ApiConfig(servers.redis_url, database_url, tmp_path / "none.duckdb", [],
                        jwt_secret=SECRET, storage_root=tmp_path / "rec")  # fmt: skip
     with TestClient(create_app(config)) as client:

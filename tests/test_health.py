@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
+import psycopg
 from fastapi.testclient import TestClient
 
 from api.app import ApiConfig, create_app
-from api.auth import Tokens, User
+from api.auth import Tokens, User, Users
 from events.heartbeat import WorkerHeartbeat
 from events.store import RedisEventStore
 from projector.analytics import DuckDBReadModels
@@ -24,8 +26,16 @@ def snapshot(tmp_path: Path) -> Path:
 
 
 def get_health(config: ApiConfig):
+    """As an admin sees it (details); strangers get only the status."""
+    with contextlib.suppress(psycopg.OperationalError), psycopg.connect(config.database_url) as c:
+        Users(c).add("admin", "admin password", role="admin")
+    token = Tokens(config.jwt_secret, 60).issue(User("admin", "admin"))
     with TestClient(create_app(config)) as client:
-        return client.get("/api/health")
+        stranger = client.get("/api/health")
+        answer = client.get("/api/health", headers={"Authorization": f"Bearer {token}"})
+    assert stranger.status_code == answer.status_code
+    assert stranger.json() == {**answer.json(), "components": [], "consumer_groups": []}
+    return answer
 
 
 def test_all_up_is_200(
@@ -82,12 +92,15 @@ def test_a_store_that_is_down_fails_only_what_needs_it_with_503(
         login = client.post("/api/auth/login", json={"username": "a", "password": "b" * 8})
         assert login.status_code == 503 and login.headers["retry-after"] == "2"
         assert "Redis" in login.json()["detail"] and "sock" not in login.json()["detail"]
-        health = client.get("/api/health")
+        with psycopg.connect(database_url) as conn:
+            Users(conn).add("alice", "alice password", role="admin")
+        token = Tokens("s" * 40, 60).issue(User("alice", "admin"))
+        health = client.get("/api/health", headers={"Authorization": f"Bearer {token}"})
         down = {c["name"] for c in health.json()["components"] if not c["ok"]}
         assert health.status_code == 503 and "redis" in down and "postgres" not in down
     gone_pg = f"postgresql://ronin@/nothing?host={tmp_path}"
     config = ApiConfig(servers.redis_url, gone_pg, snapshot(tmp_path), [], jwt_secret="s" * 40)
     with TestClient(create_app(config)) as client:
-        token = Tokens("s" * 40, 60).issue(User("alice", True))
+        token = Tokens("s" * 40, 60).issue(User("alice", "admin"))
         cameras = client.get("/api/cameras", headers={"Authorization": f"Bearer {token}"})
         assert cameras.status_code == 503 and "PostgreSQL" in cameras.json()["detail"]
