@@ -54,8 +54,12 @@ def alive(pid: int) -> bool:
         return False
 
 
+ADMIN_PASSWORD = "up admin password"
+
+
 def start(data: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "RONIN_DATA_DIR": str(data), "API_PORT": str(port)}
+    env = {**os.environ, "RONIN_DATA_DIR": str(data), "API_PORT": str(port),
+           "ADMIN_PASSWORD": ADMIN_PASSWORD}  # fmt: skip
     env.pop("REDIS_URL", None)
     env.pop("DATABASE_URL", None)
     return subprocess.Popen(
@@ -82,12 +86,20 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 120)
     raise AssertionError(f"not healthy in {timeout} s: {last.text if last else 'no answer'}")
 
 
+def health_details(port: int, password: str) -> dict:
+    """The health report as an admin sees it (each component)."""
+    base = f"http://127.0.0.1:{port}"
+    login = httpx.post(f"{base}/api/auth/login", json={"username": "admin", "password": password})
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    return httpx.get(f"{base}/api/health", headers=headers, timeout=5).json()
+
+
 def test_up_is_healthy_survives_kill_9_and_stops_cleanly() -> None:
     data, port = make_data_dir("ronin-up-"), free_port()
     first = start(data, port)
     try:
-        report = wait_healthy(port, first)
-        names = {c["name"] for c in report["components"]}
+        wait_healthy(port, first)
+        names = {c["name"] for c in health_details(port, ADMIN_PASSWORD)["components"]}
         assert {
             "redis",
             "postgres",

@@ -7,7 +7,8 @@
 // Steps: log in; a live tile's <video> advances; add a second camera through Setup
 // (testing its connection first); open Playback for today, click the timeline and see
 // the video seek there; see an alert toast and a detection marker (when a model is
-// configured) and jump to the marker; visit every page; a phone-width screenshot.
+// configured) and jump to the marker; visit every page; a phone-width screenshot; nothing
+// refused by the Content-Security-Policy.
 // Saves a screenshot of each page under ARTIFACTS.
 
 import { mkdirSync } from "node:fs";
@@ -49,6 +50,8 @@ const context = await chromium.launchPersistentContext(join(ARTIFACTS, `profile-
 });
 const page = context.pages()[0] ?? (await context.newPage());
 page.on("pageerror", (e) => log("page error:", e.message));
+const refused = []; // what the Content-Security-Policy blocked: the UI must need none of it
+page.on("console", (m) => m.text().includes("Content Security Policy") && refused.push(m.text()));
 const shot = (name) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
 
 try {
@@ -88,6 +91,8 @@ try {
   await until("the new camera in the list", async () =>
     (await page.locator("[data-testid=camera-row]", { hasText: "Garage" }).count()) > 0, 30_000);
   log("second camera added");
+  await until("the admin in the users table", async () =>
+    (await page.locator("[data-testid=user-row]", { hasText: "admin" }).count()) > 0, 10_000);
   await shot("setup");
 
   // 4. playback: click the timeline, the video seeks there
@@ -157,6 +162,7 @@ try {
   await page.reload();
   await page.waitForSelector("input[name=password]");
   log("an expired session shows the login page");
+  if (refused.length) throw new Error(`the CSP refused: ${refused.join("; ")}`);
   log("all steps passed");
 } catch (e) {
   await shot("failure").catch(() => {});

@@ -8,7 +8,7 @@ import { Login } from "./pages/Login";
 import { Playback } from "./pages/Playback";
 import { Setup } from "./pages/Setup";
 import { Status } from "./pages/Status";
-import type { Camera } from "./types";
+import type { Camera, Me } from "./types";
 
 const PAGES = [
   { id: "live", title: "Live" },
@@ -32,6 +32,7 @@ export function App() {
   const [cameras, setCameras] = useState<Camera[]>([]);
   const [feed, setFeed] = useState<SseMessage[]>([]);
   const [toasts, setToasts] = useState<Toast[]>([]);
+  const [me, setMe] = useState<Me | null>(null);
   const named = useRef<Camera[]>([]);
   named.current = cameras;
 
@@ -50,6 +51,11 @@ export function App() {
   const refresh = useCallback(() => {
     api.get<Camera[]>("/api/cameras").then(setCameras).catch(() => {});
   }, [api]);
+
+  useEffect(() => {
+    if (!loggedIn) return;
+    api.get<Me>("/api/auth/me").then(setMe, () => setMe(null));
+  }, [api, loggedIn]);
 
   useEffect(() => {
     if (!loggedIn) return;
@@ -118,7 +124,7 @@ export function App() {
         {page === "live" && <Live api={api} cameras={cameras} />}
         {page === "playback" && <Playback api={api} cameras={cameras} />}
         {page === "detections" && <Detections api={api} cameras={cameras} feed={feed} />}
-        {page === "setup" && <Setup api={api} cameras={cameras} refresh={refresh} />}
+        {page === "setup" && <Setup api={api} cameras={cameras} refresh={refresh} admin={me?.is_admin ?? false} />}
         {page === "status" && <Status api={api} />}
       </main>
       <Toasts toasts={toasts} onDismiss={(id) => setToasts((old) => old.filter((t) => t.id !== id))} />

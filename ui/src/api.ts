@@ -115,7 +115,13 @@ export class Api {
     this.media = null;
   }
 
+  /** Sign out here, and end the user's sessions on the server (best effort). */
   logout(): void {
+    const token = this.tokens.get();
+    if (token !== null && !isExpired(token, this.now())) {
+      void this.fetchImpl("/api/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${token}` } })
+        .catch(() => {});
+    }
     this.tokens.set(null);
     this.media = null;
   }

@@ -136,3 +136,18 @@ export interface DailyStorage {
   bytes: number;
   segments: number;
 }
+
+export type Role = "admin" | "viewer";
+
+export interface Me {
+  username: string;
+  role: Role;
+  is_admin: boolean;
+}
+
+export interface UserRow {
+  username: string;
+  role: Role;
+  /** The cameras a viewer may see; null: every camera. */
+  cameras: string[] | null;
+}

@@ -47,6 +47,18 @@ describe("API client", () => {
     expect(headers.Authorization).toBe(`Bearer ${token}`);
   });
 
+  it("signs out on the server too, so the token stops working everywhere", () => {
+    const token = jwt(NOW / 1000 + 3600);
+    const { impl, calls } = fakeFetch({ "/api/auth/logout": () => new Response(null, { status: 204 }) });
+    const store = new Memory();
+    store.value = token;
+    const api = new Api(store, impl, () => {}, () => NOW);
+    api.logout();
+    expect(store.value).toBeNull();
+    expect(calls.map((c) => [c.url, c.init?.method])).toEqual([["/api/auth/logout", "POST"]]);
+    expect((calls[0].init?.headers as Record<string, string>).Authorization).toBe(`Bearer ${token}`);
+  });
+
   it("drops the token and says so on 401 or expiry", async () => {
     let expired = 0;
     const { impl } = fakeFetch({ "/api/cameras": () => new Response("{}", { status: 401 }) });

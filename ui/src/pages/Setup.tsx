@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from "react";
 import type { Api } from "../api";
 import { Modal } from "../components/Modal";
+import { Users } from "./Users";
 import type { Camera, ConnectionAnswer } from "../types";
 
 interface Form {
@@ -119,7 +120,7 @@ function CameraForm({ api, camera, position, onDone }: { api: Api; camera: Camer
   );
 }
 
-export function Setup({ api, cameras, refresh }: { api: Api; cameras: Camera[]; refresh: () => void }) {
+export function Setup({ api, cameras, refresh, admin }: { api: Api; cameras: Camera[]; refresh: () => void; admin: boolean }) {
   const [editing, setEditing] = useState<Camera | "new" | null>(null);
   const [confirm, setConfirm] = useState<Camera | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -154,8 +155,9 @@ export function Setup({ api, cameras, refresh }: { api: Api; cameras: Camera[]; 
     <div className="page setup">
       <header className="page-head">
         <h1>Cameras</h1>
-        <button className="primary" onClick={() => setEditing("new")}>+ Add camera</button>
+        {admin && <button className="primary" onClick={() => setEditing("new")}>+ Add camera</button>}
       </header>
+      {!admin && <p className="muted">Only an admin changes cameras and users; you see the cameras granted to you.</p>}
       {error && <p className="error-box">{error}</p>}
       <div className="card table-card">
         <table>
@@ -166,16 +168,18 @@ export function Setup({ api, cameras, refresh }: { api: Api; cameras: Camera[]; 
             {sorted.map((c, i) => (
               <tr key={c.camera_id} data-testid="camera-row">
                 <td className="order">
+                  {admin && <>
                   <button className="icon" aria-label={`Move ${c.name} up`} disabled={i === 0} onClick={() => void move(i, -1)}>▲</button>
                   <button className="icon" aria-label={`Move ${c.name} down`} disabled={i === sorted.length - 1} onClick={() => void move(i, 1)}>▼</button>
+                  </>}
                 </td>
                 <td><strong>{c.name}</strong>{!c.enabled && <span className="badge">off</span>}</td>
                 <td>{c.group ?? <span className="muted">—</span>}</td>
                 <td><span className={`status-dot ${c.status}`} /> {c.status}{c.last_error && <div className="muted small">{c.last_error}</div>}</td>
                 <td className="hide-narrow mono small">{c.rtsp_url}</td>
                 <td className="actions">
-                  <button onClick={() => setEditing(c)}>Edit</button>
-                  <button className="danger" onClick={() => setConfirm(c)}>Delete</button>
+                  {admin && <button onClick={() => setEditing(c)}>Edit</button>}
+                  {admin && <button className="danger" onClick={() => setConfirm(c)}>Delete</button>}
                 </td>
               </tr>
             ))}
@@ -196,6 +200,7 @@ export function Setup({ api, cameras, refresh }: { api: Api; cameras: Camera[]; 
           />
         </Modal>
       )}
+      {admin && <Users api={api} cameras={sorted} />}
       {confirm && (
         <Modal title={`Delete ${confirm.name}?`} onClose={() => setConfirm(null)}>
           <p>Recording stops at once. Footage already recorded stays until retention removes it.</p>
