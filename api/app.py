@@ -62,6 +62,7 @@ class ApiConfig:
     camera_deny_networks: tuple[Network, ...] = ()
     """Where cameras may not be, besides link-local and cloud-metadata addresses."""
     export_max_hours: float = 24.0
+    export_max_bytes: int = 10 * 10**9
 
 
 def ensure_read_models(pool: ConnectionPool) -> None:

@@ -84,8 +84,8 @@ def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
 
 @dataclass(frozen=True, slots=True)
 class MediaGrant:
-    """Who opens a media file, with which token: one naming its resource (e.g.
-    ``live:<camera>``) opens that one only; others open what the user may see."""
+    """Who opens a media file, with which token: a media token opens the resource it
+    names (e.g. ``live:<camera>``) only; an access token (header) what the user may see."""
 
     user: User
     resource: str | None
@@ -106,6 +106,8 @@ def media_grant(
     tokens: Tokens = request.app.state.tokens
     if token:
         claims = tokens.verify(token, scope="media")
+        if claims.resource is None:
+            raise AuthError("this media token names no resource: ask for a new one")
         return MediaGrant(_known(request, claims), claims.resource, token)
     if credentials is None:
         raise AuthError("log in first: no media token")

@@ -66,7 +66,7 @@ EXPORTS_PER_USER = 2
 EXPORTS_AT_ONCE = 4
 
 
-class _Running:
+class Running:
     """Exports running in this process, by owner."""
 
     def __init__(self) -> None:
@@ -88,7 +88,14 @@ class _Running:
             self._owners.remove(owner)
 
 
-_running = _Running()
+_running = Running()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _file(root: Path, export_id: UUID) -> Path:
@@ -118,6 +125,12 @@ def start_export(
         plan = plan_export(pieces, body.start, body.end)
     except RoninError as e:
         raise HTTPException(404, str(e)) from e
+    budget: int = request.app.state.config.export_max_bytes
+    if sum(_size(p.path) for p in pieces) > budget:  # stream copy: about the footage's size
+        gb = f"{budget / 1e9:g} GB"
+        raise HTTPException(
+            422, f"this export would not fit in the exports' budget ({gb}): choose a shorter span"
+        )
     job = ExportJob(export_id=uuid4(), camera_id=camera_id, owner=user.username,
                     state="pending", progress=0.0)  # fmt: skip
     client = request.app.state.store.client

@@ -18,10 +18,10 @@ from pydantic import BaseModel
 
 from api.auth import Tokens
 from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, Media, VisibleCamera
+from api.media_resources import LIVE_TOKEN_S, live_resource
 
 router = APIRouter(prefix="/api/cameras", tags=["live"])
 
-MEDIA_TOKEN_S = 3600
 _LIVE_FILE = re.compile(r"^(stream\.m3u8|init\.mp4|seg\d{8}\.m4s)$")
 
 
@@ -58,11 +58,11 @@ def start_stream(
     if not row[0]:
         raise HTTPException(409, "the camera is disabled")
     tokens: Tokens = request.app.state.tokens
-    token = tokens.issue(user, "media", MEDIA_TOKEN_S, resource=f"live:{camera_id}")
+    token = tokens.issue(user, "media", LIVE_TOKEN_S, resource=live_resource(camera_id))
     return LiveStream(
         camera_id=camera_id,
         playlist_url=f"/api/cameras/{camera_id}/live/stream.m3u8?token={token}",
-        expires_in=MEDIA_TOKEN_S,
+        expires_in=LIVE_TOKEN_S,
         status=str(row[1]),
     )
 
@@ -75,7 +75,7 @@ def start_stream(
 )
 def live_file(camera_id: UUID, name: str, request: Request, grant: Media) -> Response:
     """The live playlist (rewritten with the token) or one of its files."""
-    if not grant.opens(f"live:{camera_id}", camera_id):
+    if not grant.opens(live_resource(camera_id), camera_id):
         raise HTTPException(404, "no such camera")
     if not _LIVE_FILE.match(name):
         raise HTTPException(404, "no such live file")

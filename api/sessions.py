@@ -9,11 +9,10 @@ from pydantic import BaseModel, Field
 from api.auth import AuthError, LoginLimiter, Outcome, Role, Tokens, User, Users
 from api.client_address import client_address
 from api.deps import PUBLIC, SIGNED_IN, Connection, CurrentUser
+from api.media_resources import MEDIA_TOKEN_S, resource_of
 from api.user_directory import UserDirectory
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-
-MEDIA_TOKEN_S = 3600
 
 
 class Login(BaseModel):
@@ -31,6 +30,12 @@ class Me(BaseModel):
     username: str
     role: Role
     is_admin: bool
+
+
+class MediaTokenRequest(BaseModel):
+    path: str = Field(
+        max_length=500, description="the media URL's path, e.g. /api/segments/ID/video"
+    )
 
 
 class PasswordChange(BaseModel):
@@ -82,12 +87,16 @@ def logout(user: CurrentUser, request: Request, conn: Connection) -> Response:
 
 
 @router.post("/media-token", response_model=AccessToken, **SIGNED_IN)
-def media_token(user: CurrentUser, request: Request) -> AccessToken:
-    """A short-lived token for media URLs (``?token=``), where no header can be sent."""
+def media_token(body: MediaTokenRequest, user: CurrentUser, request: Request) -> AccessToken:
+    """A token for one media URL (``?token=``), where no header can be sent: it opens
+    that resource only, for a few minutes (whether the user may see it is checked when
+    it is opened)."""
+    resource = resource_of(body.path)
+    if resource is None:
+        raise HTTPException(422, "not a media URL (a segment's video, a snapshot, an export)")
     tokens: Tokens = request.app.state.tokens
-    return AccessToken(
-        access_token=tokens.issue(user, "media", MEDIA_TOKEN_S), expires_in=MEDIA_TOKEN_S
-    )
+    token = tokens.issue(user, "media", MEDIA_TOKEN_S, resource=resource)
+    return AccessToken(access_token=token, expires_in=MEDIA_TOKEN_S)
 
 
 @router.get("/me", response_model=Me, **SIGNED_IN)

@@ -153,6 +153,7 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
         trusted_proxies=settings.trusted_proxy_networks,
         camera_deny_networks=settings.camera_deny_network_list,
         export_max_hours=settings.export_max_hours,
+        export_max_bytes=int(settings.export_max_gb * 1e9),
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 

@@ -100,6 +100,13 @@ def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
     raise EmbeddedServiceError(f"{what} did not become ready within {timeout_s:.0f} s")
 
 
+def private_run_dir(path: Path) -> None:
+    """The sockets' folder: only Ronin's user may enter it; as root, PostgreSQL's user
+    ``postgres`` may pass through to its own 0700 folder inside, and list nothing."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o711 if os.geteuid() == 0 else 0o700)
+
+
 class EmbeddedRedis:
     """redis-server with append-only persistence, on ``{data}/run/redis.sock``."""
 
@@ -120,7 +127,7 @@ class EmbeddedRedis:
                 "redis-server is not installed: run `bash infra/bootstrap.sh` (or set REDIS_URL)"
             )
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        private_run_dir(self.run_dir)
         stop_leftover(self.pid_file, "redis-server", signal.SIGTERM)
         return ServiceSpec(
             name="redis",
@@ -178,7 +185,9 @@ class EmbeddedPostgres:
 
     def prepare(self) -> ServiceSpec:
         bindir = self._bindir()
+        private_run_dir(self.socket_dir.parent)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.chmod(0o700)  # no other local user reaches the socket
         self._own(self.socket_dir)
         stop_leftover(self.pgdata / "postmaster.pid", "postgres", signal.SIGINT)
         for lock in self.socket_dir.glob(".s.PGSQL.*.lock"):
@@ -195,6 +204,8 @@ class EmbeddedPostgres:
                 str(self.socket_dir),
                 "-c",
                 "listen_addresses=",
+                "-c",
+                "unix_socket_permissions=0700",
                 "-c",
                 "max_connections=200",
             ],

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     camera_deny_networks: str = ""
     """Networks cameras may not be in, besides link-local and cloud-metadata addresses."""
     export_max_hours: float = Field(24.0, gt=0, le=24 * 31)
+    export_max_gb: float = Field(10.0, gt=0)
+    """The exports folder's budget: beyond it the oldest exports go (footage never)."""
 
     ml_enabled: bool = True
     ml_model_path: Path | None = None

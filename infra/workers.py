@@ -364,6 +364,7 @@ def run_retention(settings: Settings) -> None:
             grace_s=settings.retention_grace_s,
             snapshot_days=settings.snapshot_retention_days,
             export_days=settings.export_retention_days,
+            export_max_bytes=int(settings.export_max_gb * 1e9),
         ),
     )
     heartbeat = WorkerHeartbeat(store.client, "retention")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ingest.credentials import endpoint
 from ingest.ffmpeg_log import summarise
 from ingest.probe import ProbeFailed, parse_probe
 from ingest.recorder import redact
+from ingest.source_input import probe_input, script_text, write_script
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +28,18 @@ class ConnectionResult:
 
 def test_connection(url: str, timeout_s: float = 10.0) -> ConnectionResult:
     """Open the stream once (TCP) and say what is there, or what is wrong, in words."""
-    command = [
-        "ffprobe", "-v", "error", "-rtsp_transport", "tcp",
-        "-timeout", str(int(timeout_s * 1_000_000)),
-        "-show_streams", "-show_format", "-of", "json", url,
-    ]  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="ronin-test-") as private:  # mode 0700
+        return _probe(url, timeout_s, Path(private) / "source.ffconcat")
+
+
+def _probe(url: str, timeout_s: float, script: Path) -> ConnectionResult:
+    camera = [("rtsp_transport", "tcp"), ("timeout", str(int(timeout_s * 1_000_000)))]
+    text = script_text(url, camera, [])
+    if text is not None:  # the password stays off the command line
+        write_script(script, text)
+    options, source = probe_input(url, camera, [], script)
+    command = ["ffprobe", "-v", "error", *options, "-show_streams", "-show_format",
+               "-of", "json", source]  # fmt: skip
     started = time.monotonic()
     try:
         result = subprocess.run(

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.source_input import Options, input_arguments, probe_input, script_text
+
 
 @dataclass(frozen=True, slots=True)
 class RecorderPlan:
@@ -40,6 +42,22 @@ class RecorderPlan:
     probe delays every reconnect by about 1.8 s (0.25 s this way). Should a camera need
     the full probe, that start fails and the next ones use ffmpeg's defaults
     (``ffmpeg_log.needs_probing``)."""
+    source_script: Path | None = None
+    """Where the camera's URL goes when it carries credentials (``source_input``)."""
+
+    @property
+    def camera_options(self) -> Options:
+        return [("rtsp_transport", "tcp"), ("timeout", str(int(self.socket_timeout_s * 1e6)))]
+
+    @property
+    def demuxer_options(self) -> Options:
+        probing = [("fpsprobesize", "0"), ("probesize", "4096")] if self.quick_start else []
+        return [("fflags", "nobuffer"), *probing]
+
+    @property
+    def source_script_text(self) -> str | None:
+        """What to write to ``source_script`` before ffmpeg starts (None: nothing)."""
+        return script_text(self.input_url, self.camera_options, self.demuxer_options)
 
     @property
     def segment_list(self) -> Path:
@@ -106,18 +124,16 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
         plan.playlist,
     )
     tag = ["-tag:v", "hvc1"] if plan.video_codec == "hevc" else []
-    probing = ["-fpsprobesize", "0", "-probesize", "4096"] if plan.quick_start else []
+    source = input_arguments(
+        plan.input_url, plan.camera_options, plan.demuxer_options, plan.source_script
+    )
     return [
         ffmpeg,
         "-nostdin",
         "-nostats",  # progress comes on stdout; stderr keeps only what needs reading
         "-hide_banner",
         "-loglevel", "info",
-        "-fflags", "nobuffer",
-        "-rtsp_transport", "tcp",
-        "-timeout", str(int(plan.socket_timeout_s * 1_000_000)),
-        *probing,
-        "-i", plan.input_url,
+        *source,
         "-map", "0:v:0",
         "-map", "0:a:0?",
         "-c:v", "copy",
@@ -131,14 +147,23 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
     ]  # fmt: skip
 
 
-def codec_probe_command(url: str, timeout_s: float = 5.0, ffprobe: str = "ffprobe") -> list[str]:
+def probe_options(timeout_s: float) -> tuple[Options, Options]:
+    """(camera, demuxer) options of the codec probe."""
+    camera = [("rtsp_transport", "tcp"), ("timeout", str(int(timeout_s * 1_000_000)))]
+    return camera, [("analyzeduration", "0"), ("probesize", "32768")]
+
+
+def codec_probe_command(
+    url: str, timeout_s: float = 5.0, ffprobe: str = "ffprobe", script: Path | None = None
+) -> list[str]:
     """ffprobe printing the camera's video codec name (from the RTSP session description,
     so it answers without waiting for frames): the recorder needs it before the first
-    segment, since H.265 must be tagged ``hvc1`` from the start."""
+    segment, since H.265 must be tagged ``hvc1`` from the start. With credentials in the
+    URL it reads ``script`` (``probe_options`` make its text)."""
+    camera, demuxer = probe_options(timeout_s)
+    options, source = probe_input(url, camera, demuxer, script)
     return [
-        ffprobe, "-v", "error", "-rtsp_transport", "tcp",
-        "-timeout", str(int(timeout_s * 1_000_000)),
-        "-analyzeduration", "0", "-probesize", "32768",
+        ffprobe, "-v", "error", *options,
         "-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
-        url,
+        source,
     ]  # fmt: skip

@@ -43,7 +43,12 @@ from events.catalogue import (
 )
 from events.errors import RoninError
 from infra.embedded import die_with_parent
-from ingest.ffmpeg_command import RecorderPlan, codec_probe_command, recorder_command
+from ingest.ffmpeg_command import (
+    RecorderPlan,
+    codec_probe_command,
+    probe_options,
+    recorder_command,
+)
 from ingest.ffmpeg_log import (
     OutputStreams,
     needs_probing,
@@ -54,6 +59,7 @@ from ingest.ffmpeg_log import (
 from ingest.ffmpeg_pipes import PipeReader, latest_out_time_us, wait_readable
 from ingest.segment_list import SegmentListReader
 from ingest.segment_store import CameraFolder, RecoveryReport, SegmentStore
+from ingest.source_input import script_text, write_script
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +141,12 @@ def exit_reason(tail: Iterable[str], returncode: int) -> str:
 class _CodecProbe:
     """ffprobe asking the camera for its video codec, polled so no tick waits on it."""
 
-    def __init__(self, url: str, settings: RecorderSettings) -> None:
-        command = codec_probe_command(url, settings.codec_probe_timeout_s, settings.ffprobe)
+    def __init__(self, url: str, settings: RecorderSettings, script: Path) -> None:
+        camera, demuxer = probe_options(settings.codec_probe_timeout_s)
+        text = script_text(url, camera, demuxer)
+        if text is not None:
+            write_script(script, text)
+        command = codec_probe_command(url, settings.codec_probe_timeout_s, settings.ffprobe, script)
         self._proc = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
@@ -282,6 +292,8 @@ class CameraRecorder:
         self._recovered = False
         self.status = "starting"
         self._logger = _ffmpeg_logger(settings.log_dir, source.camera_id)
+        # the camera's URL, when it carries a password (never on a command line)
+        self._source_script = settings.log_dir / "sources" / f"{source.camera_id}.ffconcat"
 
     @property
     def hls_dir(self) -> Path:
@@ -339,6 +351,8 @@ class CameraRecorder:
         if self._probe is not None:
             self._probe.cancel()
             self._probe = None
+        for script in (self._source_script, self._source_script.with_suffix(".probe")):
+            script.unlink(missing_ok=True)
         run = self._run
         if run is None:
             return
@@ -371,7 +385,9 @@ class CameraRecorder:
         if self._video_codec is not None or self._probed:
             return True
         if self._probe is None:
-            self._probe = _CodecProbe(self.source.url, self._settings)
+            self._probe = _CodecProbe(
+                self.source.url, self._settings, self._source_script.with_suffix(".probe")
+            )
             self.status = "connecting"
         finished, codec = self._probe.result(now)
         if finished:
@@ -390,7 +406,10 @@ class CameraRecorder:
             hls_seconds=self._settings.hls_seconds,
             video_codec=self._video_codec,
             quick_start=self._quick_start,
+            source_script=self._source_script,
         )
+        if plan.source_script_text is not None:  # the password stays off the command line
+            write_script(self._source_script, plan.source_script_text)
         command = recorder_command(plan, self._settings.ffmpeg)
         self._logger.info("starting ffmpeg for %s", redact(self.source.url))
         proc = subprocess.Popen(

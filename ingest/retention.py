@@ -13,7 +13,8 @@ mends them at start and every ``reconcile_every_s``, and says what it mended:
 - file no row knows, untouched for ``grace_s`` and not purged → probed and announced as
   ``SegmentClosed`` (``recovered``), or set aside as ``.unreadable`` when it does not decode.
 
-Snapshots (``.snapshots``) and exports (``.exports``) follow their own age limits.
+Snapshots (``.snapshots``) and exports (``.exports``) follow their own age limits;
+exports also their own size budget, and on a short disk they go before any footage.
 """
 
 from __future__ import annotations
@@ -40,7 +41,15 @@ from events.catalogue import (
     SegmentClosed,
 )
 from ingest.probe import ProbeFailed, probe
-from ingest.retention_policy import Limits, Purge, RetentionPolicy, StoredSegment, plan_purges
+from ingest.retention_policy import (
+    ExportFile,
+    Limits,
+    Purge,
+    RetentionPolicy,
+    StoredSegment,
+    plan_export_removals,
+    plan_purges,
+)
 from ingest.segment_store import closed_event, segment_id_for
 from projector.postgres import read_rows
 
@@ -214,6 +223,7 @@ class RetentionConfig:
     grace_s: float = 300.0
     snapshot_days: float = 30.0
     export_days: float = 1.0
+    export_max_bytes: int | None = None
 
 
 def free_bytes(path: Path) -> int:
@@ -261,7 +271,9 @@ class RetentionWorker:
                 last_policy = now
 
     def apply_policy(self) -> list[Purge]:
-        """Purge what the policy chooses, oldest first; also age out snapshots and exports."""
+        """Purge what the policy chooses, oldest first; also age out snapshots and exports.
+        Exports beyond their budget go first, and on a short disk before any footage."""
+        self._trim_exports()
         segments = [s for s in self._catalog.segments() if s.segment_id not in self._purged]
         segments += open_segments(self.root)
         policy = replace(self.config.policy, per_camera=self._catalog.camera_limits())
@@ -350,6 +362,28 @@ class RetentionWorker:
                 continue
             self._append(event)
             report.files_announced.append(disk.path)
+
+    def _trim_exports(self) -> None:
+        base = self.root / ".exports"
+        if not base.is_dir():
+            return
+        files = []
+        for path in base.glob("*.mp4"):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            files.append(ExportFile(path.name, stat.st_mtime, stat.st_size))
+        removals = plan_export_removals(
+            files,
+            self.config.export_max_bytes,
+            self.config.policy.min_free_bytes,
+            self._disk_free(self.root),
+        )
+        for export in removals:
+            (base / export.path).unlink(missing_ok=True)
+        if removals:
+            log.info("retention: removed %d exports (budget or free space)", len(removals))
 
     def _age_out_auxiliary(self) -> None:
         now = time.time()

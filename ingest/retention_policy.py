@@ -115,3 +115,32 @@ def plan_purges(
                 choose([s], PurgeReason.EMERGENCY)
                 free += s.bytes
     return sorted(chosen.values(), key=lambda p: (p.segment.start, str(p.segment.segment_id)))
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    path: str
+    mtime: float
+    bytes: int
+
+
+def plan_export_removals(
+    exports: Sequence[ExportFile],
+    max_bytes: int | None,
+    min_free_bytes: int | None,
+    free_bytes: int,
+) -> list[ExportFile]:
+    """Exports to delete, oldest first: beyond the exports' own budget (``max_bytes``),
+    and, when the disk is under its floor, as many as it takes before any footage goes
+    (an export is a copy; the footage is the original)."""
+    oldest_first = sorted(exports, key=lambda e: (e.mtime, e.path))
+    total = sum(e.bytes for e in exports)
+    short = 0 if min_free_bytes is None else max(0, min_free_bytes - free_bytes)
+    out = []
+    for export in oldest_first:
+        if (max_bytes is None or total <= max_bytes) and short <= 0:
+            break
+        out.append(export)
+        total -= export.bytes
+        short -= export.bytes
+    return out

@@ -113,8 +113,13 @@ def test_segment_video_honours_ranges(api) -> None:
     assert part.status_code == 206 and part.content == data[100:1100]
     assert part.headers["Content-Range"] == f"bytes 100-1099/{len(data)}"
     assert client.get(f"/api/segments/{seg.segment_id}/video").status_code == 401
-    media = client.post("/api/auth/media-token", headers=headers).json()["access_token"]
-    assert client.get(f"/api/segments/{seg.segment_id}/video?token={media}").status_code == 200
+    path = f"/api/segments/{seg.segment_id}/video"
+    media = client.post("/api/auth/media-token", headers=headers, json={"path": path})
+    assert media.json()["expires_in"] <= 1800
+    assert client.get(f"{path}?token={media.json()['access_token']}").status_code == 200
+    other = segments(events)[1].segment_id  # the token opens its own segment only
+    opened = client.get(f"/api/segments/{other}/video?token={media.json()['access_token']}")
+    assert opened.status_code == 404
     api_token = headers["Authorization"].split()[1]  # an access token is no media token
     assert client.get(f"/api/segments/{seg.segment_id}/video?token={api_token}").status_code == 401
 
@@ -134,13 +139,15 @@ def test_live_stream_needs_a_token(api) -> None:
     segment = client.get(f"/api/cameras/{camera_id}/live/{uri}")
     assert segment.status_code == 200 and len(segment.content) > 1000
     assert client.get(f"/api/cameras/{camera_id}/live/{uri.split('?')[0]}").status_code == 401
+    assert started["expires_in"] <= 300  # minutes, renewed by the player
 
 
 @pytest.mark.parametrize("name", ["..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "stream.m3u8.bak",
                                   "..", "seg1.m4s"])  # fmt: skip
 def test_live_names_outside_the_whitelist_are_refused(api, name: str) -> None:
     client, headers, camera_id, _, _ = api
-    token = client.post("/api/auth/media-token", headers=headers).json()["access_token"]
+    started = client.post(f"/api/cameras/{camera_id}/stream/start", headers=headers).json()
+    token = started["playlist_url"].split("token=")[1]
     response = client.get(f"/api/cameras/{camera_id}/live/{name}?token={token}")
     assert response.status_code in (404, 405)  # ".." is normalised away by the client
     assert "root:" not in response.text

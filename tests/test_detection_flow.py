@@ -355,7 +355,9 @@ def test_live_frames_become_a_debounced_alert_with_a_snapshot(
         [alert] = client.get("/api/alerts", headers=headers).json()
         assert alert["label"] == "person" and alert["snapshot_url"]
         assert client.get(alert["snapshot_url"]).status_code == 401
-        media = client.post("/api/auth/media-token", headers=headers).json()["access_token"]
+        path = {"path": alert["snapshot_url"]}
+        media = client.post("/api/auth/media-token", headers=headers, json=path).json()
+        media = media["access_token"]
         image = client.get(alert["snapshot_url"], params={"token": media})
         assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
         live_rows = client.get("/api/detections", params={"live": True}, headers=headers).json()

@@ -10,12 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.credentials import CredentialCipher, Credentials, with_credentials
-from ingest.ffmpeg_command import RecorderPlan, recorder_command
+from ingest.ffmpeg_command import RecorderPlan, codec_probe_command, recorder_command
 from ingest.ffmpeg_log import summarise
 from ingest.naming import safe_directory, segment_path, unique_directory
 from ingest.probe import parse_probe
 from ingest.recorder import backoff_s, redact
 from ingest.segment_list import ListedSegment, SegmentListReader, parse_line, wall_clock
+from ingest.source_input import concat_script
 
 
 @given(st.text(max_size=300))
@@ -134,3 +135,28 @@ def test_credentials_round_trip_and_url() -> None:
     creds = cipher.decrypt(token)
     assert "p@ss" not in repr(creds)
     assert with_credentials("rtsp://cam:554/s", creds) == "rtsp://admin:p%40ss%3Aword@cam:554/s"
+
+
+def test_a_url_with_credentials_goes_to_a_script_not_to_the_command_line() -> None:
+    url = "rtsp://admin:p%40ss@cam.lan/stream"
+    plan = RecorderPlan(url, Path("/s/run"), Path("/s/hls"), source_script=Path("/p/c.ffconcat"))
+    command = recorder_command(plan)
+    assert not [part for part in command if "p%40ss" in part]
+    assert command[command.index("-i") + 1] == "/p/c.ffconcat"
+    assert command[command.index("-f") + 1] == "concat"
+    assert plan.source_script_text == (
+        "ffconcat version 1.0\nfile 'rtsp://admin:p%40ss@cam.lan/stream'\n"
+        "option rtsp_transport 'tcp'\noption timeout '5000000'\noption fflags 'nobuffer'\n"
+        "option fpsprobesize '0'\noption probesize '4096'\n"
+    )
+    plain = RecorderPlan("rtsp://cam.lan/stream", Path("/a"), Path("/b"))
+    assert plain.source_script_text is None
+    assert recorder_command(plain)[recorder_command(plain).index("-i") + 1] == plain.input_url
+    probe = codec_probe_command(url, 3, script=Path("/p/c.probe"))
+    assert probe[-1] == "/p/c.probe" and "p%40ss" not in " ".join(probe)
+
+
+def test_concat_script_quotes_what_it_must() -> None:
+    assert concat_script("rtsp://u:p@h/it's", []) == (
+        "ffconcat version 1.0\nfile 'rtsp://u:p@h/it'\\''s'\n"
+    )

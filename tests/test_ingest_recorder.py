@@ -106,3 +106,33 @@ def test_h265_is_hvc1_from_the_first_segment_and_the_open_one_is_announced(
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert tag == "hvc1"
+
+
+def _command_lines() -> list[str]:
+    out = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            out.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return out
+
+
+def test_a_password_never_reaches_a_command_line(tmp_path: Path) -> None:
+    camera, server = sim(codec="h265", user="admin", password="s3cret-on-no-cmdline")
+    try:
+        url = camera.url.replace("rtsp://", "rtsp://admin:s3cret-on-no-cmdline@")
+        rec, events = recorder(tmp_path, url, segment_seconds=10)
+        seen: list[str] = []
+        run_until(rec, lambda: seen.extend(_command_lines()) or len(segments(events)) >= 1, 40)
+        script = tmp_path / ".logs" / "sources" / f"{rec.source.camera_id}.ffconcat"
+        assert script.stat().st_mode & 0o777 == 0o600
+        assert script.parent.stat().st_mode & 0o777 == 0o700
+        rec.stop("test over")
+        assert not script.exists()
+    finally:
+        server.terminate()
+    assert any("ffmpeg" in line and ".ffconcat" in line for line in seen)
+    assert not [line for line in seen if "s3cret-on-no-cmdline" in line]
+    first = segments(events)[0]
+    assert first.video_codec == "hevc" and probe(tmp_path / first.path).duration_s > 5

@@ -33,7 +33,14 @@ from ingest.retention import (
     recorded_files,
     start_from_path,
 )
-from ingest.retention_policy import Limits, RetentionPolicy, StoredSegment, plan_purges
+from ingest.retention_policy import (
+    ExportFile,
+    Limits,
+    RetentionPolicy,
+    StoredSegment,
+    plan_export_removals,
+    plan_purges,
+)
 from projector.postgres import PostgresReadModels
 from projector.readmodels import (
     cameras_projection,
@@ -356,3 +363,56 @@ def test_ronin_check_lists_every_disagreement_and_repairs_them_through_events(
     rows, files = disk_and_rows_agree(tmp_path, database_url)
     assert rows == files and orphan in rows and events[0].path not in rows
     assert (tmp_path / (events[1].path + ".unreadable")).exists()
+
+
+exports = st.lists(
+    st.builds(
+        ExportFile, st.uuids().map(lambda u: f"{u}.mp4"), st.floats(0, 1e6), st.integers(0, 10_000)
+    ),
+    max_size=8,
+    unique_by=lambda e: e.path,
+)
+
+
+@given(exports, st.none() | st.integers(0, 40_000), st.none() | st.integers(0, 40_000),
+       st.integers(0, 40_000))  # fmt: skip
+def test_exports_go_oldest_first_and_only_as_many_as_needed(
+    files: list[ExportFile], max_bytes: int | None, floor: int | None, free: int
+) -> None:
+    removed = plan_export_removals(files, max_bytes, floor, free)
+    oldest_first = sorted(files, key=lambda e: (e.mtime, e.path))
+    assert removed == oldest_first[: len(removed)]
+
+    def satisfied(gone: list[ExportFile]) -> bool:
+        left = sum(e.bytes for e in files) - sum(e.bytes for e in gone)
+        freed = free + sum(e.bytes for e in gone)
+        return (max_bytes is None or left <= max_bytes) and (floor is None or freed >= floor)
+
+    assert satisfied(removed) or removed == oldest_first  # all of them when not enough
+    assert not removed or not satisfied(removed[:-1])  # none more than needed
+
+
+def test_a_short_disk_loses_exports_before_any_footage(
+    store: RedisEventStore, archive: EventArchive, database_url: str, camera: UUID, tmp_path: Path
+) -> None:
+    record(tmp_path, store, camera, 3)
+    project(store, database_url, archive)
+    made = []
+    for i in range(3):
+        path = tmp_path / ".exports" / f"e{i}.mp4"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (1000 + i, 1000 + i))
+        made.append(path)
+    floor = 10**9
+
+    def disk_free(_: Path) -> int:  # 1500 bytes short, until exports go
+        return floor - 1500 + 1000 * sum(not p.exists() for p in made)
+
+    worker = RetentionWorker(
+        store.append, PostgresStorageCatalog(psycopg.connect(database_url)), tmp_path,
+        RetentionConfig(policy=RetentionPolicy(min_free_bytes=floor)), disk_free=disk_free,
+        clock=lambda: NOW,
+    )  # fmt: skip
+    assert worker.apply_policy() == []  # no footage purged
+    assert [p.exists() for p in made] == [False, False, True]

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from api.auth import LoginLimiter
 from api.client_address import forwarded_client, parse_networks
+from api.exports import Running
 from api.http_headers import CONTENT_SECURITY_POLICY
 from events.store import RedisEventStore
 from ingest.connection_test import test_connection
@@ -306,3 +308,28 @@ def test_security_headers_and_health_for_strangers(world: World) -> None:
     full = world.client.get("/api/health", headers=world.admin()).json()
     assert {c["name"] for c in full["components"]} >= {"redis", "postgres"}
     assert ADMIN_PASSWORD not in answer.text
+
+
+def test_a_media_token_is_for_a_media_url_only(world: World) -> None:
+    admin = world.admin()
+    wrong = world.client.post("/api/auth/media-token", headers=admin, json={"path": "/api/users"})
+    assert wrong.status_code == 422
+    path = f"/api/segments/{world.hidden_segment}/video"
+    token = world.client.post("/api/auth/media-token", headers=world.viewer(), json={"path": path})
+    assert token.status_code == 200  # issued, but it opens nothing the viewer may not see:
+    opened = world.client.get(path, params={"token": token.json()["access_token"]})
+    assert opened.status_code == 404
+
+
+def test_exports_run_two_per_user_and_four_at_once() -> None:
+    running = Running()
+    for owner in ("alice", "alice", "bob", "bob"):
+        running.claim(owner)
+    with pytest.raises(HTTPException) as busy:
+        running.claim("carol")  # four run already
+    assert busy.value.status_code == 429
+    running.release("bob")
+    with pytest.raises(HTTPException) as own:
+        running.claim("alice")  # two of hers run already
+    assert own.value.status_code == 429 and "2 exports running" in own.value.detail
+    running.claim("carol")

@@ -94,6 +94,19 @@ def health_details(port: int, password: str) -> dict:
     return httpx.get(f"{base}/api/health", headers=headers, timeout=5).json()
 
 
+def assert_servers_are_private(data: Path) -> None:
+    """No other local user reaches the embedded servers' sockets."""
+    assert (data / "run" / "pg").stat().st_mode & 0o777 == 0o700
+    assert (data / "run" / "redis.sock").stat().st_mode & 0o077 == 0
+    if os.geteuid() != 0:
+        return  # (as root, try it as nobody)
+    for path in (data / "run" / "redis.sock", data / "run" / "pg" / ".s.PGSQL.5432"):
+        code = "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])"
+        tried = subprocess.run(["/usr/bin/python3", "-c", code, str(path)], user="nobody",
+                               capture_output=True, text=True, check=False)  # fmt: skip
+        assert tried.returncode != 0 and "PermissionError" in tried.stderr, (path, tried.stderr)
+
+
 def test_up_is_healthy_survives_kill_9_and_stops_cleanly() -> None:
     data, port = make_data_dir("ronin-up-"), free_port()
     first = start(data, port)
@@ -123,6 +136,7 @@ def test_up_is_healthy_survives_kill_9_and_stops_cleanly() -> None:
                 break
             time.sleep(0.2)
         assert found == [("Porch",)]
+        assert_servers_are_private(data)
 
         tree = [first.pid, *descendants(first.pid)]
         assert len(tree) >= 6

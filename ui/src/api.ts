@@ -59,6 +59,18 @@ export function withQuery(path: string, query?: Query): string {
   return text ? `${path}?${text}` : path;
 }
 
+/** ``url`` with its ``token`` query parameter set to ``token`` (the rest kept). */
+export function withToken(url: string, token: string): string {
+  const parsed = new URL(url, "http://relative.invalid");
+  parsed.searchParams.set("token", token);
+  return parsed.origin === "http://relative.invalid" ? parsed.pathname + parsed.search : parsed.toString();
+}
+
+/** The ``token`` query parameter of a URL ("" if none). */
+export function tokenOf(url: string): string {
+  return new URL(url, "http://relative.invalid").searchParams.get("token") ?? "";
+}
+
 export interface SseMessage {
   event: string;
   id: string;
@@ -87,7 +99,7 @@ export function parseSse(buffer: string): { messages: SseMessage[]; rest: string
 type Fetch = typeof fetch;
 
 export class Api {
-  private media: { token: string; until: number } | null = null;
+  private media = new Map<string, { token: string; until: number }>();
 
   constructor(
     private readonly tokens: TokenStore,
@@ -112,7 +124,7 @@ export class Api {
     }
     const body = (await response.json()) as { access_token: string };
     this.tokens.set(body.access_token);
-    this.media = null;
+    this.media.clear();
   }
 
   /** Sign out here, and end the user's sessions on the server (best effort). */
@@ -123,7 +135,7 @@ export class Api {
         .catch(() => {});
     }
     this.tokens.set(null);
-    this.media = null;
+    this.media.clear();
   }
 
   async request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
@@ -162,21 +174,20 @@ export class Api {
     return this.request<T>("DELETE", path);
   }
 
-  /** A short-lived token for media URLs (kept until a minute before it expires). */
-  async mediaToken(): Promise<string> {
-    if (this.media && this.media.until > this.now()) return this.media.token;
-    const body = await this.post<{ access_token: string; expires_in: number }>(
-      "/api/auth/media-token",
-    );
-    this.media = {
-      token: body.access_token,
-      until: this.now() + Math.max(0, body.expires_in - 60) * 1000,
-    };
+  /** A token that opens the one media URL ``path`` for a few minutes (kept until a
+   * minute before it expires). */
+  async mediaToken(path: string): Promise<string> {
+    const known = this.media.get(path);
+    if (known && known.until > this.now()) return known.token;
+    const body = await this.post<{ access_token: string; expires_in: number }>("/api/auth/media-token", { path });
+    if (this.media.size > 500) this.media.clear();
+    this.media.set(path, { token: body.access_token, until: this.now() + Math.max(0, body.expires_in - 60) * 1000 });
     return body.access_token;
   }
 
   async mediaUrl(path: string): Promise<string> {
-    return withQuery(path, { token: await this.mediaToken() });
+    const bare = path.split("?")[0];
+    return withQuery(bare, { token: await this.mediaToken(bare) });
   }
 
   /** Follow ``/api/events/stream`` until ``signal`` aborts; reconnects with Last-Event-ID. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Api, type TokenStore, isExpired, parseSse, tokenExpiry, withQuery } from "../src/api";
+import { Api, type TokenStore, isExpired, parseSse, tokenExpiry, tokenOf, withQuery, withToken } from "../src/api";
 
 function jwt(exp: number): string {
   const b64 = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
@@ -81,19 +81,29 @@ describe("API client", () => {
     await expect(api.login("a", "b")).rejects.toThrow("wrong user name or password");
   });
 
-  it("caches media tokens until shortly before they expire", async () => {
+  it("asks for a media token per URL and keeps it until shortly before it expires", async () => {
     let issued = 0;
-    const { impl } = fakeFetch({
-      "/api/auth/media-token": () => Response.json({ access_token: `m${++issued}`, expires_in: 3600 }),
+    const { impl, calls } = fakeFetch({
+      "/api/auth/media-token": () => Response.json({ access_token: `m${++issued}`, expires_in: 300 }),
     });
     const store = new Memory();
     store.value = jwt(NOW / 1000 + 7200);
     let now = NOW;
     const api = new Api(store, impl, () => {}, () => now);
     expect(await api.mediaUrl("/api/segments/1/video")).toBe("/api/segments/1/video?token=m1");
-    expect(await api.mediaToken()).toBe("m1");
-    now += 3600_000;
-    expect(await api.mediaToken()).toBe("m2");
+    expect(JSON.parse(String(calls[0].init?.body))).toEqual({ path: "/api/segments/1/video" });
+    expect(await api.mediaToken("/api/segments/1/video")).toBe("m1");
+    expect(await api.mediaToken("/api/alerts/2/snapshot")).toBe("m2");
+    now += 300_000;
+    expect(await api.mediaToken("/api/segments/1/video")).toBe("m3");
+  });
+
+  it("swaps the token of a media URL, relative or absolute", () => {
+    expect(withToken("/api/cameras/c/live/seg00000001.m4s?token=old", "new")).toBe(
+      "/api/cameras/c/live/seg00000001.m4s?token=new",
+    );
+    expect(withToken("http://h:8000/api/x/init.mp4", "t")).toBe("http://h:8000/api/x/init.mp4?token=t");
+    expect(tokenOf("/api/cameras/c/live/stream.m3u8?token=abc")).toBe("abc");
   });
 
   it("reads JWT expiry, queries and SSE frames", () => {

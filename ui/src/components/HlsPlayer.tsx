@@ -1,5 +1,6 @@
 import Hls from "hls.js";
-import { useEffect, useRef, useState } from "react";
+import { type RefObject, useEffect, useRef, useState } from "react";
+import { withToken } from "../api";
 
 interface Props {
   src: string | null;
@@ -8,10 +9,13 @@ interface Props {
   className?: string;
   onError?: (message: string) => void;
   onPlaying?: () => void;
+  /** The current media token: every request carries it, so it can be renewed while
+   * the stream plays (the tokens in the playlist's URIs age out in minutes). */
+  token?: RefObject<string>;
 }
 
 /** A live HLS player in low-latency mode that reconnects by itself. */
-export function HlsPlayer({ src, muted = true, controls = false, className, onError, onPlaying }: Props) {
+export function HlsPlayer({ src, muted = true, controls = false, className, onError, onPlaying, token }: Props) {
   const video = useRef<HTMLVideoElement>(null);
   const [attempt, setAttempt] = useState(0);
 
@@ -31,6 +35,9 @@ export function HlsPlayer({ src, muted = true, controls = false, className, onEr
         maxLiveSyncPlaybackRate: 1.5,
         backBufferLength: 10,
         manifestLoadingMaxRetry: 2,
+        xhrSetup: (xhr, url) => {
+          if (token?.current) xhr.open("GET", withToken(url, token.current), true);
+        },
       });
       hls.on(Hls.Events.ERROR, (_e, data) => {
         if (data.fatal) {
@@ -49,7 +56,7 @@ export function HlsPlayer({ src, muted = true, controls = false, className, onEr
     element.src = src; // Safari plays HLS natively
     element.play().catch(() => again("cannot play"));
     return () => clearTimeout(retry);
-  }, [src, attempt, onError]);
+  }, [src, attempt, onError, token]);
 
   return (
     <video
