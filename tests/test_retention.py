@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -402,7 +403,8 @@ def test_a_short_disk_loses_exports_before_any_footage(
         path = tmp_path / ".exports" / f"e{i}.mp4"
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(b"x" * 1000)
-        os.utime(path, (1000 + i, 1000 + i))
+        recent = time.time() - 100 + i  # (young enough to outlive EXPORT_RETENTION_DAYS)
+        os.utime(path, (recent, recent))
         made.append(path)
     floor = 10**9
 
