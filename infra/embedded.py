@@ -16,6 +16,7 @@ import ctypes
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
@@ -23,9 +24,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import redis
+from psycopg import sql
 
 from events.errors import EmbeddedServiceError
 
@@ -163,6 +166,12 @@ class EmbeddedRedis:
             return False
 
 
+_PASSWORDS_REQUIRED = (
+    "# Ronin: local socket only (its folder is 0700), password required\n"
+    "local all all scram-sha-256\n"
+)
+
+
 class EmbeddedPostgres:
     """A PostgreSQL cluster in ``{data}/postgres``, socket in ``{data}/run/pg``."""
 
@@ -176,12 +185,32 @@ class EmbeddedPostgres:
         self.user = "postgres" if os.geteuid() == 0 else None
 
     @property
+    def password_file(self) -> Path:
+        return self.data_dir / "postgres.password"
+
+    @property
     def url(self) -> str:
-        return f"postgresql://{self.role}@/{self.database}?host={self.socket_dir}"
+        return self._url(self.database)
 
     @property
     def admin_url(self) -> str:
-        return f"postgresql://{self.role}@/postgres?host={self.socket_dir}"
+        return self._url("postgres")
+
+    def _url(self, database: str) -> str:
+        secret = quote(self._password(), safe="")
+        return f"postgresql://{self.role}:{secret}@/{database}?host={self.socket_dir}"
+
+    def _password(self) -> str:
+        """Generated once, kept in ``postgres.password`` (0600)."""
+        if not self.password_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return self.password_file.read_text().strip()
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(24))
+        return self.password_file.read_text().strip()
 
     def prepare(self) -> ServiceSpec:
         bindir = self._bindir()
@@ -221,12 +250,33 @@ class EmbeddedPostgres:
             return False
 
     def create_database(self) -> None:
+        """Ronin's database, and passwords required from now on (a cluster made by an
+        older Ronin trusted every local connection: it is switched over here)."""
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
             ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{self.database}"')
+            if self._require_passwords(conn):
+                conn.execute("SELECT pg_reload_conf()")
+
+    def _require_passwords(self, conn: psycopg.Connection) -> bool:
+        """Set the role's password and make the cluster ask for it (scram-sha-256);
+        True when the rules changed."""
+        password = self._password()
+        conn.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(self.role), sql.Literal(password)
+            )
+        )
+        hba = self.pgdata / "pg_hba.conf"
+        if hba.exists() and hba.read_text() == _PASSWORDS_REQUIRED:
+            return False
+        hba.write_text(_PASSWORDS_REQUIRED)
+        hba.chmod(0o600)
+        self._own(hba)
+        return True
 
     def _bindir(self) -> Path:
         candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), reverse=True)

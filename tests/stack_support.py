@@ -23,6 +23,7 @@ from events.archive import EventArchive, EventLog
 from events.catalogue import CameraAdded, Event, Topic
 from events.codec import decode
 from events.store import ZERO, RedisEventStore
+from infra.embedded import EmbeddedPostgres
 from tests.conftest import make_data_dir
 from tests.test_up import descendants, free_port, wait_healthy
 
@@ -40,7 +41,7 @@ class Stack:
 
     @property
     def database_url(self) -> str:
-        return f"postgresql://ronin@/ronin?host={self.data}/run/pg"
+        return EmbeddedPostgres(self.data).url  # (with the password it generated)
 
     def add_camera(self, name: str, url: str) -> UUID:
         camera_id = uuid4()

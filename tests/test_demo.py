@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 
-from infra.embedded import process_cmdline
+from infra.embedded import EmbeddedPostgres, process_cmdline
 from tests.conftest import make_data_dir
 from tests.detection_support import MODEL_PATH
 from tests.test_up import alive, descendants, free_port, wait_healthy
@@ -39,7 +39,7 @@ def test_demo_records_and_its_live_playlist_plays() -> None:
     )
     try:
         wait_healthy(port, proc)
-        db = f"postgresql://ronin@/ronin?host={data}/run/pg"
+        db = EmbeddedPostgres(data).url
         deadline, rows = time.monotonic() + 60, []
         while time.monotonic() < deadline and len(rows) < 2:
             time.sleep(1)

@@ -17,6 +17,7 @@ import pytest
 import redis
 
 from events.store import RedisEventStore
+from infra.embedded import EmbeddedPostgres
 from tests.conftest import make_data_dir
 from tests.factories import camera_added
 
@@ -95,8 +96,12 @@ def health_details(port: int, password: str) -> dict:
 
 
 def assert_servers_are_private(data: Path) -> None:
-    """No other local user reaches the embedded servers' sockets."""
+    """No other local user reaches the embedded servers' sockets, and PostgreSQL asks
+    for the password it generated (kept 0600)."""
     assert (data / "run" / "pg").stat().st_mode & 0o777 == 0o700
+    assert (data / "postgres.password").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(psycopg.OperationalError, match="password"):
+        psycopg.connect(f"postgresql://ronin@/ronin?host={data}/run/pg").close()
     assert (data / "run" / "redis.sock").stat().st_mode & 0o077 == 0
     if os.geteuid() != 0:
         return  # (as root, try it as nobody)
@@ -125,7 +130,7 @@ def test_up_is_healthy_survives_kill_9_and_stops_cleanly() -> None:
         client = redis.Redis.from_url(f"unix://{data}/run/redis.sock")
         added = camera_added("Porch")
         RedisEventStore(client).append(added)
-        db = f"postgresql://ronin@/ronin?host={data}/run/pg"
+        db = EmbeddedPostgres(data).url
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with psycopg.connect(db) as conn:
