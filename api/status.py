@@ -45,10 +45,11 @@ class StatusReport(BaseModel):
 def _storage(conn: psycopg.Connection) -> list[CameraStorage]:
     try:
         rows = conn.execute(
-            "SELECT c.camera_id, c.name, c.status, c.last_error, count(s.segment_id),"
-            " coalesce(sum(s.bytes), 0), min(s.start_at), max(s.end_at)"
+            # camera_id from USING: a removed camera's footage keeps its id (c.* is null)
+            "SELECT camera_id, c.name, coalesce(c.status, 'removed'), c.last_error,"
+            " count(s.segment_id), coalesce(sum(s.bytes), 0), min(s.start_at), max(s.end_at)"
             " FROM cameras.cameras c FULL JOIN recordings.segments s USING (camera_id)"
-            " GROUP BY c.camera_id, c.name, c.status, c.last_error ORDER BY c.name"
+            " GROUP BY camera_id, c.name, c.status, c.last_error ORDER BY c.name, camera_id"
         ).fetchall()
     except psycopg.errors.UndefinedTable:  # before the projector's first start
         conn.rollback()

@@ -1,1 +1,1 @@
-"""Detection: YOLO on recorded segments and live frames (issue #6)."""
+"""Detection: YOLO on recorded segments and live frames."""

@@ -30,8 +30,9 @@ from projector.postgres import read_rows
 log = logging.getLogger(__name__)
 
 DETECTION_OFF_HINT = (
-    "set ML_MODEL_PATH to a YOLOX or YOLOv8/YOLO11 ONNX file (COCO classes), e.g. "
-    "ML_MODEL_PATH=../shared/models/yolox_nano.onnx, and ML_ENABLED=true"
+    "run `ronin model install yolox-nano` (YOLOX-Nano from the YOLOX project's releases), "
+    "or `ronin model add FILE` / ML_MODEL_PATH=FILE for a YOLOX or YOLOv8/YOLO11 ONNX "
+    "file with the COCO classes; and ML_ENABLED=true"
 )
 
 

@@ -93,10 +93,26 @@ install_system_packages "${APT_PACKAGES[@]}"
 [ "$command" = test ] && install_system_packages "${TEST_APT_PACKAGES[@]}"
 install_python_packages
 build_ui
-# `up` uses the shared demo model (never committed) when the operator has not chosen one.
-if [ "$command" = up ] && [ -z "${ML_MODEL_PATH:-}" ] && [ -f ../shared/models/yolox_nano.onnx ]; then
-  ML_MODEL_PATH=$(cd ../shared/models && pwd)/yolox_nano.onnx
-  export ML_MODEL_PATH
+# `up` detects with the model chosen by `ronin model` (or ML_MODEL_PATH); on the build
+# machines, the shared demo model (never committed); otherwise it offers to install one.
+offer_model() {
+  .venv/bin/ronin model list | grep -q '^\*' && return 0
+  if [ -f ../shared/models/yolox_nano.onnx ]; then
+    ML_MODEL_PATH=$(cd ../shared/models && pwd)/yolox_nano.onnx
+    export ML_MODEL_PATH
+    return 0
+  fi
+  if [ -t 0 ]; then
+    read -r -p "No detection model yet. Download YOLOX-Nano (3.7 MB, from GitHub)? [y/N] " yes
+    if [ "${yes:-n}" = y ] || [ "${yes:-n}" = Y ]; then
+      .venv/bin/ronin model install yolox-nano || echo "recording works without it" >&2
+      return 0
+    fi
+  fi
+  echo "no detection model: recording works; \`ronin model install yolox-nano\` adds detection" >&2
+}
+if [ "$command" = up ] && [ -z "${ML_MODEL_PATH:-}" ]; then
+  offer_model
 fi
 case "$command" in
   up) exec .venv/bin/ronin up "$@" ;;

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
+from detector.model_store import ModelStore
 from events.archive import EventArchive, EventLog
 from events.catalogue import Topic
 from events.errors import RoninError
@@ -186,22 +187,28 @@ def user_add(
     if role not in ("admin", "viewer"):
         raise typer.BadParameter(f"--role is admin or viewer, not {role!r}")
     chosen: Role = "admin" if role == "admin" else "viewer"
-    _, database_url = _settings().require_urls()
+    settings = _settings()
     password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    cameras = _camera_ids(database_url, camera) if camera else None
-    with psycopg.connect(database_url) as conn:
-        users = Users(conn)
-        if users.add(username, password, chosen, cameras) is None:
-            users.set_password(username, password)
-            users.set_access(username, chosen, cameras)
+    with stores_for(settings.data_dir, settings.redis_url, settings.database_url) as urls:
+        database_url = urls[1]
+        cameras = _camera_ids(database_url, camera) if camera else None
+        with psycopg.connect(database_url) as conn:
+            migrate(conn)  # (a data directory Ronin never ran on has no users yet)
+            users = Users(conn)
+            if users.add(username, password, chosen, cameras) is None:
+                users.set_password(username, password)
+                users.set_access(username, chosen, cameras)
     console.print(f"user {username} saved ({role})")
 
 
 @app.command(name="migrate")
 def migrate_command() -> None:
     """Apply pending PostgreSQL migrations."""
-    _, database_url = _settings().require_urls()
-    with psycopg.connect(database_url) as conn:
+    settings = _settings()
+    with (
+        stores_for(settings.data_dir, settings.redis_url, settings.database_url) as urls,
+        psycopg.connect(urls[1]) as conn,
+    ):
         applied = migrate(conn)
     console.print(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
 
@@ -213,9 +220,14 @@ def replay(
         help="cameras, recordings, detections, alerts, analytics_recordings, analytics_detections",
     ),
 ) -> None:
-    """Rebuild a read model from the first archived event, then swap it in."""
+    """Rebuild a read model from the first archived event, then swap it in (beside a
+    running Ronin, or with it stopped)."""
     settings = _settings()
-    redis_url, database_url = settings.require_urls()
+    with stores_for(settings.data_dir, settings.redis_url, settings.database_url) as urls:
+        _replay(settings, projection, *urls)
+
+
+def _replay(settings: Settings, projection: str, redis_url: str, database_url: str) -> None:
     pg_models = {p.name: p for p in postgres_projections()}
     analytics = {p.name: p for p in analytics_projections()}
     chosen = pg_models.get(projection) or analytics.get(projection)
@@ -257,14 +269,27 @@ def reprocess(
     Runs its own consumer group (``reprocess.{model id}``, plus a fingerprint of the
     filters), so it can be stopped and resumed, and re-running it does nothing new.
     Results are kept per model; the API's ``model_id`` parameter chooses whose to show.
+    Runs beside a running Ronin, or with it stopped.
     """
+    settings = _settings()
+    with stores_for(settings.data_dir, settings.redis_url, settings.database_url) as urls:
+        _reprocess(settings, model, camera, since, until, *urls)
+
+
+def _reprocess(
+    settings: Settings,
+    model: Path,
+    camera: list[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+    redis_url: str,
+    database_url: str,
+) -> None:
     from detector.historical import HistoricalConfig, HistoricalDetector, JobFilter
     from detector.historical import reprocess_group as group_for
     from detector.model import DetectorConfig, OnnxDetector
     from infra.workers import analysis_config
 
-    settings = _settings()
-    redis_url, database_url = settings.require_urls()
     store = RedisEventStore.from_url(redis_url)
     archive = EventArchive(psycopg.connect(database_url))
     detector = OnnxDetector(
@@ -345,6 +370,53 @@ def _replay_in_worker(
             if status.state == "failed":
                 raise RoninError(f"replay of {projection} failed: {status.detail}")
         time.sleep(0.2)
+
+
+model_app = typer.Typer(help="Detection models: install a known one, add your own, list.")
+app.add_typer(model_app, name="model")
+
+
+def _models() -> ModelStore:
+    return ModelStore(_settings().models_dir)
+
+
+@model_app.command("install")
+def model_install(
+    name: str = typer.Argument("yolox-nano", help="a known model: yolox-nano"),
+    url: str | None = typer.Option(None, help="download from here instead (same sha256)"),
+) -> None:
+    """Download a known model (URL and sha256 pinned in the code) and use it."""
+    entry = _models().install(name, url)
+    typer.echo(f"{entry.name}: {entry.path} (sha256 {entry.sha256[:12]}…)"
+                  + (", used for detection" if entry.default else ""))  # fmt: skip
+
+
+@model_app.command("add")
+def model_add(
+    path: Path = typer.Argument(..., help="a YOLOX or YOLOv8/YOLO11 ONNX file (COCO classes)"),
+    name: str | None = typer.Option(None, help="its name here (default: the file's)"),
+    use: bool = typer.Option(False, "--use", help="use it for detection from now on"),
+) -> None:
+    """Register your own ONNX model file (it stays where it is)."""
+    store = _models()
+    entry = store.add(path, name)
+    if use:
+        store.choose(entry.name)
+    typer.echo(f"{entry.name}: {entry.path}" + (" (used)" if use or entry.default else ""))
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """The models here, and which one detection uses when ML_MODEL_PATH is not set."""
+    from detector.model_store import KNOWN
+
+    entries = _models().entries()
+    for e in entries:
+        mark = "*" if e.default else " "
+        typer.echo(f"{mark} {e.name}  {e.path}  sha256 {e.sha256[:12]}…")
+    if not entries:
+        typer.echo("no model yet: " + ", ".join(
+            f"`ronin model install {k}` ({m.about})" for k, m in KNOWN.items()))  # fmt: skip
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from uuid import UUID
 
@@ -65,7 +66,9 @@ def run_check(
     event_log = EventLog(store, EventArchive(psycopg.connect(database_url)))
     files = recorded_files(root)
     durations = probe_durations(root, files) if probe_files else None
-    found = find_disagreements(files, _rows(conn), _inventory(event_log), durations)
+    found = find_disagreements(
+        files, _rows(conn), _inventory(event_log), durations, now=time.time()
+    )
     table = Table(title=f"ronin check: {len(files)} files under {root}")
     for column in ("problem", "path", "detail"):
         table.add_column(column)

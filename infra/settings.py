@@ -147,6 +147,18 @@ class Settings(BaseSettings):
         return [w.strip() for w in self.ronin_workers.split(",") if w.strip()]
 
     @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    def model_path(self) -> Path | None:
+        """ML_MODEL_PATH, else the model chosen with ``ronin model`` (None: none)."""
+        if self.ml_model_path is not None:
+            return self.ml_model_path
+        from detector.model_store import ModelStore
+
+        return ModelStore(self.models_dir).default()
+
+    @property
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
 

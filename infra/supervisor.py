@@ -222,8 +222,9 @@ class Supervisor:
         self.say(f"demo camera {outcome}: {camera.url}")
         live = self.settings.recordings_root / ".streams" / str(DEMO_CAMERA_ID) / "stream.m3u8"
         self.say(f"live playlist: {live}")
-        if self.settings.ml_model_path is None:
-            self.say("detection is off: set ML_MODEL_PATH to a YOLO ONNX model to get alerts")
+        if self.settings.model_path() is None:
+            self.say("detection is off: `ronin model install yolox-nano` (or ML_MODEL_PATH) "
+                     "gives it a model, and alerts")  # fmt: skip
         elif camera.scene == "person":
             self.say("a person walks into the demo picture every minute: watch for alerts")
 

@@ -235,11 +235,12 @@ def run_ingest(settings: Settings, name: str = "ingest") -> None:
 
 def load_detector(settings: Settings) -> OnnxDetector | None:
     """The configured model, or None (with the reason logged) when detection is off."""
-    if not settings.ml_enabled or settings.ml_model_path is None:
+    path = settings.model_path()
+    if not settings.ml_enabled or path is None:
         log.warning("detection is off: %s", DETECTION_OFF_HINT)
         return None
     return OnnxDetector(
-        settings.ml_model_path,
+        path,
         DetectorConfig(
             confidence_threshold=settings.ml_confidence_threshold,
             class_filter=settings.class_filter,

@@ -1,1 +1,1 @@
-"""Ingest: one ffmpeg per camera writing live HLS and recording segments (issue #4)."""
+"""Ingest: one ffmpeg per camera writing live HLS and recording segments."""

@@ -92,12 +92,23 @@ def find_disagreements(
     events: EventInventory,
     durations: Mapping[str, float | None] | None = None,
     tolerance_s: float = 1.0,
+    now: float | None = None,
+    settle_s: float = 60.0,
 ) -> list[Disagreement]:
-    """Every disagreement between the three; ``durations`` (probed, None = unreadable)."""
+    """Every disagreement between the three; ``durations`` (probed, None = unreadable).
+    A file written in the last ``settle_s`` before ``now`` is a segment closing at this
+    moment (its event and row follow within moments): not yet a disagreement."""
     found: list[Disagreement] = []
     by_path = {r.path: r for r in rows}
+
+    def settling(path: str) -> bool:
+        disk = files.get(path)
+        return now is not None and disk is not None and disk.mtime > now - settle_s
+
     for path, disk in sorted(files.items()):
         row = by_path.get(path)
+        if row is None and settling(path):
+            continue
         if row is None:
             problem = (
                 Problem.PURGED_FILE_LEFT
@@ -124,7 +135,7 @@ def find_disagreements(
         if row.segment_id not in events.segments:
             found.append(Disagreement(Problem.ROW_NOT_IN_EVENTS, row.path, str(row.segment_id)))
     for segment_id, expected in events.segments.items():
-        if segment_id not in row_ids:
+        if segment_id not in row_ids and not settling(expected.path):
             found.append(Disagreement(Problem.EVENT_NOT_IN_ROWS, expected.path, str(segment_id)))
     return found
 

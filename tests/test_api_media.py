@@ -19,7 +19,7 @@ from api.auth import Users
 from api.live import rewrite_playlist
 from api.timeline import Span, gaps
 from events.archive import EventArchive, EventLog
-from events.catalogue import CameraAdded, SegmentClosed
+from events.catalogue import CameraAdded, CameraRemoved, SegmentClosed
 from events.store import RedisEventStore
 from projector.postgres import PostgresReadModels
 from projector.readmodels import cameras_projection, recordings_projection
@@ -209,3 +209,17 @@ def test_export_across_two_segments_has_the_asked_duration(api, tmp_path: Path) 
     nothing = client.post(f"/api/cameras/{camera_id}/exports", headers=headers, json={
         "start": "2001-01-01T00:00:00Z", "end": "2001-01-01T01:00:00Z"})  # fmt: skip
     assert nothing.status_code == 404
+
+
+def test_status_keeps_a_removed_cameras_footage_under_its_id(
+    api, store: RedisEventStore, database_url: str
+) -> None:
+    client, headers, camera_id, _, events = api
+    store.append(CameraRemoved(camera_id=camera_id))
+    with psycopg.connect(database_url) as conn, psycopg.connect(database_url) as archive:
+        ProjectionRunner(cameras_projection(), store, EventLog(store, EventArchive(archive)),
+                         PostgresReadModels(conn), "t").step()  # fmt: skip
+    answer = client.get("/api/status", headers=headers)
+    assert answer.status_code == 200, answer.text
+    [camera] = [c for c in answer.json()["cameras"] if c["camera_id"] == str(camera_id)]
+    assert camera["status"] == "removed" and camera["segments"] == len(segments(events))

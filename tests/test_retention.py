@@ -26,7 +26,9 @@ from events.catalogue import (
     SegmentClosed,
 )
 from events.store import RedisEventStore
+from ingest.integrity import EventInventory, Problem, SegmentRow, find_disagreements
 from ingest.retention import (
+    DiskFile,
     PostgresStorageCatalog,
     RetentionConfig,
     RetentionWorker,
@@ -346,6 +348,8 @@ def test_ronin_check_lists_every_disagreement_and_repairs_them_through_events(
         f.write(b"\0" * 10)
     orphan = f"Door/{NOW.astimezone():%Y-%m-%d}/23-59-58.mp4"
     shutil.copy(tmp_path / events[3].path, tmp_path / orphan)  # file without a row
+    old = time.time() - 120  # (a minute old: not a segment closing at this moment)
+    os.utime(tmp_path / orphan, (old, old))
     env = {**os.environ, "REDIS_URL": servers.redis_url, "DATABASE_URL": database_url,
            "STORAGE_ROOT": str(tmp_path), "RONIN_DATA_DIR": str(tmp_path / "data"),
            "COLUMNS": "200"}  # fmt: skip
@@ -418,3 +422,14 @@ def test_a_short_disk_loses_exports_before_any_footage(
     )  # fmt: skip
     assert worker.apply_policy() == []  # no footage purged
     assert [p.exists() for p in made] == [False, False, True]
+
+
+def test_a_segment_closing_at_this_moment_is_no_disagreement() -> None:
+    camera, segment = uuid4(), uuid4()
+    files = {"Door/a.mp4": DiskFile("Door/a.mp4", 100, mtime=1000.0)}
+    row = SegmentRow(segment, camera, "Door/a.mp4", 100, 10)
+    closing = EventInventory(segments={segment: row})
+    for events in (EventInventory(), closing):  # renamed into place; appended, not projected
+        assert find_disagreements(files, [], events, now=1010.0) == []
+        later = find_disagreements(files, [], events, now=1100.0)
+        assert Problem.FILE_WITHOUT_ROW in {d.problem for d in later}

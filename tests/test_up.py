@@ -142,6 +142,12 @@ def test_up_is_healthy_survives_kill_9_and_stops_cleanly() -> None:
             time.sleep(0.2)
         assert found == [("Porch",)]
         assert_servers_are_private(data)
+        env = {**os.environ, "RONIN_DATA_DIR": str(data)}  # no URLs: it finds the servers
+        env.pop("REDIS_URL", None)
+        env.pop("DATABASE_URL", None)
+        replayed = subprocess.run([sys.executable, "-m", "infra.cli", "replay", "cameras"],
+                                  env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert replayed.returncode == 0 and "events replayed" in replayed.stdout, replayed.stderr
 
         tree = [first.pid, *descendants(first.pid)]
         assert len(tree) >= 6
