@@ -21,11 +21,9 @@ from pydantic import BaseModel
 
 from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, EventStoreDep, Media, ensure_visible
 from api.recordings import primary_model, segment_file
-from detector.historical import PRIMARY_GROUP, JobBoard, RunningJob
-from detector.live import LiveStats
-from detector.worker import DETECTION_OFF_HINT
 from events.catalogue import Topic
 from events.heartbeat import worker_statuses
+from events.progress import DETECTION_GROUP, JobBoard, LiveStats, RunningJob
 
 router = APIRouter(prefix="/api", tags=["detections"])
 
@@ -205,6 +203,22 @@ def alert_snapshot(
     return FileResponse(path, media_type="image/jpeg")
 
 
+NO_DETECTOR = "the detector worker is not running: see /api/health (admins) or `ronin up`'s log"
+
+
+def _work_done(conn: psycopg.Connection) -> tuple[int, int, float]:
+    """Frames analysed, frames the motion gate skipped, inference seconds: every finished
+    job's (the ``detections.jobs`` read model)."""
+    rows = _rows(
+        conn,
+        "SELECT coalesce(sum(frames_analysed), 0), coalesce(sum(frames_skipped), 0),"
+        " coalesce(sum(inference_s), 0) FROM detections.jobs WHERE status = 'done'",
+        (),
+    )
+    analysed, skipped, inference = rows[0] if rows else (0, 0, 0.0)
+    return int(analysed), int(skipped), float(inference)
+
+
 def _job_counts(conn: psycopg.Connection, store_pending: int) -> JobCounts:
     rows = _rows(
         conn,
@@ -226,34 +240,25 @@ def ml_status(user: CurrentUser, conn: Connection, store: EventStoreDep) -> MlSt
     detector = next((s for s in worker_statuses(store.client) if s.name == "detector"), None)
     detail = detector.detail if detector and detector.alive else {}
     state = detail.get("detection", "down" if detector is None or not detector.alive else "off")
-    group = next((g for g in store.groups(Topic.RECORDINGS) if g.name == PRIMARY_GROUP), None)
+    group = next((g for g in store.groups(Topic.RECORDINGS) if g.name == DETECTION_GROUP), None)
     waiting = (group.lag or 0) if group else 0
-    board = JobBoard(store.client)
-    counters = board.counters()
-    analysed = int(counters.get("frames_analysed", 0))
+    analysed, skipped, inference_s = _work_done(conn)
     live = LiveStats(store.client).read()
     return MlStatus(
         detection=state,
-        hint=None if state == "on" else DETECTION_OFF_HINT,
+        hint=None if state == "on" else detail.get("hint") or NO_DETECTOR,
         model_id=detail.get("model_id"),
         layout=detail.get("layout"),
         providers=[p for p in detail.get("providers", "").split(",") if p],
         live=detail.get("live") == "on",
         jobs=_job_counts(conn, waiting),
-        running=[j for j in board.running() if user.may_see(j.camera_id)],
+        running=[j for j in JobBoard(store.client).running() if user.may_see(j.camera_id)],
         frames_analysed=analysed,
-        frames_skipped=int(counters.get("frames_skipped", 0)),
-        inference_ms_per_frame=(
-            counters.get("inference_s", 0.0) * 1000 / analysed if analysed else None
-        ),
+        frames_skipped=skipped,
+        inference_ms_per_frame=inference_s * 1000 / analysed if analysed else None,
         live_cameras=[
-            LiveCamera(
-                camera_id=UUID(camera),
-                fps=float(s.get("fps") or 0.0),
-                frames=int(s.get("frames") or 0),
-                skipped=int(s.get("skipped") or 0),
-            )
-            for camera, s in live.items()
-            if user.may_see(UUID(camera))
+            LiveCamera(camera_id=camera, fps=rate.fps, frames=rate.frames, skipped=rate.skipped)
+            for camera, rate in live.items()
+            if user.may_see(camera)
         ],
     )

@@ -25,9 +25,6 @@ from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
-import orjson
-import redis
-
 from detector.analysis import AnalysisConfig, AnalysisResult, analyse_segment, job_id
 from detector.model import DetectorBackend
 from events.archive import EventLog
@@ -41,11 +38,12 @@ from events.catalogue import (
 )
 from events.codec import decode
 from events.errors import CodecError, MediaError, StoreUnavailable
+from events.progress import DETECTION_GROUP, JobBoard, RunningJob
 from events.store import ZERO, Message, RedisEventStore, StreamId
 
 log = logging.getLogger(__name__)
 
-PRIMARY_GROUP = "detector"
+PRIMARY_GROUP = DETECTION_GROUP
 
 
 def reprocess_group(model_id: str) -> str:
@@ -77,73 +75,6 @@ class HistoricalConfig:
     touch_every_s: float = 5.0
     events_per_append: int = 500
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
-
-
-@dataclass(frozen=True, slots=True)
-class RunningJob:
-    job_id: UUID
-    segment_id: UUID
-    camera_id: UUID
-    model_id: str
-    progress: float
-    frames_analysed: int
-    updated_at: float
-
-
-class JobBoard:
-    """Running jobs' progress and the worker's counters, in Redis (not events: they churn)."""
-
-    RUNNING = "ronin:detector:running"
-    COUNTERS = "ronin:detector:counters"
-
-    def __init__(self, client: redis.Redis) -> None:
-        self._redis = client
-
-    def update(self, job: RunningJob) -> None:
-        payload = orjson.dumps(
-            {
-                "job_id": str(job.job_id),
-                "segment_id": str(job.segment_id),
-                "camera_id": str(job.camera_id),
-                "model_id": job.model_id,
-                "progress": job.progress,
-                "frames_analysed": job.frames_analysed,
-                "updated_at": job.updated_at,
-            }
-        )
-        self._redis.hset(self.RUNNING, str(job.job_id), payload)
-
-    def finish(self, job: UUID, result: AnalysisResult | None) -> None:
-        pipe = self._redis.pipeline()
-        pipe.hdel(self.RUNNING, str(job))
-        if result is not None:
-            pipe.hincrby(self.COUNTERS, "frames_sampled", result.frames_sampled)
-            pipe.hincrby(self.COUNTERS, "frames_analysed", result.frames_analysed)
-            pipe.hincrby(self.COUNTERS, "frames_skipped", result.frames_skipped)
-            pipe.hincrbyfloat(self.COUNTERS, "inference_s", result.inference_s)
-        pipe.execute()
-
-    def running(self, stale_after_s: float = 120.0) -> list[RunningJob]:
-        now = time.time()
-        jobs = []
-        for raw in self._redis.hvals(self.RUNNING):
-            data = orjson.loads(raw)
-            job = RunningJob(
-                job_id=UUID(data["job_id"]),
-                segment_id=UUID(data["segment_id"]),
-                camera_id=UUID(data["camera_id"]),
-                model_id=data["model_id"],
-                progress=float(data["progress"]),
-                frames_analysed=int(data["frames_analysed"]),
-                updated_at=float(data["updated_at"]),
-            )
-            if now - job.updated_at < stale_after_s:
-                jobs.append(job)
-        return jobs
-
-    def counters(self) -> dict[str, float]:
-        items = self._redis.hgetall(self.COUNTERS).items()
-        return {k.decode() if isinstance(k, bytes) else k: float(v) for k, v in items}
 
 
 class HistoricalDetector:
@@ -336,7 +267,7 @@ class HistoricalDetector:
                 elapsed_s=time.monotonic() - started,
             )
         )
-        self.board.finish(job, result)
+        self.board.finish(job)
         self._done(message, from_group)
         self.jobs_done += 1
 
@@ -361,7 +292,7 @@ class HistoricalDetector:
                 final=final,
             )
         )
-        self.board.finish(job, None)
+        self.board.finish(job)
         if not final:
             return  # stays pending: redelivered to us on the next step
         if from_group:

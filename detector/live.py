@@ -21,8 +21,6 @@ from pathlib import Path
 from uuid import UUID, uuid5
 
 import numpy as np
-import orjson
-import redis
 
 from detector.frames import SamplePlan, read_frames, scaled_size
 from detector.model import DetectorBackend, Frame
@@ -30,6 +28,7 @@ from detector.motion import MotionConfig, MotionFilter
 from events.catalogue import BoundingBox, FrameSampled, ObjectDetected, Topic
 from events.codec import decode
 from events.errors import CodecError, MediaError
+from events.progress import LiveRate
 from events.store import ZERO, Message, RedisEventStore
 
 log = logging.getLogger(__name__)
@@ -197,36 +196,12 @@ def _fit(image: Frame, size: tuple[int, int]) -> Frame:
     return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
-class LiveStats:
-    """Per-camera live sampling figures in Redis, for the ML status page."""
-
-    KEY = "ronin:live:stats"
-
-    def __init__(self, client: redis.Redis) -> None:
-        self._redis = client
-
-    def publish(self, taps: Sequence[HlsTap]) -> None:
-        if not taps:
-            return
-        self._redis.hset(
-            self.KEY,
-            mapping={
-                str(t.camera_id): orjson.dumps(
-                    {
-                        "fps": round(t.stats.fps(), 3),
-                        "frames": t.stats.frames,
-                        "skipped": t.stats.skipped,
-                        "last_frame_at": t.stats.last_frame_at,
-                        "updated_at": time.time(),
-                    }
-                )
-                for t in taps
-            },
-        )
-        self._redis.expire(self.KEY, 60)
-
-    def read(self) -> dict[str, dict[str, float | None]]:
-        return {_text(k): orjson.loads(v) for k, v in self._redis.hgetall(self.KEY).items()}
+def live_rates(taps: Sequence[HlsTap]) -> dict[UUID, LiveRate]:
+    """What the status page shows of each live camera's sampling."""
+    return {
+        t.camera_id: LiveRate(t.stats.fps(), t.stats.frames, t.stats.skipped, t.stats.last_frame_at)
+        for t in taps
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,12 @@ from uuid import UUID
 import psycopg
 
 from detector.historical import HistoricalDetector
-from detector.live import HlsTap, LiveDetector, LiveStats
+from detector.live import HlsTap, LiveDetector, live_rates
 from detector.motion import MotionConfig
 from events.catalogue import FrameSampled
 from events.errors import StoreUnavailable
 from events.heartbeat import WorkerHeartbeat
+from events.progress import LiveStats
 from projector.postgres import read_rows
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ class DetectionWorker:
             jobs = self._historical.jobs_done if self._historical else 0
             self._heartbeat.beat(**self._detail, jobs_done=jobs)
             if self._live_stats is not None and self._taps is not None:
-                self._live_stats.publish(list(self._taps.taps.values()))
+                self._live_stats.publish(live_rates(list(self._taps.taps.values())))
         except StoreUnavailable as e:
             log.warning("store unavailable: %s", e)
 

@@ -30,7 +30,7 @@ from detector.alerts import AlertsConfig, AlertWorker
 from detector.analysis import AnalysisConfig
 from detector.debounce import DebouncePolicy
 from detector.historical import HistoricalConfig, HistoricalDetector
-from detector.live import LiveDetector, LiveStats
+from detector.live import LiveDetector
 from detector.model import DetectorConfig, OnnxDetector
 from detector.motion import MotionConfig
 from detector.worker import (
@@ -44,6 +44,7 @@ from events.archive import Archiver, EventArchive, EventLog
 from events.catalogue import Topic
 from events.errors import ConfigurationError, RoninError, StoreUnavailable
 from events.heartbeat import WorkerHeartbeat
+from events.progress import LiveStats
 from events.store import RedisEventStore
 from infra.settings import Settings
 from ingest.credentials import CredentialCipher

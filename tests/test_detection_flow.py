@@ -20,17 +20,13 @@ from api.app import ApiConfig, create_app
 from api.auth import Users
 from detector.alerts import AlertsConfig, AlertWorker
 from detector.debounce import DebouncePolicy
-from detector.historical import (
-    HistoricalConfig,
-    HistoricalDetector,
-    JobBoard,
-    reprocess_group,
-)
+from detector.historical import HistoricalConfig, HistoricalDetector, reprocess_group
 from detector.live import HlsTap, LiveDetector
 from detector.model import DetectorConfig, OnnxDetector
 from events.archive import EventArchive, EventLog
 from events.catalogue import AlertRaised, CameraAdded, DetectionJobFailed, Topic
 from events.codec import decode
+from events.progress import JobBoard
 from events.store import ZERO, RedisEventStore
 from projector.postgres import PostgresReadModels
 from projector.readmodels import (

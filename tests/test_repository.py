@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from detector.worker import DETECTION_OFF_HINT
@@ -46,3 +47,12 @@ def test_the_readme_lists_every_event_and_every_projection() -> None:
 
 def test_the_detection_hint_names_no_path_of_these_build_machines() -> None:
     assert "shared/models" not in DETECTION_OFF_HINT
+
+
+def test_the_api_talks_to_workers_through_read_models_and_events_only() -> None:
+    """No worker's code (nor numpy, onnxruntime, OpenCV) is loaded into the API."""
+    code = ("import sys, api.app; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('detector', 'numpy', 'onnxruntime', 'cv2')))")  # fmt: skip
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.strip()  # fmt: skip
+    assert loaded == "[]"

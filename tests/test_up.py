@@ -147,7 +147,7 @@ def test_up_is_healthy_survives_kill_9_and_stops_cleanly() -> None:
         env.pop("DATABASE_URL", None)
         replayed = subprocess.run([sys.executable, "-m", "infra.cli", "replay", "cameras"],
                                   env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
-        assert replayed.returncode == 0 and "events replayed" in replayed.stdout, replayed.stderr
+        assert replayed.returncode == 0 and "events replayed" in replayed.stderr, replayed.stderr
 
         tree = [first.pid, *descendants(first.pid)]
         assert len(tree) >= 6
