@@ -35,7 +35,7 @@ from api.user_directory import UserDirectory
 from api.users import router as users_router
 from events.errors import ProjectionError, StoreUnavailable
 from events.store import RedisEventStore
-from ingest.credentials import CredentialCipher
+from ingest.camera_config.credentials import CredentialCipher
 from projector.postgres import PostgresReadModels
 from projector.readmodels import postgres_projections
 

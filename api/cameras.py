@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-import psycopg
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
@@ -22,9 +21,15 @@ from pydantic import BaseModel, Field
 from api.camera_targets import target_refusal
 from api.deps import ADMIN_ONLY, SIGNED_IN, AdminUser, Connection, CurrentUser, EventStoreDep
 from events.catalogue import CameraAdded, CameraRemoved, CameraUpdated
-from ingest.connection_test import ConnectionResult, test_connection
-from ingest.credentials import CredentialCipher, Credentials, same_endpoint, with_credentials
-from ingest.naming import unique_directory
+from ingest.camera_config.connection_test import ConnectionResult, test_connection
+from ingest.camera_config.credentials import (
+    CredentialCipher,
+    Credentials,
+    same_endpoint,
+    with_credentials,
+)
+from ingest.camera_config.naming import unique_directory
+from projector.readmodels import cameras
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
@@ -134,37 +139,27 @@ def _configured(
     )
 
 
-def _rows(conn: Connection, where: str = "", params: tuple[object, ...] = ()) -> list[CameraOut]:
-    """The read model's rows (``where`` a fixed clause; values only in ``params``)."""
-    try:
-        rows = conn.execute(
-            "SELECT camera_id, name, directory, rtsp_url, credentials_ciphertext IS NOT NULL,"
-            " camera_group, position, enabled, detection_enabled, status, last_error,"
-            " status_changed_at, retention_days, retention_max_gb"
-            f" FROM cameras.cameras {where} ORDER BY position, name",
-            params,
-        ).fetchall()
-    except psycopg.errors.UndefinedTable:  # the projector has not created it yet
-        conn.rollback()
-        return []
-    fields = list(CameraOut.model_fields)
-    return [CameraOut(**dict(zip(fields, row, strict=True))) for row in rows]
+def _out(row: cameras.CameraRow) -> CameraOut:
+    return CameraOut(
+        camera_id=row.camera_id, name=row.name, directory=row.directory, rtsp_url=row.rtsp_url,
+        has_credentials=row.credentials_ciphertext is not None, group=row.camera_group,
+        position=row.position, enabled=row.enabled, detection_enabled=row.detection_enabled,
+        status=row.status, last_error=row.last_error, status_changed_at=row.status_changed_at,
+        retention_days=row.retention_days, retention_max_gb=row.retention_max_gb,
+    )  # fmt: skip
 
 
-def _stored_ciphertext(conn: Connection, camera_id: UUID) -> str | None:
-    row = conn.execute(
-        "SELECT credentials_ciphertext FROM cameras.cameras WHERE camera_id = %s", (camera_id,)
-    ).fetchone()
-    return row[0] if row else None
+def _found(conn: Connection, camera_id: UUID) -> cameras.CameraRow:
+    row = cameras.camera(conn, camera_id)
+    if row is None:
+        raise HTTPException(404, "no such camera")
+    return row
 
 
 @router.get("", response_model=list[CameraOut], **SIGNED_IN)
 def list_cameras(user: CurrentUser, conn: Connection) -> list[CameraOut]:
     """Every camera the user may see, with its status; credentials are never returned."""
-    visible = user.camera_filter()
-    if visible is None:
-        return _rows(conn)
-    return _rows(conn, "WHERE camera_id = ANY(%s)", (visible,))
+    return [_out(row) for row in cameras.all_cameras(conn, user.camera_filter())]
 
 
 @router.post("/test", response_model=ConnectionAnswer, **ADMIN_ONLY)
@@ -188,7 +183,7 @@ async def add_camera(
     answer = None if body.skip_test else await _check(request, user.username, body)
     if answer is not None and not answer.ok:
         raise HTTPException(422, f"cannot connect to the camera: {answer.reason}")
-    taken = [c.directory for c in _rows(conn)]
+    taken = [c.directory for c in cameras.all_cameras(conn)]
     credentials = _credentials(body)
     event = _configured(
         CameraAdded, uuid4(), unique_directory(body.name, taken), body,
@@ -210,12 +205,9 @@ async def update_camera(
 ) -> Accepted:
     """Change a camera (CameraUpdated); without a new password the stored one is kept,
     as long as the URL still points at the same scheme, host and port."""
-    found = _rows(conn, "WHERE camera_id = %s", (camera_id,))
-    if not found:
-        raise HTTPException(404, "no such camera")
-    current = found[0]
+    current = _found(conn, camera_id)
     _allowed_target(request, body.rtsp_url)
-    ciphertext = _stored_ciphertext(conn, camera_id)
+    ciphertext = current.credentials_ciphertext
     credentials = _credentials(body)
     if credentials is not None and body.password is None and ciphertext:
         if not same_endpoint(current.rtsp_url, body.rtsp_url):
@@ -237,8 +229,7 @@ async def update_camera(
 @router.delete("/{camera_id}", status_code=status.HTTP_202_ACCEPTED, **ADMIN_ONLY)
 def remove_camera(camera_id: UUID, conn: Connection, store: EventStoreDep) -> dict[str, str]:
     """Remove a camera (CameraRemoved); its recordings stay until retention purges them."""
-    if not _rows(conn, "WHERE camera_id = %s", (camera_id,)):
-        raise HTTPException(404, "no such camera")
+    _found(conn, camera_id)
     store.append(CameraRemoved(camera_id=camera_id))
     return {"status": "removing"}
 
@@ -250,19 +241,19 @@ class CameraOrder(BaseModel):
 @router.post("/order", status_code=status.HTTP_202_ACCEPTED, **ADMIN_ONLY)
 def reorder_cameras(body: CameraOrder, conn: Connection, store: EventStoreDep) -> dict[str, int]:
     """Set the display order (position = index in ``camera_ids``); credentials are kept."""
-    cameras = {c.camera_id: c for c in _rows(conn)}
-    unknown = [str(i) for i in body.camera_ids if i not in cameras]
+    by_id = {c.camera_id: c for c in cameras.all_cameras(conn)}
+    unknown = [str(i) for i in body.camera_ids if i not in by_id]
     if unknown:
         raise HTTPException(404, f"no such camera: {', '.join(unknown)}")
     changed = 0
     for position, camera_id in enumerate(body.camera_ids):
-        c = cameras[camera_id]
+        c = by_id[camera_id]
         if c.position == position:
             continue
         store.append(
             CameraUpdated(
                 camera_id=camera_id, name=c.name, directory=c.directory, rtsp_url=c.rtsp_url,
-                credentials_ciphertext=_stored_ciphertext(conn, camera_id), group=c.group,
+                credentials_ciphertext=c.credentials_ciphertext, group=c.camera_group,
                 position=position, enabled=c.enabled, detection_enabled=c.detection_enabled,
                 retention_days=c.retention_days, retention_max_gb=c.retention_max_gb,
             )

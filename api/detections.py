@@ -11,19 +11,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, EventStoreDep, Media, ensure_visible
-from api.recordings import primary_model, segment_file
+from api.recordings import segment_file
 from events.catalogue import Topic
 from events.heartbeat import worker_statuses
 from events.progress import DETECTION_GROUP, JobBoard, LiveStats, RunningJob
+from projector.readmodels import alerts, detections, jobs
 
 router = APIRouter(prefix="/api", tags=["detections"])
 
@@ -91,14 +90,6 @@ class MlStatus(BaseModel):
     live_cameras: list[LiveCamera]
 
 
-def _rows(conn: psycopg.Connection, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
-    try:
-        return conn.execute(sql, params).fetchall()
-    except psycopg.errors.UndefinedTable:  # before the projector's first start
-        conn.rollback()
-        return []
-
-
 @router.get("/detections", response_model=list[Detection], **SIGNED_IN)
 def list_detections(
     user: CurrentUser,
@@ -113,44 +104,37 @@ def list_detections(
 ) -> list[Detection]:
     """Newest first; filters combine (and keep to the cameras the user may see)."""
     ensure_visible(user, camera_id)
-    model = model_id or primary_model(conn)
-    clauses = ["(model_id = %s OR %s::text IS NULL)"]
-    params: list[object] = [model, model]
-    for column, op, value in (
-        ("camera_id", "=", camera_id),
-        ("camera_id", "= ANY", user.camera_filter()),
-        ("label", "=", label),
-        ("detected_at", ">=", start),
-        ("detected_at", "<", end),
-        ("live", "=", live),
-    ):
-        if value is not None:
-            clauses.append(f"{column} {op}(%s)" if op == "= ANY" else f"{column} {op} %s")
-            params.append(value)
-    fields = list(Detection.model_fields)
-    rows = _rows(
-        conn,
-        f"SELECT {', '.join(fields)} FROM detections.detections WHERE {' AND '.join(clauses)}"
-        " ORDER BY detected_at DESC LIMIT %s",
-        (*params, limit),
-    )
-    return [Detection(**dict(zip(fields, row, strict=True))) for row in rows]
+    where = detections.DetectionFilter(
+        model_id=model_id or jobs.primary_model(conn), camera_id=camera_id,
+        visible=user.camera_filter(), label=label, start=start, end=end, live=live,
+    )  # fmt: skip
+    return [
+        Detection(
+            detection_id=d.detection_id,
+            camera_id=d.camera_id,
+            segment_id=d.segment_id,
+            model_id=d.model_id,
+            detected_at=d.detected_at,
+            offset_s=d.offset_s,
+            label=d.label,
+            confidence=d.confidence,
+            x1=d.x1,
+            y1=d.y1,
+            x2=d.x2,
+            y2=d.y2,
+            live=d.live,
+        )
+        for d in detections.search(conn, where, limit)
+    ]
 
 
 @router.get("/detections/models", response_model=list[ModelResults], **SIGNED_IN)
 def detection_models(conn: Connection) -> list[ModelResults]:
     """Models and how much each found (counts over every camera: no camera is named)."""
-    primary = primary_model(conn)
-    rows = _rows(
-        conn,
-        "SELECT model_id, (SELECT count(*) FROM detections.detections d"
-        " WHERE d.model_id = j.model_id), count(*) FILTER (WHERE status = 'done')"
-        " FROM detections.jobs j GROUP BY model_id ORDER BY model_id",
-        (),
-    )
+    primary, found = jobs.primary_model(conn), detections.count_by_model(conn)
     return [
-        ModelResults(model_id=str(m), detections=int(n), jobs_done=int(j), primary=m == primary)
-        for m, n, j in rows
+        ModelResults(model_id=m, detections=found.get(m, 0), jobs_done=done, primary=m == primary)
+        for m, done in jobs.done_by_model(conn).items()
     ]
 
 
@@ -164,26 +148,18 @@ def list_alerts(
 ) -> list[Alert]:
     """Newest first, of the cameras the user may see."""
     ensure_visible(user, camera_id)
-    visible = user.camera_filter()
-    rows = _rows(
-        conn,
-        "SELECT alert_id, camera_id, detection_id, label, confidence, detected_at, snapshot_path"
-        " FROM alerts.alerts WHERE (camera_id = %s OR %s::uuid IS NULL)"
-        " AND (camera_id = ANY(%s) OR %s::uuid[] IS NULL)"
-        " AND (label = %s OR %s::text IS NULL) ORDER BY detected_at DESC LIMIT %s",
-        (camera_id, camera_id, visible, visible, label, label, limit),
-    )
+    rows = alerts.recent(conn, camera_id, user.camera_filter(), label, limit)
     return [
         Alert(
-            alert_id=a,
-            camera_id=c,
-            detection_id=d,
-            label=lb,
-            confidence=conf,
-            detected_at=at,
-            snapshot_url=f"/api/alerts/{a}/snapshot" if path else None,
+            alert_id=a.alert_id,
+            camera_id=a.camera_id,
+            detection_id=a.detection_id,
+            label=a.label,
+            confidence=a.confidence,
+            detected_at=a.detected_at,
+            snapshot_url=f"/api/alerts/{a.alert_id}/snapshot" if a.snapshot_path else None,
         )
-        for a, c, d, lb, conf, at, path in rows
+        for a in rows
     ]
 
 
@@ -192,40 +168,20 @@ def alert_snapshot(
     alert_id: UUID, request: Request, grant: Media, conn: Connection
 ) -> FileResponse:
     """The alert's JPEG with the box drawn."""
-    rows = _rows(
-        conn, "SELECT snapshot_path, camera_id FROM alerts.alerts WHERE alert_id = %s", (alert_id,)
-    )
-    if not rows or not grant.opens(f"snapshot:{alert_id}", rows[0][1]):
+    found = alerts.alert(conn, alert_id)
+    if found is None or not grant.opens(f"snapshot:{alert_id}", found.camera_id):
         raise HTTPException(404, "no such alert")
-    if rows[0][0] is None:
+    if found.snapshot_path is None:
         raise HTTPException(404, "no snapshot for this alert")
-    path = segment_file(request.app.state.storage_root, str(rows[0][0]))
+    path = segment_file(request.app.state.storage_root, found.snapshot_path)
     return FileResponse(path, media_type="image/jpeg")
 
 
 NO_DETECTOR = "the detector worker is not running: see /api/health (admins) or `ronin up`'s log"
 
 
-def _work_done(conn: psycopg.Connection) -> tuple[int, int, float]:
-    """Frames analysed, frames the motion gate skipped, inference seconds: every finished
-    job's (the ``detections.jobs`` read model)."""
-    rows = _rows(
-        conn,
-        "SELECT coalesce(sum(frames_analysed), 0), coalesce(sum(frames_skipped), 0),"
-        " coalesce(sum(inference_s), 0) FROM detections.jobs WHERE status = 'done'",
-        (),
-    )
-    analysed, skipped, inference = rows[0] if rows else (0, 0, 0.0)
-    return int(analysed), int(skipped), float(inference)
-
-
-def _job_counts(conn: psycopg.Connection, store_pending: int) -> JobCounts:
-    rows = _rows(
-        conn,
-        "SELECT status, count(*) FROM detections.jobs WHERE NOT reprocess GROUP BY status",
-        (),
-    )
-    counts = {str(status): int(n) for status, n in rows}
+def _job_counts(conn: Connection, store_pending: int) -> JobCounts:
+    counts = jobs.primary_status_counts(conn)
     return JobCounts(
         pending=store_pending,
         running=counts.get("running", 0),
@@ -242,7 +198,8 @@ def ml_status(user: CurrentUser, conn: Connection, store: EventStoreDep) -> MlSt
     state = detail.get("detection", "down" if detector is None or not detector.alive else "off")
     group = next((g for g in store.groups(Topic.RECORDINGS) if g.name == DETECTION_GROUP), None)
     waiting = (group.lag or 0) if group else 0
-    analysed, skipped, inference_s = _work_done(conn)
+    work = jobs.work_done(conn)
+    analysed, skipped, inference_s = work.frames_analysed, work.frames_skipped, work.inference_s
     live = LiveStats(store.client).read()
     return MlStatus(
         detection=state,

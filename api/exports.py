@@ -24,7 +24,8 @@ from api.auth import User
 from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, Media, VisibleCamera
 from api.recordings import segment_file
 from events.errors import RoninError
-from ingest.export import ExportPiece, plan_export, run_export
+from ingest.lifecycle.export import ExportPiece, plan_export, run_export
+from projector.readmodels import segments
 
 router = APIRouter(prefix="/api", tags=["exports"])
 
@@ -115,12 +116,8 @@ def start_export(
     if (body.end - body.start).total_seconds() > max_hours * 3600:
         raise HTTPException(422, f"an export spans at most {max_hours:g} hours")
     root: Path = request.app.state.storage_root
-    rows = conn.execute(
-        "SELECT path, start_at, end_at FROM recordings.segments WHERE camera_id = %s"
-        " AND end_at > %s AND start_at < %s ORDER BY start_at",
-        (camera_id, body.start, body.end),
-    ).fetchall()
-    pieces = [ExportPiece(segment_file(root, path), s, e) for path, s, e in rows]
+    rows = segments.overlapping(conn, camera_id, body.start, body.end)
+    pieces = [ExportPiece(segment_file(root, r.path), r.start_at, r.end_at) for r in rows]
     try:
         plan = plan_export(pieces, body.start, body.end)
     except RoninError as e:

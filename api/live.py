@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from api.auth import Tokens
 from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, Media, VisibleCamera
 from api.media_resources import LIVE_TOKEN_S, live_resource
+from projector.readmodels import cameras
 
 router = APIRouter(prefix="/api/cameras", tags=["live"])
 
@@ -50,12 +51,10 @@ def start_stream(
 ) -> LiveStream:
     """Confirm the camera's live stream (ingest runs it while the camera is enabled) and
     give its playlist URL with a media token for this camera's live stream only."""
-    row = conn.execute(
-        "SELECT enabled, status FROM cameras.cameras WHERE camera_id = %s", (camera_id,)
-    ).fetchone()
+    row = cameras.camera(conn, camera_id)
     if row is None:
         raise HTTPException(404, "no such camera")
-    if not row[0]:
+    if not row.enabled:
         raise HTTPException(409, "the camera is disabled")
     tokens: Tokens = request.app.state.tokens
     token = tokens.issue(user, "media", LIVE_TOKEN_S, resource=live_resource(camera_id))
@@ -63,7 +62,7 @@ def start_stream(
         camera_id=camera_id,
         playlist_url=f"/api/cameras/{camera_id}/live/stream.m3u8?token={token}",
         expires_in=LIVE_TOKEN_S,
-        status=str(row[1]),
+        status=row.status,
     )
 
 

@@ -12,13 +12,13 @@ from pathlib import Path
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 from api.deps import MEDIA, SIGNED_IN, Connection, Media, VisibleCamera
 from api.timeline import Span, day_bounds, gaps
+from projector.readmodels import detections, jobs, segments
 
 router = APIRouter(prefix="/api", tags=["recordings"])
 
@@ -71,16 +71,17 @@ def _zone(name: str) -> ZoneInfo:
         raise HTTPException(422, f"unknown time zone {name!r}") from e
 
 
+def _closed(row: segments.SegmentRow) -> Segment:
+    return Segment(
+        segment_id=row.segment_id, start=row.start_at, end=row.end_at,
+        duration_s=row.duration_s, bytes=row.bytes, video_codec=row.video_codec,
+        width=row.width, height=row.height, recovered=row.recovered,
+    )  # fmt: skip
+
+
 def _segments(conn: Connection, camera_id: UUID, window: Span, root: Path) -> list[Segment]:
     """Closed segments overlapping ``window``, then the one being written, if it does."""
-    rows = conn.execute(
-        "SELECT segment_id, start_at, end_at, duration_s, bytes, video_codec, width, height,"
-        " recovered FROM recordings.segments WHERE camera_id = %s AND end_at > %s"
-        " AND start_at < %s ORDER BY start_at",
-        (camera_id, window.start, window.end),
-    ).fetchall()
-    fields = [name for name in Segment.model_fields if name != "open"]
-    closed = [Segment(**dict(zip(fields, row, strict=True))) for row in rows]
+    closed = [_closed(r) for r in segments.overlapping(conn, camera_id, window.start, window.end)]
     growing = _open_segment(conn, camera_id, root)
     if growing is None or growing.end <= window.start or growing.start >= window.end:
         return closed
@@ -90,22 +91,18 @@ def _segments(conn: Connection, camera_id: UUID, window: Span, root: Path) -> li
 def _open_segment(conn: Connection, camera_id: UUID, root: Path) -> Segment | None:
     """The segment the camera is writing, ending where its file ends now (None when
     there is none, or its file is gone: the run ended without closing it)."""
-    row = conn.execute(
-        "SELECT segment_id, path, start_at, video_codec, width, height"
-        " FROM recordings.open_segments WHERE camera_id = %s",
-        (camera_id,),
-    ).fetchone()
+    row = segments.open_segment(conn, camera_id)
     if row is None:
         return None
-    segment_id, relative, start, codec, width, height = row
     try:
-        stat = (root / relative).stat()
+        stat = (root / row.path).stat()
     except OSError:
         return None
-    end = max(start, datetime.fromtimestamp(stat.st_mtime, UTC))
+    end = max(row.start_at, datetime.fromtimestamp(stat.st_mtime, UTC))
     return Segment(
-        segment_id=segment_id, start=start, end=end, duration_s=(end - start).total_seconds(),
-        bytes=stat.st_size, video_codec=codec, width=width, height=height, recovered=False,
+        segment_id=row.segment_id, start=row.start_at, end=end,
+        duration_s=(end - row.start_at).total_seconds(), bytes=stat.st_size,
+        video_codec=row.video_codec, width=row.width, height=row.height, recovered=False,
         open=True,
     )  # fmt: skip
 
@@ -115,13 +112,7 @@ def days_with_footage(
     camera_id: VisibleCamera, conn: Connection, timezone: str = "UTC"
 ) -> list[date]:
     """Calendar days (in ``timezone``) that hold footage of this camera."""
-    zone = _zone(timezone)
-    rows = conn.execute(
-        "SELECT DISTINCT (start_at AT TIME ZONE %s)::date FROM recordings.segments"
-        " WHERE camera_id = %s ORDER BY 1",
-        (zone.key, camera_id),
-    ).fetchall()
-    return [row[0] for row in rows]
+    return segments.days_with_footage(conn, camera_id, _zone(timezone).key)
 
 
 @router.get("/cameras/{camera_id}/timeline", response_model=DayTimeline, **SIGNED_IN)
@@ -138,7 +129,7 @@ def day_timeline(
     window = day_bounds(day, zone)
     segments = _segments(conn, camera_id, window, request.app.state.storage_root)
     holes = gaps([Span(s.start, s.end) for s in segments], window)
-    model = model_id or primary_model(conn)
+    model = model_id or jobs.primary_model(conn)
     return DayTimeline(
         camera_id=camera_id, day=day, timezone=zone.key, start=window.start, end=window.end,
         segments=segments, gaps=[Gap(start=g.start, end=g.end) for g in holes],
@@ -146,57 +137,16 @@ def day_timeline(
     )  # fmt: skip
 
 
-MARKERS_SQL = """
-SELECT label, min(detected_at), max(detected_at), count(*), max(confidence)
-FROM (
-    SELECT label, detected_at, confidence,
-           sum(new_run) OVER (PARTITION BY label ORDER BY detected_at) AS run
-    FROM (
-        SELECT label, detected_at, confidence,
-               CASE WHEN detected_at - lag(detected_at) OVER (PARTITION BY label
-                    ORDER BY detected_at) <= make_interval(secs => %s) THEN 0 ELSE 1 END
-                   AS new_run
-        FROM detections.detections
-        WHERE camera_id = %s AND model_id = %s AND NOT live
-          AND detected_at >= %s AND detected_at < %s
-    ) AS marked
-) AS runs
-GROUP BY label, run
-ORDER BY 2, 1
-"""
-"""``api.timeline.markers`` in SQL (gaps and islands), so only the markers leave the
-database; tests check that both agree."""
-
-
-def _markers(
-    conn: Connection, camera_id: UUID, window: Span, model_id: str | None, merge_s: float = 10.0
-) -> list[Marker]:
+def _markers(conn: Connection, camera_id: UUID, window: Span, model_id: str | None) -> list[Marker]:
     if model_id is None:
         return []
-    try:
-        rows = conn.execute(
-            MARKERS_SQL, (merge_s, camera_id, model_id, window.start, window.end)
-        ).fetchall()
-    except psycopg.errors.UndefinedTable:
-        conn.rollback()
-        return []
+    found = detections.markers(conn, camera_id, model_id, window.start, window.end)
     return [
-        Marker(label=label, start=start, end=end, count=count, max_confidence=best)
-        for label, start, end, count, best in rows
+        Marker(
+            label=m.label, start=m.start, end=m.end, count=m.count, max_confidence=m.max_confidence
+        )
+        for m in found
     ]
-
-
-def primary_model(conn: Connection) -> str | None:
-    """The model whose detections are shown by default: the primary group's latest."""
-    try:
-        row = conn.execute(
-            "SELECT model_id FROM detections.jobs WHERE NOT reprocess"
-            " ORDER BY started_at DESC LIMIT 1"
-        ).fetchone()
-    except psycopg.errors.UndefinedTable:
-        conn.rollback()
-        return None
-    return str(row[0]) if row else None
 
 
 @router.get("/cameras/{camera_id}/segments", response_model=list[Segment], **SIGNED_IN)
@@ -233,16 +183,11 @@ def segment_video(segment_id: UUID, request: Request, grant: Media, conn: Connec
     """The segment as MP4; honours Range requests (206 with an exact Content-Range). The
     segment being written is served as far as it is written (fragmented MP4 plays up to
     its last fragment); fetch it again to see more."""
-    row = conn.execute(  # an open segment's id still finds it once it has closed
-        "SELECT path, camera_id FROM recordings.segments WHERE segment_id = %s"
-        " UNION ALL SELECT path, camera_id FROM recordings.segments WHERE opened_as = %s"
-        " UNION ALL SELECT path, camera_id FROM recordings.open_segments WHERE segment_id = %s",
-        (segment_id, segment_id, segment_id),
-    ).fetchone()
-    if row is None or not grant.opens(f"segment:{segment_id}", row[1]):
+    found = segments.file_of(conn, segment_id)  # an open segment's id finds it once closed
+    if found is None or not grant.opens(f"segment:{segment_id}", found.camera_id):
         raise HTTPException(404, "no such segment")
-    path = segment_file(request.app.state.storage_root, row[0])
-    if row[0].startswith(".incoming/"):
+    path = segment_file(request.app.state.storage_root, found.path)
+    if found.path.startswith(".incoming/"):
         return growing_file(path, request.headers.get("range"))
     return FileResponse(path, media_type="video/mp4", filename=path.name)
 

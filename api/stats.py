@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 from uuid import UUID
 
 import duckdb
@@ -17,6 +19,7 @@ from pydantic import BaseModel
 from api.deps import SIGNED_IN, CurrentUser, ensure_visible
 from events.errors import StoreUnavailable
 from projector.analytics import open_snapshot
+from projector.readmodels import detections, segments
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
 log = logging.getLogger(__name__)
@@ -35,10 +38,15 @@ class DailyStorage(BaseModel):
     segments: int
 
 
-def _query(request: Request, sql: str, params: list[object]) -> list[tuple[object, ...]]:
+T = TypeVar("T")
+
+
+def _from_snapshot(
+    request: Request, query: Callable[[duckdb.DuckDBPyConnection], list[T]]
+) -> list[T]:
     try:
         with open_snapshot(request.app.state.config.analytics_snapshot) as con:
-            return con.execute(sql, params).fetchall()
+            return query(con)
     except (StoreUnavailable, duckdb.CatalogException) as e:
         # no snapshot published yet (or no table in it): nothing to chart yet; /api/health
         # says whether the analytics are healthy
@@ -57,19 +65,10 @@ def detections_per_hour(
     ensure_visible(user, camera_id)
     since = datetime.now(UTC) - timedelta(days=days)
     visible = user.camera_filter()
-    rows = _query(
-        request,
-        "SELECT date_trunc('hour', detected_at) AS hour, label, count(*)"
-        " FROM analytics_detections.detections WHERE detected_at >= ?"
-        " AND (camera_id = ? OR ? IS NULL) AND (model_id = ? OR ? IS NULL)"
-        " AND (?::uuid[] IS NULL OR list_contains(?::uuid[], camera_id))"
-        " GROUP BY 1, 2 ORDER BY 1, 2",
-        [since, camera_id, camera_id, model_id, model_id, visible, visible],
+    rows = _from_snapshot(
+        request, lambda con: detections.per_hour(con, since, camera_id, model_id, visible)
     )
-    return [
-        HourlyDetections(hour=h, label=str(label), count=int(n))  # type: ignore[call-overload]
-        for h, label, n in rows
-    ]
+    return [HourlyDetections(hour=r.hour, label=r.label, count=r.count) for r in rows]
 
 
 @router.get("/storage", response_model=list[DailyStorage], **SIGNED_IN)
@@ -77,14 +76,9 @@ def storage_per_day(
     request: Request, user: CurrentUser, days: int = Query(30, ge=1, le=3660)
 ) -> list[DailyStorage]:
     since = datetime.now(UTC) - timedelta(days=days)
-    rows = _query(
-        request,
-        "SELECT date_trunc('day', start_at) AS day, camera_id, sum(bytes), count(*)"
-        " FROM analytics_recordings.segments WHERE start_at >= ? GROUP BY 1, 2 ORDER BY 1, 2",
-        [since],
-    )
+    rows = _from_snapshot(request, lambda con: segments.footage_per_day(con, since))
     return [
-        DailyStorage(day=d, camera_id=c, bytes=int(b), segments=int(n))  # type: ignore[call-overload]
-        for d, c, b, n in rows
-        if user.may_see(c)  # type: ignore[arg-type]
+        DailyStorage(day=r.day, camera_id=r.camera_id, bytes=r.bytes, segments=r.segments)
+        for r in rows
+        if user.may_see(r.camera_id)
     ]

@@ -6,12 +6,12 @@ import shutil
 from datetime import datetime
 from uuid import UUID
 
-import psycopg
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from api.deps import ADMIN_ONLY, SIGNED_IN, Connection, CurrentUser
 from api.health import ComponentHealth, GroupLag, check_health
+from projector.readmodels import cameras, purges, segments
 
 router = APIRouter(prefix="/api", tags=["status"])
 
@@ -42,33 +42,34 @@ class StatusReport(BaseModel):
     consumer_groups: list[GroupLag]
 
 
-def _storage(conn: psycopg.Connection) -> list[CameraStorage]:
-    try:
-        rows = conn.execute(
-            # camera_id from USING: a removed camera's footage keeps its id (c.* is null)
-            "SELECT camera_id, c.name, coalesce(c.status, 'removed'), c.last_error,"
-            " count(s.segment_id), coalesce(sum(s.bytes), 0), min(s.start_at), max(s.end_at)"
-            " FROM cameras.cameras c FULL JOIN recordings.segments s USING (camera_id)"
-            " GROUP BY camera_id, c.name, c.status, c.last_error ORDER BY c.name, camera_id"
-        ).fetchall()
-    except psycopg.errors.UndefinedTable:  # before the projector's first start
-        conn.rollback()
-        return []
+def camera_storage(
+    configured: list[cameras.CameraRow], footage: list[segments.CameraFootage]
+) -> list[CameraStorage]:
+    """One row per camera, configured or not: a removed camera's footage keeps its id
+    (status "removed", no name) until retention purges it. By name, then id."""
+    kept = {f.camera_id: f for f in footage}
+    known = {c.camera_id: c for c in configured}
     out = []
-    for camera_id, name, state, error, count, size, oldest, newest in rows:
+    for camera_id in known.keys() | kept.keys():
+        camera, stored = known.get(camera_id), kept.get(camera_id)
+        oldest, newest = (stored.oldest, stored.newest) if stored else (None, None)
         span = (newest - oldest).total_seconds() / 86400 if oldest and newest else 0.0
         out.append(CameraStorage(
-            camera_id=camera_id, name=name, status=state, last_error=error, segments=count,
-            bytes=size, oldest=oldest, newest=newest, days_kept=round(span, 2),
+            camera_id=camera_id, name=camera.name if camera else None,
+            status=camera.status if camera else "removed",
+            last_error=camera.last_error if camera else None,
+            segments=stored.segments if stored else 0, bytes=stored.bytes if stored else 0,
+            oldest=oldest, newest=newest, days_kept=round(span, 2),
         ))  # fmt: skip
-    return out
+    return sorted(out, key=lambda c: (c.name is None, c.name or "", str(c.camera_id)))
 
 
 @router.get("/status", response_model=StatusReport, **SIGNED_IN)
 def status(request: Request, user: CurrentUser, conn: Connection) -> StatusReport:
     """What the Status page shows: storage, disk, cameras (those the user may see),
     workers and queue lag."""
-    cameras = [c for c in _storage(conn) if user.may_see(c.camera_id)]
+    storage = camera_storage(cameras.all_cameras(conn), segments.footage_by_camera(conn))
+    shown = [c for c in storage if user.may_see(c.camera_id)]
     root = request.app.state.storage_root
     root.mkdir(parents=True, exist_ok=True)
     disk = shutil.disk_usage(root)
@@ -78,8 +79,8 @@ def status(request: Request, user: CurrentUser, conn: Connection) -> StatusRepor
         config.expected_workers,
     )  # fmt: skip
     return StatusReport(
-        cameras=cameras,
-        recordings_bytes=sum(c.bytes for c in cameras),
+        cameras=shown,
+        recordings_bytes=sum(c.bytes for c in shown),
         disk=Disk(total_bytes=disk.total, used_bytes=disk.used, free_bytes=disk.free),
         components=health.components,
         consumer_groups=health.consumer_groups,
@@ -102,15 +103,7 @@ def retention_purges(
     limit: int = Query(200, ge=1, le=5000),
 ) -> list[PurgeRecord]:
     """The retention audit trail, newest first: what was deleted, when, why, bytes freed."""
-    try:
-        rows = conn.execute(
-            "SELECT segment_id, camera_id, path, bytes_freed, reason, purged_at"
-            " FROM recordings.purges WHERE (camera_id = %s OR %s::uuid IS NULL)"
-            " ORDER BY purged_at DESC LIMIT %s",
-            (camera_id, camera_id, limit),
-        ).fetchall()
-    except psycopg.errors.UndefinedTable:
-        conn.rollback()
-        return []
-    fields = list(PurgeRecord.model_fields)
-    return [PurgeRecord(**dict(zip(fields, row, strict=True))) for row in rows]
+    rows = purges.recent(conn, camera_id, limit)
+    return [PurgeRecord(segment_id=r.segment_id, camera_id=r.camera_id, path=r.path,
+                        bytes_freed=r.bytes_freed, reason=r.reason, purged_at=r.purged_at)
+            for r in rows]  # fmt: skip

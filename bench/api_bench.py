@@ -36,13 +36,10 @@ from api.auth import Users
 from infra.embedded import stores_for, wait_until
 from projector.migrations import migrate
 from projector.postgres import PostgresReadModels
-from projector.readmodels import (
-    DETECTIONS,
-    JOBS,
-    SEGMENTS,
-    detections_projection,
-    recordings_projection,
-)
+from projector.readmodels import detections_projection, recordings_projection
+from projector.readmodels.detections import DETECTIONS
+from projector.readmodels.jobs import JOBS
+from projector.readmodels.segments import SEGMENTS
 
 console = Console()
 MODEL = "yolox_nano-bench"
@@ -68,7 +65,7 @@ def fill(url: str, days: int, detections: int) -> tuple[str, date]:
                 at = start + timedelta(minutes=15 * i)
                 copy.write_row((uuid4(), camera, f"Door/{at:%Y-%m-%d/%H-%M-%S}.mp4", at,
                                 at + timedelta(minutes=15), 900.0, 200_000_000, "h264", 1920,
-                                1080, 15.0, "aac", False))  # fmt: skip
+                                1080, 15.0, "aac", False, None))  # fmt: skip
         columns = ", ".join(DETECTIONS.columns)
         with cur.copy(f"COPY detections.detections ({columns}) FROM STDIN") as copy:
             written = 0

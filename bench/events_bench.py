@@ -43,7 +43,8 @@ from infra.embedded import (
 )
 from projector.migrations import migrate
 from projector.postgres import PostgresReadModels
-from projector.readmodels import SEGMENTS, recordings_projection
+from projector.readmodels import recordings_projection
+from projector.readmodels.segments import SEGMENTS
 from projector.replay import Replayer
 from projector.runner import ProjectionRunner, RunnerConfig
 from tests.factories import segment_closed

@@ -35,10 +35,10 @@ from events.archive import EventArchive, EventLog
 from events.catalogue import SegmentClosed
 from events.store import RedisEventStore
 from infra.embedded import stores_for
+from ingest.lifecycle.retention import PostgresStorageCatalog, RetentionConfig, RetentionWorker
+from ingest.lifecycle.retention_policy import Limits, RetentionPolicy
+from ingest.lifecycle.transcode import Candidate, Transcoder, TranscodeSettings, transcode_command
 from ingest.probe import probe
-from ingest.retention import PostgresStorageCatalog, RetentionConfig, RetentionWorker
-from ingest.retention_policy import Limits, RetentionPolicy
-from ingest.transcode import Candidate, Transcoder, TranscodeSettings, transcode_command
 from projector.migrations import migrate
 from projector.postgres import PostgresReadModels
 from projector.readmodels import recordings_projection

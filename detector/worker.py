@@ -26,7 +26,7 @@ from events.catalogue import FrameSampled
 from events.errors import StoreUnavailable
 from events.heartbeat import WorkerHeartbeat
 from events.progress import LiveStats
-from projector.postgres import read_rows
+from projector.readmodels import cameras
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,7 @@ class PostgresLiveCameras:
         self._conn = conn
 
     def detection_cameras(self) -> list[UUID]:
-        rows = read_rows(
-            self._conn,
-            "SELECT camera_id FROM cameras.cameras WHERE enabled AND detection_enabled",
-        )
-        return [row[0] for row in rows]
+        return cameras.detection_cameras(self._conn)
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,8 @@ class CameraConfigured(CameraEvent):
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     directory: Annotated[str, Field(min_length=1, max_length=255)]
-    """The camera's folder under the storage root (``ingest.naming.unique_directory``)."""
+    """The camera's folder under the storage root (see ``unique_directory`` in
+    ``ingest.camera_config.naming``)."""
     rtsp_url: Text
     credentials_ciphertext: Text | None = None
     group: Annotated[str, Field(max_length=200)] | None = None

@@ -28,7 +28,7 @@ from projector.analytics import DuckDBReadModels
 from projector.migrations import migrate
 from projector.postgres import PostgresReadModels
 from projector.projection import ReadModelSink
-from projector.readmodels import analytics_projections, postgres_projections
+from projector.readmodels import analytics_projections, cameras, postgres_projections
 from projector.replay import Replayer, ReplayRequests
 
 app = typer.Typer(help="Ronin: a self-hosted network video recorder.", no_args_is_help=True)
@@ -78,7 +78,7 @@ def check(
     probe_files: bool = typer.Option(True, "--probe/--no-probe", help="decode-check files"),
 ) -> None:
     """Compare the disk, the read models and the event archive (Ronin may be stopped)."""
-    from infra.integrity_check import run_check
+    from ingest.lifecycle.integrity_check import run_check
 
     settings = _settings()
     with stores_for(settings.data_dir, settings.redis_url, settings.database_url) as urls:
@@ -332,10 +332,7 @@ def _reprocess(
 
 def _camera_ids(database_url: str, names: list[str]) -> frozenset[UUID]:
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT name, camera_id FROM cameras.cameras WHERE name = ANY(%s)", (names,)
-        ).fetchall()
-    found: dict[str, UUID] = {name: camera_id for name, camera_id in rows}
+        found = {c.name: c.camera_id for c in cameras.cameras_named(conn, names)}
     missing = sorted(set(names) - set(found))
     if missing:
         raise RoninError(f"no camera named {', '.join(missing)}")

@@ -12,6 +12,7 @@ import psycopg
 from events.catalogue import CameraAdded, CameraUpdated
 from events.store import RedisEventStore
 from ingest.simcam.launcher import SimCamera, person_photo
+from projector.readmodels import cameras
 
 DEMO_CAMERA_ID = uuid5(NAMESPACE_URL, "ronin:demo-camera")
 DEMO_NAME = "Demo"
@@ -48,11 +49,11 @@ def register_demo_camera(
     while True:
         try:
             with psycopg.connect(database_url) as conn:
-                row = conn.execute(
-                    "SELECT rtsp_url FROM cameras.cameras WHERE camera_id = %s", (DEMO_CAMERA_ID,)
-                ).fetchone()
+                if not cameras.created(conn):
+                    raise LookupError("the cameras read model is not created yet")
+                row = cameras.camera(conn, DEMO_CAMERA_ID)
             break
-        except psycopg.errors.UndefinedTable:
+        except LookupError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
@@ -61,7 +62,7 @@ def register_demo_camera(
     if row is None:
         store.append(CameraAdded(**config))
         return "registered"
-    if row[0] != url:
+    if row.rtsp_url != url:
         store.append(CameraUpdated(**config))
         return "updated"
     return "already registered"

@@ -12,7 +12,6 @@ pid file) is stopped first, a pid file whose process is gone or is not ours is r
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import glob
 import os
 import pwd
@@ -31,18 +30,7 @@ import redis
 from psycopg import sql
 
 from events.errors import EmbeddedServiceError
-
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None]:
-    """A ``preexec_fn`` asking Linux to signal the child when its parent dies."""
-
-    def set_pdeathsig() -> None:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, sig)
-
-    return set_pdeathsig
+from ingest.child_process import die_with_parent
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,18 +47,18 @@ from events.heartbeat import WorkerHeartbeat
 from events.progress import LiveStats
 from events.store import RedisEventStore
 from infra.settings import Settings
-from ingest.credentials import CredentialCipher
-from ingest.recorder import RecorderSettings
-from ingest.retention import PostgresStorageCatalog, RetentionConfig, RetentionWorker
-from ingest.retention_policy import Limits, RetentionPolicy
-from ingest.segment_store import SegmentStore
-from ingest.transcode import (
+from ingest.camera_config.credentials import CredentialCipher
+from ingest.lifecycle.retention import PostgresStorageCatalog, RetentionConfig, RetentionWorker
+from ingest.lifecycle.retention_policy import Limits, RetentionPolicy
+from ingest.lifecycle.transcode import (
     PostgresTranscodeQueue,
     Transcoder,
     TranscodeSettings,
     choose_encoder,
     usable_encoders,
 )
+from ingest.recorder import RecorderSettings
+from ingest.segment_store import SegmentStore
 from ingest.worker import IngestWorker, PostgresCameraCatalog
 from projector.analytics import DuckDBReadModels
 from projector.postgres import PostgresReadModels, reconnecting_connection

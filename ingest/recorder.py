@@ -42,7 +42,7 @@ from events.catalogue import (
     RecordingStopped,
 )
 from events.errors import RoninError
-from infra.embedded import die_with_parent
+from ingest.child_process import die_with_parent
 from ingest.ffmpeg_command import (
     RecorderPlan,
     codec_probe_command,

@@ -37,8 +37,8 @@ import orjson
 from events.catalogue import Event, SegmentClosed, SegmentOpened
 from events.codec import decode, encode
 from events.errors import StoreUnavailable
+from ingest.camera_config.naming import segment_path
 from ingest.ffmpeg_log import OutputStreams
-from ingest.naming import segment_path
 from ingest.probe import EmptyMedia, MediaInfo, ProbeFailed, probe
 from ingest.segment_list import ListedSegment, SegmentListReader, wall_clock
 

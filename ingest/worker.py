@@ -34,10 +34,10 @@ from events.errors import ConfigurationError, StoreUnavailable
 from events.heartbeat import WorkerHeartbeat, worker_statuses
 from events.outbox import Outbox
 from events.store import Lease
-from ingest.credentials import CredentialCipher, with_credentials
+from ingest.camera_config.credentials import CredentialCipher, with_credentials
 from ingest.recorder import CameraRecorder, CameraSource, RecorderSettings, pump_until
 from ingest.segment_store import SegmentStore
-from projector.postgres import read_rows
+from projector.readmodels import cameras
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +54,17 @@ class PostgresCameraCatalog:
         self._conn, self._cipher = conn, cipher
 
     def enabled(self) -> list[CameraSource]:
-        rows = read_rows(  # none until the projector has created the read model
-            self._conn,
-            "SELECT camera_id, name, directory, rtsp_url, credentials_ciphertext"
-            " FROM cameras.cameras WHERE enabled ORDER BY position, name",
-        )
         sources = []
-        for camera_id, name, directory, url, ciphertext in rows:
+        for row in cameras.enabled_cameras(self._conn):  # none until the projector starts
             credentials = None
-            if ciphertext:
+            if row.credentials_ciphertext:
                 if self._cipher is None:
                     raise ConfigurationError(
                         "a camera has credentials but no ENCRYPTION_KEY is set"
                     )
-                credentials = self._cipher.decrypt(ciphertext)
-            sources.append(
-                CameraSource(camera_id, name, directory, with_credentials(url, credentials))
-            )
+                credentials = self._cipher.decrypt(row.credentials_ciphertext)
+            url = with_credentials(row.rtsp_url, credentials)
+            sources.append(CameraSource(row.camera_id, row.name, row.directory, url))
         return sources
 
 

@@ -9,9 +9,10 @@ read-only, so it never waits on the writer's lock and never sees a half-applied 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -19,6 +20,8 @@ from events.errors import ProjectionError, StoreUnavailable
 from events.store import StreamId
 from projector.projection import Projection, SinkBatch
 from projector.rows import FoldedOps
+
+T = TypeVar("T")
 
 
 def _ident(*parts: str) -> str:
@@ -80,21 +83,44 @@ class DuckDBReadModels:
     def close(self) -> None:
         self._con.close()
 
+    def _fingerprint(self, schema: str) -> str | None:
+        """As :meth:`PostgresReadModels._fingerprint`: None without the schema, "" when it
+        predates fingerprints."""
+        found = self._con.execute(
+            "SELECT count(*) FROM information_schema.schemata WHERE schema_name = ?", [schema]
+        ).fetchone()
+        if not found or not found[0]:
+            return None
+        column = self._con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = ?"
+            " AND table_name = '_position' AND column_name = 'fingerprint'",
+            [schema],
+        ).fetchone()
+        if not column or not column[0]:
+            return ""
+        row = self._con.execute(f"SELECT fingerprint FROM {_ident(schema, '_position')}").fetchone()
+        return str(row[0]) if row and row[0] else ""
+
     def ensure(self, projection: Projection, schema: str | None = None) -> None:
         name = schema or projection.name
+        if self._fingerprint(name) is not None:
+            return
         con = self._con
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(name)}")
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {_ident(name, '_position')} (ms BIGINT, seq BIGINT)"
-        )
-        count = con.execute(f"SELECT count(*) FROM {_ident(name, '_position')}").fetchone()
-        if not count or not count[0]:
-            con.execute(f"INSERT INTO {_ident(name, '_position')} VALUES (NULL, NULL)")
-        for table in projection.tables:
-            con.execute(table.ddl.format(table=_ident(name, table.name)))
-            for statement in table.indexes:  # columns added later (indexes not needed here)
-                if statement.startswith("ALTER TABLE"):
-                    con.execute(statement.format(table=_ident(name, table.name)))
+        with self._transaction():
+            con.execute(f"CREATE SCHEMA {_ident(name)}")
+            con.execute(
+                f"CREATE TABLE {_ident(name, '_position')}"
+                " (ms BIGINT, seq BIGINT, fingerprint VARCHAR NOT NULL)"
+            )
+            con.execute(
+                f"INSERT INTO {_ident(name, '_position')} VALUES (NULL, NULL, ?)",
+                [projection.fingerprint],
+            )
+            for table in projection.tables:  # no indexes: DuckDB scans columns fast
+                con.execute(table.ddl.format(table=_ident(name, table.name)))
+
+    def is_current(self, projection: Projection, schema: str | None = None) -> bool:
+        return self._fingerprint(schema or projection.name) == projection.fingerprint
 
     def position(self, projection: Projection, schema: str | None = None) -> StreamId | None:
         row = self._con.execute(
@@ -134,23 +160,25 @@ class DuckDBReadModels:
     ) -> None:
         """Replace the live tables' rows and position with the rebuilt ``shadow``'s.
 
-        DuckDB cannot move tables between schemas, so the rows are copied, in one
+        DuckDB cannot move tables between schemas, so the live tables are made again as
+        the shadow's (their definition may have changed) and the rows copied, in one
         transaction; this process is the file's only writer, so nothing runs meanwhile.
         """
         live = projection.name
+        con = self._con
         with self._transaction():
             live_position = self.position(projection)
-            shadow_batch = DuckDBBatch(self._con, shadow, self.position(projection, shadow))
+            shadow_batch = DuckDBBatch(con, shadow, self.position(projection, shadow))
             catch_up(shadow_batch, live_position)
-            for table in projection.tables:
-                self._con.execute(f"DELETE FROM {_ident(live, table.name)}")
+            for table in projection.tables:  # made from the DDL: INSERT OR REPLACE needs its key
                 source, target = _ident(shadow, table.name), _ident(live, table.name)
-                self._con.execute(f"INSERT INTO {target} SELECT * FROM {source}")
-            self._con.execute(
-                f"UPDATE {_ident(live, '_position')} SET ms = s.ms, seq = s.seq"
-                f" FROM {_ident(shadow, '_position')} s"
-            )
-            self._con.execute(f"DROP SCHEMA {_ident(shadow)} CASCADE")
+                con.execute(f"DROP TABLE IF EXISTS {target}")
+                con.execute(table.ddl.format(table=target))
+                con.execute(f"INSERT INTO {target} SELECT * FROM {source}")
+            source, target = _ident(shadow, "_position"), _ident(live, "_position")
+            con.execute(f"DROP TABLE IF EXISTS {target}")
+            con.execute(f"CREATE TABLE {target} AS SELECT * FROM {source}")
+            con.execute(f"DROP SCHEMA {_ident(shadow)} CASCADE")
 
     def checksum(self, projection: Projection, schema: str | None = None) -> str:
         name = schema or projection.name
@@ -180,6 +208,16 @@ class DuckDBReadModels:
     def _database(self) -> str:
         row = self._con.execute("SELECT current_database()").fetchone()
         return str(row[0]) if row else "memory"
+
+
+def fetch(
+    con: duckdb.DuckDBPyConnection, row: type[T], query: str, params: Sequence[object] = ()
+) -> list[T]:
+    """Analytics rows, each a ``row`` (a dataclass) filled by column name. Only a read
+    model's own module calls it."""
+    cursor = con.execute(query, list(params))
+    names = [d[0] for d in cursor.description or ()]
+    return [row(**dict(zip(names, values, strict=True))) for values in cursor.fetchall()]
 
 
 @contextmanager

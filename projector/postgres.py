@@ -7,13 +7,13 @@ take the same lock to swap its fresh schema in without losing a concurrent write
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, LiteralString, TypeVar, cast
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import class_row
 
 from events.errors import ProjectionError, StoreUnavailable
 from events.store import StreamId
@@ -21,7 +21,6 @@ from projector.projection import Projection, SinkBatch
 from projector.rows import FoldedOps, TableSpec
 
 T = TypeVar("T")
-_ADDED_COLUMN = re.compile(r"ADD COLUMN IF NOT EXISTS (\w+)", re.I)
 _RETRY_DIRECT_AFTER = 50
 
 
@@ -63,13 +62,15 @@ def reconnecting_connection(url: str) -> psycopg.Connection[Any]:
     return cast("psycopg.Connection[Any]", proxy)
 
 
-def read_rows(
-    conn: psycopg.Connection, query: LiteralString, params: Sequence[object] = ()
-) -> list[tuple[Any, ...]]:
-    """Rows from a read model for a worker's adapter: none while the projector has not
-    created the table yet; a lost connection is StoreUnavailable. Ends its transaction."""
+def fetch(
+    conn: psycopg.Connection, row: type[T], query: LiteralString, params: Sequence[object] = ()
+) -> list[T]:
+    """A read model's rows, each a ``row`` (a dataclass) filled by column name: none while
+    the projector has not created the table yet; a lost connection is StoreUnavailable.
+    Ends its transaction. Only a read model's own module calls it."""
     try:
-        rows = conn.execute(query, params).fetchall()
+        with conn.cursor(row_factory=class_row(row)) as cur:
+            rows = cur.execute(query, params).fetchall()
         conn.commit()
         return rows
     except psycopg.errors.UndefinedTable:
@@ -212,43 +213,51 @@ class PostgresReadModels:
     def connection(self) -> psycopg.Connection:
         return self._conn
 
-    def _column_exists(self, schema: str, table: str, statement: str) -> bool:
-        """Whether ``statement`` adds a column (``ADD COLUMN IF NOT EXISTS c``) that the
-        table already has."""
-        added = _ADDED_COLUMN.search(statement)
-        if added is None:
-            return False
-        row = self._conn.execute(
-            "SELECT 1 FROM information_schema.columns"
-            " WHERE table_schema = %s AND table_name = %s AND column_name = %s",
-            (schema, table, added.group(1)),
+    def _fingerprint(self, schema: str) -> str | None:
+        """The fingerprint ``schema`` was built with: None when there is no such schema,
+        "" when it predates fingerprints."""
+        exists = self._conn.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)
         ).fetchone()
-        return row is not None
+        if exists is None:
+            return None
+        column = self._conn.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = %s"
+            " AND table_name = '_position' AND column_name = 'fingerprint'",
+            (schema,),
+        ).fetchone()
+        if column is None:
+            return ""
+        row = self._conn.execute(
+            sql.SQL("SELECT fingerprint FROM {}._position").format(sql.Identifier(schema))
+        ).fetchone()
+        return str(row[0]) if row and row[0] else ""
 
     def ensure(self, projection: Projection, schema: str | None = None) -> None:
         name = schema or projection.name
 
         def run() -> None:
             with self._conn.transaction():
-                self._conn.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(name))
-                )
+                # processes starting together: one creates, the others find it made
+                self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+                if self._fingerprint(name) is not None:
+                    return
+                self._conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
                 self._conn.execute(
                     sql.SQL(
-                        "CREATE TABLE IF NOT EXISTS {}._position ("
+                        "CREATE TABLE {}._position ("
                         " one boolean PRIMARY KEY DEFAULT true CHECK (one),"
-                        " ms bigint, seq bigint)"
+                        " ms bigint, seq bigint, fingerprint text NOT NULL)"
                     ).format(sql.Identifier(name))
                 )
                 self._conn.execute(
-                    sql.SQL(
-                        "INSERT INTO {}._position (one) VALUES (true) ON CONFLICT DO NOTHING"
-                    ).format(sql.Identifier(name))
+                    sql.SQL("INSERT INTO {}._position (fingerprint) VALUES (%s)").format(
+                        sql.Identifier(name)
+                    ),
+                    (projection.fingerprint,),
                 )
                 for table in projection.tables:
                     for statement in (table.ddl, *table.indexes):
-                        if self._column_exists(name, table.name, statement):
-                            continue  # ALTER TABLE would wait for every reader's lock
                         self._conn.execute(
                             sql.SQL(statement).format(
                                 table=sql.Identifier(name, table.name),
@@ -257,6 +266,13 @@ class PostgresReadModels:
                         )
 
         translate_errors(run)
+
+    def is_current(self, projection: Projection, schema: str | None = None) -> bool:
+        def run() -> bool:
+            with self._conn.transaction():
+                return self._fingerprint(schema or projection.name) == projection.fingerprint
+
+        return translate_errors(run)
 
     def drop(self, schema: str) -> None:
         def run() -> None:

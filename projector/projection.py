@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -19,12 +20,27 @@ class Projection:
     ``name`` is also the schema that holds its tables (PostgreSQL or DuckDB), so a
     rebuilt copy can live beside the live one and be swapped in by renaming schemas.
     Events of types with no handler are skipped (they still advance the position).
+
+    A read model is derived data, so it is never migrated: its store records the
+    :attr:`fingerprint` it was built with, and one built with another (a table changed,
+    or ``version`` was raised because the handlers now write something else) is rebuilt
+    by replay when its runner starts.
     """
 
     name: str
     topic: Topic
     tables: tuple[TableSpec, ...]
     handlers: Mapping[type[Event], Callable[[Event], Sequence[RowOp]]]
+    version: int = 1
+    """Raise it when the handlers change what they write for the same events."""
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever the tables' definitions or ``version`` do."""
+        parts = [str(self.version)]
+        for table in self.tables:
+            parts += [table.name, table.ddl, *table.indexes]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     def project(self, event: Event) -> Sequence[RowOp]:
         handler = self.handlers.get(type(event))
@@ -43,7 +59,13 @@ class SinkBatch(Protocol):
 class ReadModelSink(Protocol):
     """A store that holds read models (contract-tested against PostgreSQL and DuckDB)."""
 
-    def ensure(self, projection: Projection, schema: str | None = None) -> None: ...
+    def ensure(self, projection: Projection, schema: str | None = None) -> None:
+        """Create the schema, its tables and position row if the schema is not there;
+        an existing one is left as it is (rebuilt by replay when not current)."""
+
+    def is_current(self, projection: Projection, schema: str | None = None) -> bool:
+        """Whether the schema exists and was built with the projection's fingerprint."""
+
     def position(self, projection: Projection, schema: str | None = None) -> StreamId | None: ...
     def batch(
         self, projection: Projection, schema: str | None = None

@@ -8,12 +8,29 @@ originals one by one (property-tested in tests/test_rows.py).
 
 from __future__ import annotations
 
+import dataclasses
+import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date, datetime
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
+from uuid import UUID
 
 Value = Any
 """A column value as psycopg/duckdb adapt it (str, int, float, bool, datetime, UUID, None)."""
+
+BigInt = Annotated[int, "bigint"]
+"""An integer column that may pass 2**31 (bytes, frame numbers)."""
+
+_SQL_TYPES: dict[object, str] = {
+    UUID: "uuid",
+    str: "text",
+    int: "integer",
+    float: "double precision",
+    bool: "boolean",
+    datetime: "timestamptz",
+    date: "date",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +42,46 @@ class TableSpec:
     key: tuple[str, ...]
     ddl: str
     indexes: tuple[str, ...] = ()
-    """Statements run after the DDL, every start: indexes, and ``ADD COLUMN IF NOT EXISTS``
-    for columns added after a table first shipped."""
+    """``CREATE INDEX`` statements run after the DDL when the table is created. A table
+    is never altered in place: a changed table is rebuilt by replay (see Projection)."""
 
     def key_of(self, row: Mapping[str, Value]) -> tuple[Value, ...]:
         return tuple(row[c] for c in self.key)
+
+
+def table_of(
+    row: type, name: str, key: tuple[str, ...], indexes: tuple[str, ...] = ()
+) -> TableSpec:
+    """The table whose rows are ``row`` (a dataclass): its columns are the fields, in
+    order, typed from the annotations (``X | None`` is nullable, :data:`BigInt` is
+    bigint), so a read model declares its columns once and reads rows back by name."""
+    hints = get_type_hints(row, include_extras=True)
+    columns = tuple(f.name for f in dataclasses.fields(row))
+    unknown = [k for k in key if k not in columns]
+    if unknown:
+        raise ValueError(f"{name}: key {unknown} is not a column of {row.__name__}")
+    definitions = [f"{c} {column_type(hints[c])}" for c in columns]
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS {table} ("
+        + ", ".join([*definitions, f"PRIMARY KEY ({', '.join(key)})"])
+        + ")"
+    )
+    return TableSpec(name, columns, key, ddl, indexes)
+
+
+def column_type(hint: object) -> str:
+    """The SQL type (PostgreSQL and DuckDB both read it) of a field's annotation."""
+    nullable = False
+    if get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint):
+        nullable = True
+        hint = next(a for a in get_args(hint) if a is not type(None))
+    if get_origin(hint) is Annotated:
+        sql = str(hint.__metadata__[0])  # type: ignore[attr-defined]
+    elif hint in _SQL_TYPES:
+        sql = _SQL_TYPES[hint]
+    else:
+        raise TypeError(f"no SQL type for {hint!r}")
+    return sql if nullable else f"{sql} NOT NULL"
 
 
 @dataclass(frozen=True, slots=True)

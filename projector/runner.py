@@ -19,6 +19,7 @@ from events.codec import decode
 from events.errors import CodecError, ProjectionError
 from events.store import ZERO, Lease, Message, RedisEventStore, StreamId
 from projector.projection import Projection, ReadModelSink
+from projector.replay import Replayer
 from projector.rows import RowOp, fold
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,14 @@ class ProjectionRunner:
     # --- steps ---------------------------------------------------------------------
 
     def _start(self) -> None:
-        """Create the schema and group, apply whatever the group cannot deliver (trimmed
-        into the archive, or before the group existed), then point the group there."""
+        """Create the schema (or rebuild it by replay when it was built from other table
+        definitions) and the group, apply whatever the group cannot deliver (trimmed into
+        the archive, or before the group existed), then point the group there."""
         self._sink.ensure(self.projection)
+        if not self._sink.is_current(self.projection):
+            log.warning("%s: its tables changed; rebuilding it from the event log", self.group)
+            result = Replayer(self._log, self._sink).replay(self.projection)
+            log.warning("%s: rebuilt from %d events", self.group, result.events)
         position = self._sink.position(self.projection)
         self._store.ensure_group(self.projection.topic, self.group, position or ZERO)
         for messages in self._log.read_after(self.projection.topic, position or ZERO):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
+
+from psycopg import sql
 
 from events.catalogue import (
     CameraAdded,
@@ -18,6 +22,7 @@ from events.catalogue import (
     SegmentClosed,
     SegmentTranscoded,
 )
+from projector.rows import TableSpec
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
@@ -104,3 +109,17 @@ def random_history(rng: random.Random, n: int) -> list[Event]:
                 )
             )
     return out
+
+
+def insert_row(conn: Any, schema: str, table: TableSpec, row: object) -> None:
+    """Write one read-model row (a read model's row dataclass) by column name, as a test's
+    fixture: what a projection would have written, without its events."""
+    values = dataclasses.asdict(row)  # type: ignore[call-overload]
+    conn.execute(
+        sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            sql.Identifier(schema, table.name),
+            sql.SQL(", ").join(sql.Identifier(c) for c in values),
+            sql.SQL(", ").join(sql.Placeholder() for _ in values),
+        ),
+        list(values.values()),
+    )

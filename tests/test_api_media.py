@@ -23,8 +23,10 @@ from events.catalogue import CameraAdded, CameraRemoved, SegmentClosed
 from events.store import RedisEventStore
 from projector.postgres import PostgresReadModels
 from projector.readmodels import cameras_projection, recordings_projection
+from projector.readmodels.segments import SEGMENTS, SegmentRow
 from projector.runner import ProjectionRunner
 from tests.conftest import Servers
+from tests.factories import insert_row
 from tests.ingest_support import recorder, run_until, segments, sim
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -161,11 +163,10 @@ def test_a_segment_path_that_escapes_the_root_is_refused(api, database_url: str)
     with psycopg.connect(database_url) as conn:
         for path in ("../secret.mp4", "/etc/passwd", "Door/link.mp4"):
             segment_id = uuid4()
-            conn.execute(
-                "INSERT INTO recordings.segments VALUES (%s, %s, %s, now(), now(), 1, 1,"
-                " 'h264', 1, 1, 1, NULL, false)",
-                (segment_id, camera_id, path),
-            )
+            now = datetime.now(UTC)
+            row = SegmentRow(segment_id, camera_id, path, now, now, 1.0, 1, "h264", 1, 1, 1.0,
+                             None, False, None)  # fmt: skip
+            insert_row(conn, "recordings", SEGMENTS, row)
             conn.commit()
             response = client.get(f"/api/segments/{segment_id}/video", headers=headers)
             assert response.status_code == 404, path

@@ -365,9 +365,10 @@ def test_timeline_markers_in_sql_agree_with_the_pure_definition(database_url: st
     import random
     from datetime import timedelta
 
-    from api.recordings import _markers
-    from api.timeline import Sighting, Span, markers
-    from tests.factories import T0
+    from api.timeline import Sighting, markers
+    from projector.readmodels import detections
+    from projector.readmodels.detections import DETECTIONS, DetectionRow
+    from tests.factories import T0, insert_row
 
     sink = PostgresReadModels(psycopg.connect(database_url))
     sink.ensure(detections_projection())
@@ -379,13 +380,10 @@ def test_timeline_markers_in_sql_agree_with_the_pure_definition(database_url: st
         rows.append((UUID(int=1000 + i), camera, label, at, round(rng.uniform(0.5, 1), 3)))
     with psycopg.connect(database_url) as conn:
         for detection_id, cam, label, at, conf in rows:
-            conn.execute(
-                "INSERT INTO detections.detections VALUES"
-                " (%s, %s, NULL, 'm', %s, NULL, %s, 0, %s, 0, 0, 1, 1, 0, false)",
-                (detection_id, cam, at, label, conf),
-            )
-        window = Span(T0, T0 + timedelta(hours=2))
-        in_sql = _markers(conn, camera, window, "m")  # type: ignore[arg-type]
+            row = DetectionRow(detection_id, cam, None, "m", at, None, label, 0, conf, 0, 0, 1, 1,
+                               0, False)  # fmt: skip
+            insert_row(conn, "detections", DETECTIONS, row)
+        in_sql = detections.markers(conn, camera, "m", T0, T0 + timedelta(hours=2))
     pure = markers([Sighting(label, at, conf) for _, _, label, at, conf in rows])
     assert [(m.label, m.start, m.end, m.count, round(m.max_confidence, 3)) for m in in_sql] == [
         (m.label, m.start, m.end, m.count, round(m.max_confidence, 3)) for m in pure

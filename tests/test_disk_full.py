@@ -31,8 +31,8 @@ from events.catalogue import (
 )
 from events.codec import decode
 from events.store import ZERO, RedisEventStore
-from ingest.retention import PostgresStorageCatalog, RetentionConfig, RetentionWorker
-from ingest.retention_policy import RetentionPolicy
+from ingest.lifecycle.retention import PostgresStorageCatalog, RetentionConfig, RetentionWorker
+from ingest.lifecycle.retention_policy import RetentionPolicy
 from tests.factories import T0
 from tests.ingest_support import copies_of, recorder, segments, sim
 from tests.test_retention import project

@@ -9,10 +9,10 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.credentials import CredentialCipher, Credentials, with_credentials
+from ingest.camera_config.credentials import CredentialCipher, Credentials, with_credentials
+from ingest.camera_config.naming import safe_directory, segment_path, unique_directory
 from ingest.ffmpeg_command import RecorderPlan, codec_probe_command, recorder_command
 from ingest.ffmpeg_log import summarise
-from ingest.naming import safe_directory, segment_path, unique_directory
 from ingest.probe import parse_probe
 from ingest.recorder import backoff_s, redact
 from ingest.segment_list import ListedSegment, SegmentListReader, parse_line, wall_clock

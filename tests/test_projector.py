@@ -223,3 +223,48 @@ def test_duckdb_sink_holds_the_same_rows_as_postgres(
 def test_camera_added_event_has_credentials_only_as_ciphertext() -> None:
     fields = set(CameraAdded.model_fields)
     assert "password" not in fields and "credentials_ciphertext" in fields
+
+
+def test_a_read_model_built_from_other_tables_is_rebuilt_by_replay(
+    store: RedisEventStore, event_log: EventLog, pg: psycopg.Connection
+) -> None:
+    """A read model is never altered in place: one whose schema predates its tables (no
+    fingerprint, a column missing) is rebuilt from the event log when its runner starts,
+    and keeps following the topic from there."""
+    added = camera_added("Door")
+    store.append(added)
+    pg.execute("CREATE SCHEMA cameras")
+    pg.execute("CREATE TABLE cameras._position (one boolean PRIMARY KEY, ms bigint, seq bigint)")
+    pg.execute("INSERT INTO cameras._position VALUES (true, NULL, NULL)")
+    pg.execute("CREATE TABLE cameras.cameras (camera_id uuid PRIMARY KEY, name text)")
+    pg.commit()
+    sink = PostgresReadModels(pg)
+    projection = cameras_projection()
+    sink.ensure(projection)  # leaves an existing schema alone
+    assert not sink.is_current(projection)
+    drain(runner(projection, store, event_log, sink))
+    assert sink.is_current(projection)
+    assert rows(pg, "SELECT name, enabled, status FROM cameras.cameras") == [
+        ("Door", True, "offline")
+    ]
+    store.append(CameraConnected(camera_id=added.camera_id, worker="w1"))
+    drain(runner(projection, store, event_log, sink))
+    assert rows(pg, "SELECT status FROM cameras.cameras") == [("online",)]
+
+
+def test_a_changed_projection_is_rebuilt_in_duckdb_too(
+    store: RedisEventStore, event_log: EventLog, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    store.append_many([segment_closed(camera_added("Door").camera_id, i) for i in range(4)])
+    duck = DuckDBReadModels(tmp_path / "a.duckdb")
+    old = dataclasses.replace(recordings_projection(), version=0)
+    drain(runner(old, store, event_log, duck))
+    store.client.delete("ronin:lease:recordings")
+    projection = recordings_projection()
+    assert duck.is_current(old) and not duck.is_current(projection)
+    drain(runner(projection, store, event_log, duck, "c2"))
+    assert duck.is_current(projection)
+    assert duck._con.execute("SELECT count(*) FROM recordings.segments").fetchone() == (4,)
+    assert duck.position(projection) == store.last_id(Topic.RECORDINGS)

@@ -56,3 +56,35 @@ def test_the_api_talks_to_workers_through_read_models_and_events_only() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, check=True).stdout.strip()  # fmt: skip
     assert loaded == "[]"
+
+
+READ_MODEL_SQL = re.compile(
+    r"\b(FROM|JOIN|INTO|UPDATE|COPY)\s+(cameras|recordings|detections|alerts"
+    r"|analytics_recordings|analytics_detections)\.\w+",
+    re.IGNORECASE,
+)
+
+
+def test_only_a_read_models_own_module_writes_sql_against_its_tables() -> None:
+    outside = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for package in ("api", "ingest", "detector", "infra", "events", "projector")
+        for path in (ROOT / package).rglob("*.py")
+        if "readmodels" not in path.parts
+        for match in READ_MODEL_SQL.finditer(path.read_text())
+    ]
+    assert not outside
+
+
+def test_nothing_below_infra_imports_infra() -> None:
+    upward = []
+    for package in ("events", "ingest", "detector", "projector", "api"):
+        for path in (ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = (
+                    [a.name for a in node.names] if isinstance(node, ast.Import)
+                    else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                )  # fmt: skip
+                upward += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                           if n.split(".")[0] == "infra"]  # fmt: skip
+    assert not upward

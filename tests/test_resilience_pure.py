@@ -20,7 +20,8 @@ from infra.supervisor import backoff_s as supervisor_backoff_s
 from ingest.ffmpeg_command import RecorderPlan, codec_probe_command, recorder_command
 from ingest.ffmpeg_log import needs_probing
 from ingest.recorder import RecorderSettings, exit_reason, retry_delay_s
-from projector.readmodels import OPEN_SEGMENTS, recordings_projection
+from projector.readmodels import recordings_projection
+from projector.readmodels.segments import OPEN_SEGMENTS
 from projector.rows import Delete, DeleteWhere, Upsert, fold
 from tests.factories import segment_closed
 

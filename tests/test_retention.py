@@ -26,8 +26,8 @@ from events.catalogue import (
     SegmentClosed,
 )
 from events.store import RedisEventStore
-from ingest.integrity import EventInventory, Problem, SegmentRow, find_disagreements
-from ingest.retention import (
+from ingest.lifecycle.integrity import EventInventory, Problem, SegmentRow, find_disagreements
+from ingest.lifecycle.retention import (
     DiskFile,
     PostgresStorageCatalog,
     RetentionConfig,
@@ -36,7 +36,7 @@ from ingest.retention import (
     recorded_files,
     start_from_path,
 )
-from ingest.retention_policy import (
+from ingest.lifecycle.retention_policy import (
     ExportFile,
     Limits,
     RetentionPolicy,
@@ -163,7 +163,7 @@ def test_size_limit_takes_oldest_first_across_cameras() -> None:
 
 def test_reconciliation_plan_and_paths() -> None:
     seg = StoredSegment(uuid4(), CAMERAS[0], NOW, NOW, 10, path="Door/2026-11-24/08-00-00.mp4")
-    from ingest.retention import DiskFile
+    from ingest.lifecycle.retention import DiskFile
 
     files = {
         "Door/2026-11-24/09-00-00.mp4": DiskFile("Door/2026-11-24/09-00-00.mp4", 5, 0.0),

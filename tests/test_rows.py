@@ -1,13 +1,30 @@
-"""Folding row operations gives the same rows as applying them one by one."""
+"""Folding row operations gives the same rows as applying them one by one; a table is
+declared once, by the dataclass its rows are read back as."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projector.rows import Delete, DeleteWhere, FoldedOps, Patch, RowOp, TableSpec, Upsert, fold
+from projector.rows import (
+    BigInt,
+    Delete,
+    DeleteWhere,
+    FoldedOps,
+    Patch,
+    RowOp,
+    TableSpec,
+    Upsert,
+    column_type,
+    fold,
+    table_of,
+)
 
 TABLE = TableSpec("t", ("k", "a", "b", "c"), ("k",), ddl="")
 OTHER = TableSpec("u", ("k", "a", "b", "c"), ("k",), ddl="")
@@ -84,3 +101,42 @@ def test_fold_equals_sequential_application(
     folded_state = {n: dict(r) for n, r in seed.items()}
     apply_folded(folded_state, fold(batch))
     assert folded_state == one_by_one
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    row_id: UUID
+    name: str
+    count: BigInt
+    size: int | None
+    seen_at: datetime
+
+
+def test_a_table_is_declared_once_by_its_row_type() -> None:
+    table = table_of(_Row, "things", key=("row_id",))
+    assert table.columns == ("row_id", "name", "count", "size", "seen_at")
+    assert table.ddl == (
+        "CREATE TABLE IF NOT EXISTS {table} (row_id uuid NOT NULL, name text NOT NULL,"
+        " count bigint NOT NULL, size integer, seen_at timestamptz NOT NULL,"
+        " PRIMARY KEY (row_id))"
+    )
+    with pytest.raises(ValueError, match="not a column"):
+        table_of(_Row, "things", key=("id",))
+    assert column_type(float | None) == "double precision"
+    with pytest.raises(TypeError):
+        column_type(list[int])
+
+
+def test_a_changed_table_changes_the_projections_fingerprint() -> None:
+    from events.catalogue import Topic
+    from projector.projection import Projection
+
+    def projection(table: TableSpec, version: int = 1) -> Projection:
+        return Projection("p", Topic.CAMERAS, (table,), {}, version)
+
+    base = projection(table_of(_Row, "things", key=("row_id",)))
+    assert base.fingerprint == projection(table_of(_Row, "things", key=("row_id",))).fingerprint
+    assert base.fingerprint != projection(table_of(_Row, "things", key=("name",))).fingerprint
+    indexed = table_of(_Row, "things", key=("row_id",), indexes=("CREATE INDEX i ON {table} (name)",))
+    assert base.fingerprint != projection(indexed).fingerprint
+    assert base.fingerprint != projection(table_of(_Row, "things", key=("row_id",)), 2).fingerprint

@@ -23,8 +23,8 @@ from api.client_address import forwarded_client, parse_networks
 from api.exports import Running
 from api.http_headers import CONTENT_SECURITY_POLICY
 from events.store import RedisEventStore
-from ingest.connection_test import test_connection
-from ingest.credentials import same_endpoint
+from ingest.camera_config.connection_test import test_connection
+from ingest.camera_config.credentials import same_endpoint
 from tests.conftest import Servers
 from tests.security_support import (
     ADMIN_PASSWORD,

@@ -16,9 +16,7 @@ from events.archive import EventArchive
 from events.catalogue import SegmentClosed
 from events.errors import MediaError
 from events.store import RedisEventStore
-from ingest.probe import probe
-from ingest.segment_store import segment_id_for
-from ingest.transcode import (
+from ingest.lifecycle.transcode import (
     PostgresTranscodeQueue,
     Transcoder,
     TranscodeSettings,
@@ -26,6 +24,8 @@ from ingest.transcode import (
     durations_match,
     transcode_command,
 )
+from ingest.probe import probe
+from ingest.segment_store import segment_id_for
 from tests.factories import T0
 from tests.test_retention import project
 

@@ -32,8 +32,8 @@ from events.catalogue import (
     SegmentClosed,
     SegmentTranscoded,
 )
+from ingest.lifecycle.retention import DiskFile, orphan_event
 from ingest.probe import ProbeFailed, probe
-from ingest.retention import DiskFile, orphan_event
 
 
 class Problem(StrEnum):

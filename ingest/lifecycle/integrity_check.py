@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from uuid import UUID
 
 import psycopg
 from rich.console import Console
@@ -15,26 +14,26 @@ from events.catalogue import Topic
 from events.codec import decode
 from events.errors import CodecError
 from events.store import ZERO, RedisEventStore
-from ingest.integrity import (
+from ingest.lifecycle.integrity import (
     EventInventory,
     SegmentRow,
     find_disagreements,
     plan_repairs,
     probe_durations,
 )
-from ingest.retention import recorded_files
+from ingest.lifecycle.retention import recorded_files
 from projector.migrations import migrate
 from projector.postgres import PostgresReadModels
-from projector.readmodels import cameras_projection, recordings_projection
+from projector.readmodels import cameras, cameras_projection, recordings_projection, segments
 from projector.replay import Replayer
 from projector.runner import ProjectionRunner
 
 
 def _rows(conn: psycopg.Connection) -> list[SegmentRow]:
-    rows = conn.execute(
-        "SELECT segment_id, camera_id, path, bytes, duration_s FROM recordings.segments"
-    ).fetchall()
-    return [SegmentRow(*row) for row in rows]
+    return [
+        SegmentRow(r.segment_id, r.camera_id, r.path, r.bytes, r.duration_s)
+        for r in segments.all_segments(conn)
+    ]
 
 
 def _inventory(event_log: EventLog) -> EventInventory:
@@ -77,9 +76,7 @@ def run_check(
     console.print(table if found else f"ronin check: {len(files)} files, all in agreement")
     if not repair or not found:
         return len(found)
-    directories: dict[str, UUID] = dict(
-        conn.execute("SELECT directory, camera_id FROM cameras.cameras").fetchall()
-    )
+    directories = {c.directory: c.camera_id for c in cameras.all_cameras(conn)}
     outcome = plan_repairs(root, found, files, directories)
     if outcome.events:
         store.append_many(outcome.events)

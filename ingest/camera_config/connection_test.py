@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.credentials import endpoint
+from ingest.camera_config.credentials import endpoint
 from ingest.ffmpeg_log import summarise
 from ingest.probe import ProbeFailed, parse_probe
 from ingest.recorder import redact

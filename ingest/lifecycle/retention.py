@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Any, LiteralString, Protocol
+from typing import Protocol
 from uuid import UUID
 
 import psycopg
@@ -40,8 +40,7 @@ from events.catalogue import (
     RetentionPurged,
     SegmentClosed,
 )
-from ingest.probe import ProbeFailed, probe
-from ingest.retention_policy import (
+from ingest.lifecycle.retention_policy import (
     ExportFile,
     Limits,
     Purge,
@@ -50,8 +49,9 @@ from ingest.retention_policy import (
     plan_export_removals,
     plan_purges,
 )
+from ingest.probe import ProbeFailed, probe
 from ingest.segment_store import closed_event, segment_id_for
-from projector.postgres import read_rows
+from projector.readmodels import cameras, purges, segments
 
 log = logging.getLogger(__name__)
 
@@ -71,29 +71,26 @@ class PostgresStorageCatalog:
     def __init__(self, conn: psycopg.Connection) -> None:
         self._conn = conn
 
-    def _rows(self, query: LiteralString) -> list[tuple[Any, ...]]:
-        return read_rows(self._conn, query)
-
     def segments(self) -> list[StoredSegment]:
-        rows = self._rows(
-            "SELECT segment_id, camera_id, start_at, end_at, bytes, path FROM recordings.segments"
-        )
-        return [StoredSegment(*row) for row in rows]
+        return [
+            StoredSegment(r.segment_id, r.camera_id, r.start_at, r.end_at, r.bytes, r.path)
+            for r in segments.all_segments(self._conn)
+        ]
 
     def purged_paths(self) -> set[str]:
-        return {str(row[0]) for row in self._rows("SELECT path FROM recordings.purges")}
+        return purges.purged_paths(self._conn)
 
     def camera_directories(self) -> dict[str, UUID]:
-        rows = self._rows("SELECT directory, camera_id FROM cameras.cameras")
-        return {str(d): c for d, c in rows}
+        return {c.directory: c.camera_id for c in cameras.all_cameras(self._conn)}
 
     def camera_limits(self) -> dict[UUID, Limits]:
-        rows = self._rows(
-            "SELECT camera_id, retention_days, retention_max_gb FROM cameras.cameras"
-            " WHERE retention_days IS NOT NULL OR retention_max_gb IS NOT NULL"
-        )
         return {
-            camera: Limits(days, None if gb is None else int(gb * 1e9)) for camera, days, gb in rows
+            c.camera_id: Limits(
+                c.retention_days,
+                None if c.retention_max_gb is None else int(c.retention_max_gb * 1e9),
+            )
+            for c in cameras.all_cameras(self._conn)
+            if c.retention_days is not None or c.retention_max_gb is not None
         }
 
 

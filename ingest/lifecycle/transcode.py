@@ -32,7 +32,7 @@ import psycopg
 from events.catalogue import Event, SegmentTranscoded
 from events.errors import MediaError
 from ingest.probe import ProbeFailed, probe
-from projector.postgres import read_rows
+from projector.readmodels import segments
 
 log = logging.getLogger(__name__)
 
@@ -130,14 +130,12 @@ class PostgresTranscodeQueue:
         self._conn = conn
 
     def due(self, older_than: datetime, limit: int = 20) -> list[Candidate]:
-        rows = read_rows(
-            self._conn,
-            "SELECT segment_id, camera_id, path, bytes, video_codec, duration_s, fps"
-            " FROM recordings.segments WHERE video_codec NOT IN ('hevc', 'h265')"
-            " AND end_at < %s ORDER BY start_at LIMIT %s",
-            (older_than, limit),
-        )
-        return [Candidate(*row) for row in rows]
+        return [
+            Candidate(
+                r.segment_id, r.camera_id, r.path, r.bytes, r.video_codec, r.duration_s, r.fps
+            )
+            for r in segments.awaiting_transcode(self._conn, older_than, limit)
+        ]
 
 
 class Transcoder:
