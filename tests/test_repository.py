@@ -88,3 +88,9 @@ def test_nothing_below_infra_imports_infra() -> None:
                 upward += [f"{path.relative_to(ROOT)}: {n}" for n in names
                            if n.split(".")[0] == "infra"]  # fmt: skip
     assert not upward
+
+
+def test_no_ui_page_grows_past_about_120_lines() -> None:
+    pages = [*(ROOT / "ui" / "src" / "pages").glob("*.tsx"), ROOT / "ui" / "src" / "App.tsx"]
+    long = {p.name: n for p in pages if (n := len(p.read_text().splitlines())) > 125}
+    assert not long, f"split these into components and hooks: {long}"

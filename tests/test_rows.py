@@ -137,6 +137,8 @@ def test_a_changed_table_changes_the_projections_fingerprint() -> None:
     base = projection(table_of(_Row, "things", key=("row_id",)))
     assert base.fingerprint == projection(table_of(_Row, "things", key=("row_id",))).fingerprint
     assert base.fingerprint != projection(table_of(_Row, "things", key=("name",))).fingerprint
-    indexed = table_of(_Row, "things", key=("row_id",), indexes=("CREATE INDEX i ON {table} (name)",))
+    indexed = table_of(
+        _Row, "things", key=("row_id",), indexes=("CREATE INDEX i ON {table} (name)",)
+    )
     assert base.fingerprint != projection(indexed).fingerprint
     assert base.fingerprint != projection(table_of(_Row, "things", key=("row_id",)), 2).fingerprint

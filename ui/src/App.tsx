@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Api, type SseMessage, StorageTokenStore } from "./api";
+import { Api, StorageTokenStore } from "./api";
+import { useEventFeed } from "./app/useEventFeed";
 import { Icon } from "./components/Icon";
-import { type Toast, Toasts, alertToast } from "./components/Toasts";
+import { Toasts } from "./components/Toasts";
 import { Detections } from "./pages/Detections";
 import { Live } from "./pages/Live";
 import { Login } from "./pages/Login";
@@ -30,16 +31,12 @@ export function App() {
   const [loggedIn, setLoggedIn] = useState(api.loggedIn);
   const [page, setPage] = useState<PageId>(currentPage);
   const [cameras, setCameras] = useState<Camera[]>([]);
-  const [feed, setFeed] = useState<SseMessage[]>([]);
-  const [toasts, setToasts] = useState<Toast[]>([]);
   const [me, setMe] = useState<Me | null>(null);
   const named = useRef<Camera[]>([]);
   named.current = cameras;
 
   useEffect(() => {
-    if (expired) {
-      setLoggedIn(false);
-    }
+    if (expired) setLoggedIn(false);
   }, [expired]);
 
   useEffect(() => {
@@ -64,27 +61,7 @@ export function App() {
     return () => clearInterval(timer);
   }, [loggedIn, refresh]);
 
-  useEffect(() => {
-    if (!loggedIn) return;
-    const abort = new AbortController();
-    void api.follow((message) => {
-      setFeed((old) => [...old.slice(-199), message]);
-      if (message.event === "AlertRaised") {
-        const data = message.data as Parameters<typeof alertToast>[0] & { camera_id: string };
-        const show = (image: string | null) => {
-          const name = named.current.find((c) => c.camera_id === data.camera_id)?.name ?? "a camera";
-          const toast = alertToast(data, name, image);
-          setToasts((old) => [...old.filter((t) => t.id !== toast.id), toast].slice(-4));
-          setTimeout(() => setToasts((old) => old.filter((t) => t.id !== toast.id)), 12_000);
-        };
-        if (data.snapshot_url) void api.mediaUrl(data.snapshot_url).then(show, () => show(null));
-        else show(null);
-      } else if (message.event.startsWith("Camera") || message.event.startsWith("Recording")) {
-        refresh();
-      }
-    }, abort.signal);
-    return () => abort.abort();
-  }, [api, loggedIn, refresh]);
+  const { feed, toasts, dismiss } = useEventFeed(api, loggedIn, named, refresh);
 
   if (!loggedIn) {
     return (
@@ -127,7 +104,7 @@ export function App() {
         {page === "setup" && <Setup api={api} cameras={cameras} refresh={refresh} admin={me?.is_admin ?? false} />}
         {page === "status" && <Status api={api} />}
       </main>
-      <Toasts toasts={toasts} onDismiss={(id) => setToasts((old) => old.filter((t) => t.id !== id))} />
+      <Toasts toasts={toasts} onDismiss={dismiss} />
     </div>
   );
 }

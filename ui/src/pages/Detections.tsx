@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import type { Api, SseMessage } from "../api";
 import { BarChart } from "../components/BarChart";
+import { MlCards } from "../detections/MlCards";
 import { clock, dateTime, labelColour, percent } from "../format";
 import type { Alert, Camera, HourlyDetections, MlStatus } from "../types";
 
@@ -54,44 +55,7 @@ export function Detections({ api, cameras, feed }: { api: Api; cameras: Camera[]
           </select>
         </div>
       </header>
-      {ml && (
-        <div className="cards">
-          <div className="card">
-            <h3>Model</h3>
-            {ml.detection === "on" ? (
-              <>
-                <p className="big-number small-number">{ml.model_id}</p>
-                <p className="muted">{ml.layout} · {ml.providers.join(", ") || "CPU"} · live detection {ml.live ? "on" : "off"}</p>
-                <p>{ml.inference_ms_per_frame ? `${ml.inference_ms_per_frame.toFixed(1)} ms per frame` : "no frame analysed yet"}</p>
-              </>
-            ) : (
-              <p className="notice">Detection is {ml.detection}. {ml.hint}</p>
-            )}
-          </div>
-          <div className="card">
-            <h3>Jobs</h3>
-            <div className="stats-row">
-              {(["pending", "running", "done", "failed"] as const).map((k) => (
-                <div key={k}><span className="big-number">{ml.jobs[k]}</span><small>{k}</small></div>
-              ))}
-            </div>
-            {ml.running.map((j) => (
-              <div key={j.job_id} className="job"><span>{names.get(j.camera_id) ?? "camera"}</span><progress value={j.progress} max={1} /><small>{percent(j.progress)}</small></div>
-            ))}
-            <p className="muted small">{ml.frames_analysed} frames analysed, {ml.frames_skipped} skipped as still</p>
-          </div>
-          <div className="card">
-            <h3>Live</h3>
-            {ml.live_cameras.length ? (
-              <ul className="health">
-                {ml.live_cameras.map((c) => (
-                  <li key={c.camera_id}><strong>{names.get(c.camera_id) ?? c.camera_id}</strong> <span className="muted small">{c.fps.toFixed(2)} fps, {c.frames} frames, {c.skipped} still</span></li>
-                ))}
-              </ul>
-            ) : <p className="muted">No camera sampled yet.</p>}
-          </div>
-        </div>
-      )}
+      {ml && <MlCards ml={ml} names={names} />}
       <div className="card">
         <h3>Detections per hour (last 48 h)</h3>
         {hourly.length ? (

@@ -1,0 +1,89 @@
+// @vitest-environment jsdom
+import { cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { createRef } from "react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Loaded } from "../src/playback/model";
+import { Timeline } from "../src/playback/Timeline";
+import type { View } from "../src/timeline";
+
+afterEach(cleanup);
+
+const DAY = { start: Date.UTC(2026, 11, 2), end: Date.UTC(2026, 11, 3) };
+const HOUR = 3_600_000;
+const LOADED: Loaded = {
+  day: DAY,
+  segments: [{ id: "s1", start: DAY.start + 8 * HOUR, end: DAY.start + 20 * HOUR, open: false }],
+  markers: [{ label: "person", start: DAY.start + 14 * HOUR, end: DAY.start + 14.1 * HOUR, count: 4, confidence: 0.9 }],
+};
+const FULL: View = { ...DAY, width: 1000 }; // 86.4 s a pixel; jsdom puts the bar at x = 0
+
+function show(view: View = FULL) {
+  const handlers = { onPlay: vi.fn(), onSelect: vi.fn(), onView: vi.fn() };
+  render(<Timeline loaded={LOADED} view={view} caption="today" selection={null} playhead={null} bar={createRef()} {...handlers} />);
+  return { ...handlers, bar: screen.getByTestId("timeline") };
+}
+
+const at = (x: number, view: View = FULL) => view.start + (x / view.width) * (view.end - view.start);
+
+describe("Timeline", () => {
+  it("plays from the moment clicked and clears the selection", () => {
+    const { bar, onPlay, onSelect } = show();
+    fireEvent.mouseDown(bar, { clientX: 500 });
+    fireEvent.mouseUp(bar, { clientX: 502 }); // a hand that shakes a little still clicks
+    expect(onPlay).toHaveBeenCalledWith(at(502));
+    expect(onSelect).toHaveBeenCalledWith(null);
+  });
+
+  it("selects the range dragged over, whichever way, without playing", () => {
+    const { bar, onPlay, onSelect } = show();
+    fireEvent.mouseDown(bar, { clientX: 600 });
+    fireEvent.mouseUp(bar, { clientX: 250 });
+    expect(onSelect).toHaveBeenCalledWith({ start: at(250), end: at(600) });
+    expect(onPlay).not.toHaveBeenCalled();
+  });
+
+  it("plays a detection from its start when its marker is clicked", () => {
+    const { onPlay, onSelect } = show();
+    const marker = screen.getByTestId("marker");
+    expect(marker.dataset.label).toBe("person");
+    fireEvent.mouseDown(marker, { clientX: 583 });
+    fireEvent.mouseUp(marker, { clientX: 583 });
+    fireEvent.click(marker);
+    expect(onPlay).toHaveBeenCalledTimes(1);
+    expect(onPlay).toHaveBeenCalledWith(LOADED.markers[0].start);
+    expect(onSelect).not.toHaveBeenCalled();
+  });
+
+  it("zooms in on the middle with the button, and out no further than the day", () => {
+    const { onView } = show();
+    fireEvent.click(screen.getByRole("button", { name: "Zoom in" }));
+    const zoomed: View = onView.mock.calls[0][0];
+    expect(zoomed.end - zoomed.start).toBe(12 * HOUR);
+    expect((zoomed.start + zoomed.end) / 2).toBe(DAY.start + 12 * HOUR);
+    fireEvent.click(screen.getByRole("button", { name: "Zoom out" }));
+    expect(onView.mock.calls[1][0]).toMatchObject(DAY);
+  });
+
+  it("zooms with the wheel about the pointer, keeping the moment under it in place", () => {
+    const { bar, onView } = show();
+    fireEvent.wheel(bar, { deltaY: -100, clientX: 250 });
+    const zoomed: View = onView.mock.calls[0][0];
+    expect(zoomed.end - zoomed.start).toBeCloseTo((DAY.end - DAY.start) / 1.5);
+    expect(at(250, zoomed)).toBeCloseTo(at(250));
+  });
+
+  it("pans with shift and the wheel, inside the day", () => {
+    const half: View = { start: DAY.start + 6 * HOUR, end: DAY.start + 18 * HOUR, width: 1000 };
+    const { bar, onView } = show(half);
+    fireEvent.wheel(bar, { deltaY: 100, shiftKey: true, clientX: 10 });
+    expect(onView.mock.calls[0][0].start).toBeCloseTo(half.start + 1.2 * HOUR);
+    fireEvent.wheel(bar, { deltaY: 100_000, shiftKey: true, clientX: 10 });
+    expect(onView.mock.calls[1][0]).toMatchObject({ start: DAY.start + 12 * HOUR, end: DAY.end });
+  });
+
+  it("draws only what the view shows", () => {
+    show({ start: DAY.start, end: DAY.start + 4 * HOUR, width: 1000 });
+    expect(screen.queryByTestId("segment")).toBeNull();
+    expect(screen.queryByTestId("marker")).toBeNull();
+  });
+});
