@@ -94,3 +94,8 @@ def test_no_ui_page_grows_past_about_120_lines() -> None:
     pages = [*(ROOT / "ui" / "src" / "pages").glob("*.tsx"), ROOT / "ui" / "src" / "App.tsx"]
     long = {p.name: n for p in pages if (n := len(p.read_text().splitlines())) > 125}
     assert not long, f"split these into components and hooks: {long}"
+
+
+def test_the_readme_links_every_design_note() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert not [p.name for p in (ROOT / "docs").glob("*.md") if f"docs/{p.name}" not in readme]
