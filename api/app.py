@@ -31,6 +31,7 @@ from api.recordings import router as recordings_router
 from api.sessions import router as sessions_router
 from api.stats import router as stats_router
 from api.status import router as status_router
+from api.tracks import router as tracks_router
 from api.user_directory import UserDirectory
 from api.users import router as users_router
 from events.errors import ProjectionError, StoreUnavailable
@@ -178,6 +179,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(exports_router)
     app.include_router(detections_router)
     app.include_router(stats_router)
+    app.include_router(tracks_router)
     if config.ui_dist is not None and (config.ui_dist / "index.html").is_file():
         app.mount("/", StaticFiles(directory=config.ui_dist, html=True), name="ui")
     return app

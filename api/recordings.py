@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from api.deps import MEDIA, SIGNED_IN, Connection, Media, VisibleCamera
 from api.timeline import Span, day_bounds, gaps
-from projector.readmodels import detections, jobs, segments
+from projector.readmodels import detections, jobs, segments, tracks
 
 router = APIRouter(prefix="/api", tags=["recordings"])
 
@@ -52,6 +52,16 @@ class Marker(BaseModel):
     max_confidence: float
 
 
+class TrackBar(BaseModel):
+    """A tracked object from when it was first to when it was last seen."""
+
+    track_id: UUID
+    label: str
+    start: datetime
+    end: datetime
+    stationary: bool
+
+
 class DayTimeline(BaseModel):
     camera_id: UUID
     day: date
@@ -62,6 +72,7 @@ class DayTimeline(BaseModel):
     gaps: list[Gap]
     model_id: str | None
     markers: list[Marker]
+    tracks: list[TrackBar]
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -134,6 +145,7 @@ def day_timeline(
         camera_id=camera_id, day=day, timezone=zone.key, start=window.start, end=window.end,
         segments=segments, gaps=[Gap(start=g.start, end=g.end) for g in holes],
         model_id=model, markers=_markers(conn, camera_id, window, model),
+        tracks=_tracks(conn, camera_id, window, model),
     )  # fmt: skip
 
 
@@ -146,6 +158,25 @@ def _markers(conn: Connection, camera_id: UUID, window: Span, model_id: str | No
             label=m.label, start=m.start, end=m.end, count=m.count, max_confidence=m.max_confidence
         )
         for m in found
+    ]
+
+
+def _tracks(
+    conn: Connection, camera_id: UUID, window: Span, model_id: str | None
+) -> list[TrackBar]:
+    if model_id is None:
+        return []
+    where = tracks.TrackFilter(model_id=model_id, camera_id=camera_id, start=window.start,
+                               end=window.end)  # fmt: skip
+    return [
+        TrackBar(
+            track_id=t.track_id,
+            label=t.label,
+            start=t.start,
+            end=t.last_seen,
+            stationary=t.stationary,
+        )
+        for t in tracks.search(conn, where, limit=5000)
     ]
 
 

@@ -1,9 +1,15 @@
-"""Analysing one recorded segment: sample -> motion gate -> batched inference -> events.
+"""Analysing one recorded segment: sample -> motion gate -> batched inference -> tracking
+-> events.
 
 :func:`analyse_segment` is the step the historical worker runs per job; the event
-building (:func:`detection_events`, :func:`job_id`) is pure and deterministic, so a
-job that is retried or taken over by another worker emits the very same ids and the
-projectors keep one row per detection.
+building (:func:`detection_events`, :func:`track_events`, :func:`job_id`) is pure and
+deterministic, so a job that is retried or taken over by another worker emits the very
+same ids and the projectors keep one row per detection and one piece per track.
+
+While anything is tracked, a frame is analysed every ``recheck_s`` even when the motion
+gate sees no motion: a person standing still stays tracked (and becomes stationary)
+instead of vanishing when they stop moving. Tracks still in view at the segment's end
+are carried (:attr:`AnalysisResult.tracker`) into the next segment's job.
 """
 
 from __future__ import annotations
@@ -18,7 +24,16 @@ from uuid import UUID, uuid5
 from detector.frames import SampledFrame, SamplePlan, read_frames, scaled_size
 from detector.model import DetectorBackend, FrameDetection
 from detector.motion import MotionConfig, MotionFilter
-from events.catalogue import BoundingBox, ObjectDetected, SegmentClosed
+from detector.tracking import Change, Sighting, TrackChange, TrackerConfig, TrackerState, step
+from events.catalogue import (
+    BoundingBox,
+    ObjectDetected,
+    SegmentClosed,
+    TrackEnded,
+    TrackEvent,
+    TrackStarted,
+    TrackUpdated,
+)
 from events.errors import MediaError
 
 JOBS_NAMESPACE = UUID("5d3c1a52-7f0e-4a43-9a1e-0b8f2f6b1c11")
@@ -30,6 +45,9 @@ class AnalysisConfig:
     batch: int = 8
     max_width: int = 640
     motion: MotionConfig = field(default_factory=MotionConfig)
+    tracking: TrackerConfig = field(default_factory=TrackerConfig)
+    recheck_s: float = 1.0
+    """While something is tracked, analyse a frame at least this often, motion or not."""
 
 
 @dataclass(slots=True)
@@ -39,6 +57,9 @@ class AnalysisResult:
     frames_skipped: int = 0
     inference_s: float = 0.0
     events: list[ObjectDetected] = field(default_factory=list)
+    tracks: list[TrackEvent] = field(default_factory=list)
+    tracker: TrackerState = field(default_factory=TrackerState)
+    """What is still in view at the segment's end (for the next segment's job)."""
 
 
 def job_id(segment_id: UUID, model_id: str) -> UUID:
@@ -73,36 +94,112 @@ def detection_events(
     ]
 
 
+_TRACK_EVENTS: dict[Change, type[TrackEvent]] = {
+    Change.STARTED: TrackStarted,
+    Change.UPDATED: TrackUpdated,
+    Change.ENDED: TrackEnded,
+}
+
+
+def track_events(
+    segment: SegmentClosed, model_id: str, changes: Sequence[TrackChange]
+) -> list[TrackEvent]:
+    """A report per track change, as this segment's piece of the track."""
+    return [
+        _TRACK_EVENTS[c.change](
+            track_id=c.track.track_id,
+            camera_id=segment.camera_id,
+            segment_id=segment.segment_id,
+            model_id=model_id,
+            label=c.track.label,
+            start=c.track.start,
+            last_seen=c.track.last_seen,
+            best_detection_id=c.track.best.detection_id,
+            best_at=c.track.best.at,
+            best_confidence=c.track.best.confidence,
+            best_box=c.track.best.box,
+            stationary=c.track.stationary,
+            sightings=c.track.sightings,
+        )
+        for c in changes
+    ]
+
+
+def sightings_of(events: Sequence[ObjectDetected]) -> list[Sighting]:
+    return [Sighting(e.detection_id, e.detected_at, e.label, e.confidence, e.box) for e in events]
+
+
+class _SegmentTracks:
+    """The tracker over one segment: frames in, track reports out, what goes on at the end."""
+
+    def __init__(
+        self, segment: SegmentClosed, model_id: str, config: TrackerConfig, carried: TrackerState
+    ) -> None:
+        self._segment, self._model_id, self._config = segment, model_id, config
+        job = job_id(segment.segment_id, model_id)
+        self._id_of = lambda n: uuid5(job, f"track/{n}")
+        self.state = carried
+        self.events: list[TrackEvent] = []
+
+    def frame(self, detections: Sequence[ObjectDetected], at_s: float) -> None:
+        at = self._segment.start + timedelta(seconds=at_s)
+        self._apply(step(self.state, at, sightings_of(detections), self._config, self._id_of))
+
+    def end(self) -> TrackerState:
+        """End what was lost before the segment's end; report what goes on as updated."""
+        self._apply(step(self.state, self._segment.end, [], self._config, self._id_of))
+        going_on = [TrackChange(Change.UPDATED, t) for t in self.state.tracks]
+        self.events += track_events(self._segment, self._model_id, going_on)
+        return self.state
+
+    def _apply(self, stepped: tuple[TrackerState, list[TrackChange]]) -> None:
+        self.state, changes = stepped
+        self.events += track_events(self._segment, self._model_id, changes)
+
+
 def analyse_segment(
     segment: SegmentClosed,
     storage_root: Path,
     detector: DetectorBackend,
     config: AnalysisConfig,
     progress: Callable[[AnalysisResult, float], None] = lambda result, offset_s: None,
+    carried: TrackerState | None = None,
 ) -> AnalysisResult:
-    """Run the model over a segment's sampled, moving frames; events are returned, not sent."""
+    """Run the model over a segment's sampled, moving frames (and, while something is
+    tracked, one every ``recheck_s``) and track what it finds, going on from ``carried``
+    (the previous segment's tracks); events are returned, not sent."""
     path = storage_root / segment.path
     if not path.is_file():
         raise MediaError(f"segment file {segment.path} is missing (purged or moved)")
     width, height = scaled_size(segment.width, segment.height, config.max_width)
     plan = SamplePlan(fps=config.fps, width=width, height=height)
     motion = MotionFilter(config.motion)
+    tracks = _SegmentTracks(segment, detector.model_id, config.tracking, carried or TrackerState())
     result = AnalysisResult()
     pending: list[SampledFrame] = []
+    last_analysed_s: float | None = None
 
     def flush() -> None:
         started = time.perf_counter()
         found = detector.detect([f.image for f in pending])
         result.inference_s += time.perf_counter() - started
         for frame, objects in zip(pending, found, strict=True):
-            result.events.extend(detection_events(segment, detector.model_id, frame, objects))
+            detections = detection_events(segment, detector.model_id, frame, objects)
+            result.events.extend(detections)
+            tracks.frame(detections, frame.offset_s)
         result.frames_analysed += len(pending)
         progress(result, pending[-1].offset_s)
         pending.clear()
 
     for frame in read_frames(path, plan):
         result.frames_sampled += 1
-        if motion.should_analyse(frame.image, frame.offset_s):
+        moved = motion.should_analyse(frame.image, frame.offset_s)
+        watching = tracks.state.active or bool(pending)
+        recheck = watching and (
+            last_analysed_s is None or frame.offset_s - last_analysed_s >= config.recheck_s
+        )
+        if moved or recheck:
+            last_analysed_s = frame.offset_s
             pending.append(frame)
             if len(pending) >= config.batch:
                 flush()
@@ -111,4 +208,6 @@ def analyse_segment(
             progress(result, frame.offset_s)
     if pending:
         flush()
+    result.tracker = tracks.end()
+    result.tracks = tracks.events
     return result

@@ -27,6 +27,7 @@ from uuid import UUID
 
 from detector.analysis import AnalysisConfig, AnalysisResult, analyse_segment, job_id
 from detector.model import DetectorBackend
+from detector.track_carry import TrackCarry
 from events.archive import EventLog
 from events.catalogue import (
     DetectionJobCompleted,
@@ -98,6 +99,7 @@ class HistoricalDetector:
         self._detection_cameras = detection_cameras
         self._enabled: tuple[float, Collection[UUID]] = (0.0, ())
         self.board = JobBoard(store.client)
+        self._carry = TrackCarry(store.client)
         self._started = False
         self.jobs_done = 0
 
@@ -234,6 +236,7 @@ class HistoricalDetector:
             )
         )
         started = time.monotonic()
+        within = self.config.analysis.tracking.lost_after_s
         try:
             result = analyse_segment(
                 segment,
@@ -241,6 +244,7 @@ class HistoricalDetector:
                 self._detector,
                 self.config.analysis,
                 self._progress_reporter(message, segment, job, from_group),
+                carried=self._carry.before(segment, model_id, within),
             )
         except StoreUnavailable:
             raise
@@ -252,8 +256,9 @@ class HistoricalDetector:
             log.exception("job %s (segment %s) failed", job, segment.path)
             self._fail(message, segment, job, attempt, repr(e), final, from_group)
             return
-        for chunk in _chunks(result.events, self.config.events_per_append):
+        for chunk in _chunks([*result.events, *result.tracks], self.config.events_per_append):
             self._store.append_many(chunk)
+        self._carry.save(segment, model_id, result.tracker)
         self._store.append(
             DetectionJobCompleted(
                 job_id=job,

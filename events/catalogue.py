@@ -229,6 +229,45 @@ class ObjectDetected(Event):
     """Live only: the still the object was found in (for the alert's snapshot)."""
 
 
+class TrackEvent(Event):
+    """What a tracked object looked like at a moment: one class, first seen at ``start``,
+    last seen at ``last_seen``, its best sighting (the snapshot), still or moving.
+
+    ``segment_id`` is the recorded segment this report comes from (None live): a track
+    that goes on across a segment boundary is reported by each segment's job under the
+    same ``track_id``, and the read model keeps one piece per segment, so a redone job
+    rewrites its own piece and nothing else.
+    """
+
+    topic: ClassVar[Topic] = Topic.DETECTIONS
+    track_id: UUID
+    camera_id: UUID
+    segment_id: UUID | None = None
+    model_id: ModelId
+    label: Annotated[str, Field(min_length=1, max_length=64)]
+    start: AwareDatetime
+    last_seen: AwareDatetime
+    best_detection_id: UUID
+    best_at: AwareDatetime
+    best_confidence: UnitFloat
+    best_box: BoundingBox
+    stationary: bool = False
+    sightings: Annotated[int, Field(ge=1)]
+
+
+class TrackStarted(TrackEvent):
+    """An object was seen that no track was following."""
+
+
+class TrackUpdated(TrackEvent):
+    """A tracked object became stationary or moving again, or is still there (reported
+    at a segment's end while it goes on, and every little while live)."""
+
+
+class TrackEnded(TrackEvent):
+    """A tracked object was not seen again: it ended when it was last seen."""
+
+
 class DetectionsPurged(Event):
     """A segment's footage was purged; its detections and jobs go with it (retention
     emits this right after RetentionPurged, on the detections stream)."""
@@ -313,6 +352,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DetectionJobCompleted,
         DetectionJobFailed,
         DetectionsPurged,
+        TrackStarted,
+        TrackUpdated,
+        TrackEnded,
     )
 }
 """Every concrete event type by its wire name (the class name)."""

@@ -136,7 +136,8 @@ def test_a_closed_segment_becomes_a_job_detections_and_timeline_markers(
             "SELECT label, count(*) FROM detections.detections GROUP BY label ORDER BY label"
         ).fetchall()
         Users(conn).add("alice", "correct horse battery", role="admin")
-    assert job is not None and job[:3] == ("done", 1, 60) and job[4] > 40
+    # the empty wall is skipped; while something is tracked a frame a second is looked at
+    assert job is not None and job[:3] == ("done", 1, 60) and job[4] > 20
     assert [label for label, _ in labels] == ["motorcycle", "person"]
     assert job[5] == sum(n for _, n in labels)
 

@@ -5,8 +5,9 @@ call. Nothing outside a read model's module writes SQL against its tables.
 - :mod:`.cameras`: each camera's configuration and live status (cameras topic).
 - :mod:`.segments` and :mod:`.purges`: footage on disk and retention's audit trail, in
   the ``recordings`` schema (recordings topic).
-- :mod:`.detections` and :mod:`.jobs`: every detection (per model) and every detection
-  job, in the ``detections`` schema (detections topic).
+- :mod:`.detections`, :mod:`.jobs` and :mod:`.tracks`: every detection (per model),
+  every detection job and every tracked object, in the ``detections`` schema
+  (detections topic).
 - :mod:`.alerts`: every alert raised, with its snapshot.
 - ``analytics_recordings`` / ``analytics_detections``: DuckDB copies for the charts.
 
@@ -20,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from events.catalogue import Event, Topic
 from projector.projection import Projection
-from projector.readmodels import alerts, cameras, detections, jobs, purges, segments
+from projector.readmodels import alerts, cameras, detections, jobs, purges, segments, tracks
 from projector.rows import RowOp, TableSpec
 
 Handler = Callable[[Event], Sequence[RowOp]]
@@ -65,7 +66,7 @@ def recordings_projection(name: str = "recordings") -> Projection:
 def detections_projection(name: str = "detections", with_jobs: bool = True) -> Projection:
     parts = [(detections.TABLES, detections.HANDLERS)]
     if with_jobs:
-        parts.append((jobs.TABLES, jobs.HANDLERS))
+        parts += [(jobs.TABLES, jobs.HANDLERS), (tracks.TABLES, tracks.HANDLERS)]
     return _projection(name, Topic.DETECTIONS, *parts)
 
 

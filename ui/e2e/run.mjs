@@ -124,20 +124,21 @@ try {
     (await page.locator(".segment-bar.open").count()) > 0, 30_000);
   await shot("playback");
 
-  // 5. detections: an alert toast, then a marker on the timeline that jumps there
+  // 5. detections: an alert toast, then a tracked object (or a marker) on the timeline
+  // that jumps there
   if (EXPECT_DETECTIONS) {
     await page.waitForSelector("[data-testid=alert-toast]", { timeout: 150_000 });
     log("alert toast shown");
     await shot("alert-toast");
-    const marker = await until("a detection marker", async () => {
-      const m = page.locator("[data-testid=marker]");
+    const marker = await until("a track or detection marker", async () => {
+      const m = page.locator("[data-testid=track], [data-testid=marker]");
       return (await m.count()) > 0 ? m : null;
     }, 150_000, 2000);
     const label = await marker.first().getAttribute("data-label");
     await marker.first().click();
     await until("the video to play the marker's moment", () =>
       page.$eval("[data-testid=playback-video]", (v) => v.readyState >= 2), 30_000);
-    log(`marker ${label} clicked`);
+    log(`${await marker.first().getAttribute("data-testid")} ${label} clicked`);
     await shot("playback-marker");
   }
 

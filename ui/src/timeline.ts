@@ -87,3 +87,18 @@ export function ticks(view: View, minPx = 70, offsetMs = 0): number[] {
 export function dayView(day: Span, width: number): View {
   return { start: day.start, end: day.end, width };
 }
+
+/** A lane per bar so that bars overlapping in time do not hide each other: each bar takes
+ * the first lane whose last bar ended before it starts (in start order). */
+export function lanes<T extends Span>(bars: readonly T[]): number[] {
+  const order = bars.map((_, i) => i).sort((a, b) => bars[a].start - bars[b].start || a - b);
+  const ends: number[] = [];
+  const out = new Array<number>(bars.length);
+  for (const i of order) {
+    let lane = ends.findIndex((end) => end <= bars[i].start);
+    if (lane < 0) lane = ends.push(0) - 1;
+    ends[lane] = bars[i].end;
+    out[i] = lane;
+  }
+  return out;
+}

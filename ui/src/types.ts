@@ -58,6 +58,15 @@ export interface DayTimeline {
   gaps: { start: string; end: string }[];
   model_id: string | null;
   markers: Marker[];
+  tracks: TrackBar[];
+}
+
+export interface TrackBar {
+  track_id: string;
+  label: string;
+  start: string;
+  end: string;
+  stationary: boolean;
 }
 
 export interface ExportJob {

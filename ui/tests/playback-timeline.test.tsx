@@ -14,12 +14,20 @@ const LOADED: Loaded = {
   day: DAY,
   segments: [{ id: "s1", start: DAY.start + 8 * HOUR, end: DAY.start + 20 * HOUR, open: false }],
   markers: [{ label: "person", start: DAY.start + 14 * HOUR, end: DAY.start + 14.1 * HOUR, count: 4, confidence: 0.9 }],
+  tracks: [],
+};
+const TRACKED: Loaded = {
+  ...LOADED,
+  tracks: [
+    { id: "t1", label: "person", start: DAY.start + 9 * HOUR, end: DAY.start + 10 * HOUR, stationary: false },
+    { id: "t2", label: "car", start: DAY.start + 9.5 * HOUR, end: DAY.start + 12 * HOUR, stationary: true },
+  ],
 };
 const FULL: View = { ...DAY, width: 1000 }; // 86.4 s a pixel; jsdom puts the bar at x = 0
 
-function show(view: View = FULL) {
+function show(view: View = FULL, loaded: Loaded = LOADED) {
   const handlers = { onPlay: vi.fn(), onSelect: vi.fn(), onView: vi.fn() };
-  render(<Timeline loaded={LOADED} view={view} caption="today" selection={null} playhead={null} bar={createRef()} {...handlers} />);
+  render(<Timeline loaded={loaded} view={view} caption="today" selection={null} playhead={null} bar={createRef()} {...handlers} />);
   return { ...handlers, bar: screen.getByTestId("timeline") };
 }
 
@@ -79,6 +87,20 @@ describe("Timeline", () => {
     expect(onView.mock.calls[0][0].start).toBeCloseTo(half.start + 1.2 * HOUR);
     fireEvent.wheel(bar, { deltaY: 100_000, shiftKey: true, clientX: 10 });
     expect(onView.mock.calls[1][0]).toMatchObject({ start: DAY.start + 12 * HOUR, end: DAY.end });
+  });
+
+  it("draws each track from start to end, in its own lane when tracks overlap", () => {
+    const { onPlay, onSelect } = show(FULL, TRACKED);
+    const [person, car] = screen.getAllByTestId("track");
+    expect(screen.queryByTestId("marker")).toBeNull(); // tracks replace the point markers
+    expect(parseFloat(person.style.width)).toBeCloseTo(1000 / 24);
+    expect(person.style.top).not.toBe(car.style.top);
+    expect(car.className).toContain("still");
+    fireEvent.mouseDown(car, { clientX: 400 });
+    fireEvent.mouseUp(car, { clientX: 400 });
+    fireEvent.click(car);
+    expect(onPlay).toHaveBeenCalledWith(TRACKED.tracks[1].start);
+    expect(onSelect).not.toHaveBeenCalled();
   });
 
   it("draws only what the view shows", () => {

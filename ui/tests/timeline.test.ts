@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MIN_SPAN_MS, pan, resumeAt, seekTo, ticks, timeToX, xToTime, zoom } from "../src/timeline";
+import { MIN_SPAN_MS, lanes, pan, resumeAt, seekTo, ticks, timeToX, xToTime, zoom } from "../src/timeline";
 
 const DAY = { start: Date.UTC(2026, 10, 24), end: Date.UTC(2026, 10, 25) };
 const view = { ...DAY, width: 960 };
@@ -66,5 +66,17 @@ describe("following footage", () => {
     expect(resumeAt(growing, 15_000)).toBe(15_000);
     const grown = { ...growing, end: 20_000 };
     expect(seekTo([closed, grown], resumeAt(growing, 15_000))).toEqual({ segment: grown, offsetS: 4 });
+  });
+});
+
+describe("lanes", () => {
+  it("puts overlapping bars in different lanes and reuses a lane once it is free", () => {
+    const bars = [
+      { start: 0, end: 10 },
+      { start: 5, end: 20 },
+      { start: 12, end: 15 },
+      { start: 21, end: 30 },
+    ];
+    expect(lanes(bars)).toEqual([0, 1, 0, 0]);
   });
 });

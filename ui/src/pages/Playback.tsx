@@ -30,7 +30,9 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
   }, [cameras, cameraId]);
   useEffect(() => setPlaying(null), [cameraId, day, setPlaying]);
 
-  const caption = `${day} · ${loaded ? `${loaded.segments.length} segments, ${loaded.markers.length} detections` : "loading…"}`;
+  const found = loaded && (loaded.tracks.length ? `${loaded.tracks.length} tracked objects` : `${loaded.markers.length} detections`);
+  const caption = `${day} · ${loaded ? `${loaded.segments.length} segments, ${found}` : "loading…"}`;
+  const labels = loaded ? [...new Set([...loaded.tracks, ...loaded.markers].map((m) => m.label))] : [];
   return (
     <div className="playback">
       <aside className="playback-side">
@@ -45,7 +47,7 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
         <Calendar month={month} days={days} selected={day} onSelect={setDay} onMonth={setMonth} />
         {loaded && (
           <div className="legend">
-            {[...new Set(loaded.markers.map((m) => m.label))].map((label) => (
+            {labels.map((label) => (
               <span key={label}><i className="dot" style={{ background: labelColour(label) }} />{label}</span>
             ))}
           </div>

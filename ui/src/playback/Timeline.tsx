@@ -1,7 +1,7 @@
 import { type MouseEvent, type RefObject, type WheelEvent, useMemo, useRef } from "react";
 import { Icon } from "../components/Icon";
 import { clock, labelColour, percent, shortTime } from "../format";
-import { type View, pan, ticks, timeToX, xToTime, zoom } from "../timeline";
+import { type View, lanes, pan, ticks, timeToX, xToTime, zoom } from "../timeline";
 import type { Loaded, Range } from "./model";
 
 interface Props {
@@ -23,6 +23,7 @@ const CLICK_PX = 5; // a press that moves less than this is a click, not a drag
 export function Timeline({ loaded, view, caption, selection, playhead, bar, onPlay, onSelect, onView }: Props) {
   const drag = useRef<{ x: number; t: number } | null>(null);
   const marks = useMemo(() => (view ? ticks(view, 70) : []), [view]);
+  const trackLanes = useMemo(() => lanes(loaded?.tracks ?? []), [loaded]);
   const at = (e: MouseEvent<HTMLDivElement>) => xToTime(view!, e.clientX - e.currentTarget.getBoundingClientRect().left);
 
   function onUp(e: MouseEvent<HTMLDivElement>) {
@@ -68,7 +69,19 @@ export function Timeline({ loaded, view, caption, selection, playhead, bar, onPl
                 <div key={s.id} className={s.open ? "segment-bar open" : "segment-bar"} data-testid="segment" title={s.open ? "recording now" : undefined} style={{ left: x1, width: Math.max(1, x2 - x1) }} />
               ) : null;
             })}
-            {loaded.markers.map((m, i) => {
+            {loaded.tracks.map((k, i) => {
+              const w = Math.max(3, x(k.end) - x(k.start));
+              return x(k.start) + w >= 0 && x(k.start) <= view.width ? (
+                <button
+                  key={k.id} className={k.stationary ? "track-bar still" : "track-bar"} data-testid="track" data-label={k.label}
+                  title={`${k.label} ${clock(k.start)}–${clock(k.end)}${k.stationary ? " (still)" : ""}`}
+                  style={{ left: x(k.start), width: w, top: 34 + 7 * (trackLanes[i] % 3), background: labelColour(k.label) }}
+                  onMouseDown={(e) => e.stopPropagation()} onMouseUp={(e) => e.stopPropagation()}
+                  onClick={() => onPlay(k.start)}
+                />
+              ) : null;
+            })}
+            {!loaded.tracks.length && loaded.markers.map((m, i) => {
               const w = Math.max(3, x(m.end) - x(m.start));
               return x(m.start) + w >= 0 && x(m.start) <= view.width ? (
                 <button

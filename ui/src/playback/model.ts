@@ -5,6 +5,7 @@ export interface Loaded {
   day: { start: number; end: number };
   segments: { id: string; start: number; end: number; open: boolean }[];
   markers: { label: string; start: number; end: number; count: number; confidence: number }[];
+  tracks: { id: string; label: string; start: number; end: number; stationary: boolean }[];
 }
 
 export interface Range {
@@ -17,5 +18,6 @@ export function fromTimeline(t: DayTimeline): Loaded {
     day: { start: Date.parse(t.start), end: Date.parse(t.end) },
     segments: t.segments.map((s) => ({ id: s.segment_id, start: Date.parse(s.start), end: Date.parse(s.end), open: !!s.open })),
     markers: t.markers.map((m) => ({ label: m.label, start: Date.parse(m.start), end: Date.parse(m.end), count: m.count, confidence: m.max_confidence })),
+    tracks: (t.tracks ?? []).map((k) => ({ id: k.track_id, label: k.label, start: Date.parse(k.start), end: Date.parse(k.end), stationary: k.stationary })),
   };
 }

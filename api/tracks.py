@@ -1,0 +1,73 @@
+"""Tracked objects: what was in view, from when to when, still or moving.
+
+``GET /api/tracks`` searches them by camera, class, time window (a track matches when it
+was in view during it), least duration and model ("people who stayed longer than 30 s
+at the door last week"), keeping to the cameras the user may see.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
+
+from api.deps import SIGNED_IN, Connection, CurrentUser, ensure_visible
+from events.catalogue import BoundingBox
+from projector.readmodels import jobs, tracks
+
+router = APIRouter(prefix="/api", tags=["detections"])
+
+
+class Track(BaseModel):
+    track_id: UUID
+    camera_id: UUID
+    model_id: str
+    label: str
+    start: datetime
+    end: datetime
+    """When it was last seen (so far, while ``ended`` is false)."""
+    duration_s: float
+    stationary: bool
+    ended: bool
+    sightings: int
+    best_detection_id: UUID
+    best_at: datetime
+    best_confidence: float
+    best_box: BoundingBox
+
+
+def track_out(row: tracks.TrackRow) -> Track:
+    box = BoundingBox(x1=row.best_x1, y1=row.best_y1, x2=row.best_x2, y2=row.best_y2)
+    return Track(
+        track_id=row.track_id, camera_id=row.camera_id, model_id=row.model_id,
+        label=row.label, start=row.start, end=row.last_seen, duration_s=row.duration_s,
+        stationary=row.stationary, ended=row.ended, sightings=row.sightings,
+        best_detection_id=row.best_detection_id, best_at=row.best_at,
+        best_confidence=row.best_confidence, best_box=box,
+    )  # fmt: skip
+
+
+@router.get("/tracks", response_model=list[Track], **SIGNED_IN)
+def list_tracks(
+    user: CurrentUser,
+    conn: Connection,
+    camera_id: UUID | None = None,
+    label: str | None = Query(None, max_length=64),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    min_duration_s: float | None = Query(None, ge=0, description="stayed at least this long"),
+    model_id: str | None = Query(None, description="default: the primary model"),
+    limit: int = Query(200, ge=1, le=5000),
+) -> list[Track]:
+    """Newest first; filters combine."""
+    ensure_visible(user, camera_id)
+    if (start and start.tzinfo is None) or (end and end.tzinfo is None):
+        raise HTTPException(422, "start and end need a time zone")
+    where = tracks.TrackFilter(
+        model_id=model_id or jobs.primary_model(conn), camera_id=camera_id,
+        visible=user.camera_filter(), label=label, start=start, end=end,
+        min_duration_s=min_duration_s,
+    )  # fmt: skip
+    return [track_out(row) for row in tracks.search(conn, where, limit)]

@@ -1,0 +1,172 @@
+"""The ``tracks`` read model: tracked objects, one piece per segment that reported them.
+
+A track that goes on across segment boundaries is reported by each segment's job under
+one ``track_id``; each report is cumulative (start, best sighting and count so far), so
+the track is its latest piece, with ``ended`` once any piece says so. A redone job
+rewrites its own piece only, and a purged segment takes its pieces with it. Live tracks
+have the one piece ``live``. Lives in the ``detections`` schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import psycopg
+
+from events.catalogue import (
+    DetectionsPurged,
+    Event,
+    TrackEnded,
+    TrackEvent,
+    TrackStarted,
+    TrackUpdated,
+)
+from projector.postgres import fetch
+from projector.rows import DeleteWhere, RowOp, Upsert, table_of
+
+LIVE = "live"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackPieceRow:
+    track_id: UUID
+    piece: str
+    """The reporting segment's id, or ``live``."""
+    camera_id: UUID
+    model_id: str
+    label: str
+    start: datetime
+    last_seen: datetime
+    best_detection_id: UUID
+    best_at: datetime
+    best_confidence: float
+    best_x1: float
+    best_y1: float
+    best_x2: float
+    best_y2: float
+    stationary: bool
+    sightings: int
+    ended: bool
+
+
+TRACKS = table_of(
+    TrackPieceRow, "tracks", key=("track_id", "piece"),
+    indexes=(
+        "CREATE INDEX tracks_camera_time ON {table} (camera_id, model_id, start)",
+        "CREATE INDEX tracks_piece ON {table} (piece)",
+    ),
+)  # fmt: skip
+TABLES = (TRACKS,)
+
+
+def _reported(event: Event) -> Sequence[RowOp]:
+    assert isinstance(event, TrackEvent)
+    box = event.best_box
+    row = {
+        "track_id": event.track_id,
+        "piece": str(event.segment_id) if event.segment_id else LIVE,
+        "camera_id": event.camera_id,
+        "model_id": event.model_id,
+        "label": event.label,
+        "start": event.start,
+        "last_seen": event.last_seen,
+        "best_detection_id": event.best_detection_id,
+        "best_at": event.best_at,
+        "best_confidence": event.best_confidence,
+        "best_x1": box.x1,
+        "best_y1": box.y1,
+        "best_x2": box.x2,
+        "best_y2": box.y2,
+        "stationary": event.stationary,
+        "sightings": event.sightings,
+        "ended": isinstance(event, TrackEnded),
+    }
+    return [Upsert(TRACKS, row)]
+
+
+def _purged(event: Event) -> Sequence[RowOp]:
+    assert isinstance(event, DetectionsPurged)
+    return [DeleteWhere(TRACKS, "piece", str(event.segment_id))]
+
+
+HANDLERS: dict[type[Event], Callable[[Event], Sequence[RowOp]]] = {
+    TrackStarted: _reported,
+    TrackUpdated: _reported,
+    TrackEnded: _reported,
+    DetectionsPurged: _purged,
+}
+
+# --- queries -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRow:
+    """A tracked object as a whole (its latest piece; ended once any piece ended)."""
+
+    track_id: UUID
+    camera_id: UUID
+    model_id: str
+    label: str
+    start: datetime
+    last_seen: datetime
+    best_detection_id: UUID
+    best_at: datetime
+    best_confidence: float
+    best_x1: float
+    best_y1: float
+    best_x2: float
+    best_y2: float
+    stationary: bool
+    sightings: int
+    ended: bool
+
+    @property
+    def duration_s(self) -> float:
+        return (self.last_seen - self.start).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class TrackFilter:
+    """What a track search narrows by; None means any. A track matches a time window
+    when it was in view during it."""
+
+    model_id: str | None = None
+    camera_id: UUID | None = None
+    visible: Collection[UUID] | None = None
+    label: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    min_duration_s: float | None = None
+
+
+_TRACKS_SQL = """
+WITH latest AS (
+    SELECT DISTINCT ON (track_id) track_id, camera_id, model_id, label, start, last_seen,
+           best_detection_id, best_at, best_confidence, best_x1, best_y1, best_x2, best_y2,
+           stationary, sightings,
+           bool_or(ended) OVER (PARTITION BY track_id) AS ended
+    FROM detections.tracks
+    WHERE (model_id = %s OR %s::text IS NULL) AND (camera_id = %s OR %s::uuid IS NULL)
+      AND (camera_id = ANY(%s) OR %s::uuid[] IS NULL) AND (label = %s OR %s::text IS NULL)
+    ORDER BY track_id, last_seen DESC
+)
+SELECT * FROM latest
+WHERE (last_seen >= %s OR %s::timestamptz IS NULL) AND (start < %s OR %s::timestamptz IS NULL)
+  AND (extract(epoch FROM last_seen - start) >= %s OR %s::float8 IS NULL)
+ORDER BY start DESC
+LIMIT %s
+"""
+
+
+def search(conn: psycopg.Connection, where: TrackFilter, limit: int) -> list[TrackRow]:
+    """Newest first."""
+    visible = None if where.visible is None else list(where.visible)
+    w = where
+    return fetch(
+        conn, TrackRow, _TRACKS_SQL,
+        (w.model_id, w.model_id, w.camera_id, w.camera_id, visible, visible, w.label, w.label,
+         w.start, w.start, w.end, w.end, w.min_duration_s, w.min_duration_s, limit),
+    )  # fmt: skip

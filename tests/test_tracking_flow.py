@@ -1,0 +1,119 @@
+"""Tracking through the real pipeline: clips made from real photographs, the real model,
+the historical worker on real Redis, the tracks read model on real PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import psycopg
+import pytest
+
+from detector.analysis import AnalysisConfig
+from detector.historical import HistoricalConfig, HistoricalDetector
+from detector.model import DetectorConfig, OnnxDetector
+from detector.track_carry import TrackCarry
+from detector.tracking import Sighting, TrackerState, step
+from events.archive import EventArchive, EventLog
+from events.catalogue import BoundingBox
+from events.store import RedisEventStore
+from projector.postgres import PostgresReadModels
+from projector.readmodels import detections_projection
+from projector.readmodels.tracks import TrackFilter, search
+from projector.runner import ProjectionRunner
+from tests.detection_support import Scene, require_model, scene_clip, segment_for
+from tests.factories import T0
+
+
+@pytest.fixture(scope="module")
+def detector() -> OnnxDetector:
+    return OnnxDetector(require_model(), DetectorConfig(confidence_threshold=0.5))
+
+
+def analysed(
+    store: RedisEventStore, event_log: EventLog, detector: OnnxDetector, root: Path, n: int
+) -> None:
+    worker = HistoricalDetector(store, event_log, detector, root, "w1", HistoricalConfig())
+    for _ in range(n):
+        assert worker.step() == 1
+
+
+def projected(store: RedisEventStore, event_log: EventLog, database_url: str) -> None:
+    sink = PostgresReadModels(psycopg.connect(database_url))
+    runner = ProjectionRunner(detections_projection(), store, event_log, sink, "test")
+    while runner.step():
+        pass
+    runner.release()
+
+
+def test_a_person_standing_still_for_20_s_is_one_track_of_20_s(
+    tmp_path: Path,
+    store: RedisEventStore,
+    event_log: EventLog,
+    archive: EventArchive,
+    database_url: str,
+    detector: OnnxDetector,
+) -> None:
+    """The motion gate sees the person arrive and leave and nothing in between; the
+    tracker's re-checks keep them tracked, and they become stationary."""
+    scene_clip(tmp_path / "Door/a.mp4", [Scene("astronaut", 5.0, 25.0, 0.3, 0.1, 0.85)], 35)
+    segment = segment_for(tmp_path, "Door/a.mp4", 35)
+    store.append(segment)
+    analysed(store, event_log, detector, tmp_path, 1)
+    projected(store, event_log, database_url)
+    with psycopg.connect(database_url) as conn:
+        [track] = search(conn, TrackFilter(camera_id=segment.camera_id), 10)
+    assert track.label == "person" and track.ended and track.stationary
+    assert track.start - T0 == timedelta(seconds=5)
+    assert 19.0 <= track.duration_s <= 21.0, track
+    assert 0.3 <= track.best_x1 <= 0.35 and track.best_confidence >= 0.5
+
+
+def test_a_track_goes_on_across_a_segment_boundary(
+    tmp_path: Path,
+    store: RedisEventStore,
+    event_log: EventLog,
+    archive: EventArchive,
+    database_url: str,
+    detector: OnnxDetector,
+) -> None:
+    """Two consecutive segments of one run (sharing their boundary exactly): the person
+    in view from 20 s to 40 s is one track with a piece in each segment."""
+    person = Scene("astronaut", 20.0, 40.0, 0.3, 0.1, 0.85)
+    scene_clip(tmp_path / "Door/a.mp4", [person], 30)
+    scene_clip(tmp_path / "Door/b.mp4", [replace(person, start_s=0.0, end_s=10.0)], 30)
+    first = segment_for(tmp_path, "Door/a.mp4", 30)
+    second = segment_for(tmp_path, "Door/b.mp4", 30, camera_id=first.camera_id)
+    second = second.model_copy(
+        update={"start": first.end, "end": first.end + timedelta(seconds=30)}
+    )
+    store.append_many([first, second])
+    analysed(store, event_log, detector, tmp_path, 2)
+    projected(store, event_log, database_url)
+    with psycopg.connect(database_url) as conn:
+        [track] = search(conn, TrackFilter(camera_id=first.camera_id), 10)
+        pieces = conn.execute("SELECT count(*) FROM detections.tracks").fetchone()
+    assert track.start - T0 == timedelta(seconds=20) and track.ended
+    assert 19.0 <= track.duration_s <= 21.0, track
+    assert pieces == (2,)
+    with psycopg.connect(database_url) as conn:  # a search by duration finds it, or not
+        assert search(conn, TrackFilter(min_duration_s=15), 10)
+        assert not search(conn, TrackFilter(min_duration_s=25), 10)
+        assert not search(conn, TrackFilter(label="car"), 10)
+
+
+def test_a_carried_state_comes_back_exactly(store: RedisEventStore, tmp_path: Path) -> None:
+    box = BoundingBox(x1=0.1, y1=0.1, x2=0.3, y2=0.5)
+    seen = Sighting(uuid4(), T0, "person", 0.9, box)
+    state, _ = step(TrackerState(), T0, [seen], AnalysisConfig().tracking, lambda n: uuid4())
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    segment = segment_for(tmp_path, "a.mp4", 10)
+    carry = TrackCarry(store.client)
+    carry.save(segment, "m", state)
+    following = segment.model_copy(update={"segment_id": uuid4(), "start": segment.end})
+    assert carry.before(following, "m", 6.0) == state
+    assert carry.before(following, "other model", 6.0) == TrackerState()
+    late = following.model_copy(update={"start": segment.end + timedelta(seconds=7)})
+    assert carry.before(late, "m", 6.0) == TrackerState()
