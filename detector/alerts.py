@@ -1,11 +1,14 @@
-"""The alerts worker: live ObjectDetected -> debounce -> snapshot -> AlertRaised.
+"""The alerts worker: a live tracked object -> (cooldown) -> snapshot -> AlertRaised.
 
-A consumer group on the detections topic. Only live detections (no segment) can alert;
-the debounce state (last alert per camera and class) is kept in Redis so a restart does
-not alert again for the same person. Alert ids derive from the detection id, so a
-redelivered detection yields the same alert (the projection keeps one row) and, once the
-snapshot exists, the same file. The snapshot is the still with the box and label drawn,
-saved under ``{storage}/.snapshots/{camera}/{YYYY-MM-DD}/{alert}.jpg``.
+A consumer group on the detections topic. An alert is raised when a live track of an
+alert class starts (``TrackStarted`` without a segment): one per tracked object, so a car
+parked for an hour alerts once, and a person who leaves and comes back alerts again. The
+per-class cooldown stays as a knob on top (a second track of the same class within it
+does not alert); its state (last alert per camera and class) is kept in Redis so a
+restart does not alert again. Alert ids derive from the track id, so a redelivered start
+yields the same alert (the projection keeps one row) and, once the snapshot exists, the
+same file. The snapshot is the still with the box and label drawn, saved under
+``{storage}/.snapshots/{camera}/{YYYY-MM-DD}/{alert}.jpg``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from uuid import UUID, uuid5
 import redis
 
 from detector.debounce import DebouncePolicy, Key, Sighting, debounce
-from events.catalogue import AlertRaised, ObjectDetected, Topic
+from events.catalogue import AlertRaised, BoundingBox, Topic, TrackStarted
 from events.codec import decode
 from events.errors import CodecError
 from events.store import ZERO, Message, RedisEventStore
@@ -32,29 +35,31 @@ SNAPSHOTS_DIR = ".snapshots"
 ALERTS_NAMESPACE = UUID("0b7f1f6e-2d5c-4f4e-8f52-3c1b7a0e9d21")
 
 
-def alert_id_for(detection_id: UUID) -> UUID:
-    return uuid5(ALERTS_NAMESPACE, str(detection_id))
+def alert_id_for(track_id: UUID) -> UUID:
+    return uuid5(ALERTS_NAMESPACE, str(track_id))
 
 
-def snapshot_relative_path(detection: ObjectDetected, alert_id: UUID) -> str:
-    day = detection.detected_at.astimezone().strftime("%Y-%m-%d")
-    return f"{SNAPSHOTS_DIR}/{detection.camera_id}/{day}/{alert_id}.jpg"
+def snapshot_relative_path(camera_id: UUID, at: datetime, alert_id: UUID) -> str:
+    day = at.astimezone().strftime("%Y-%m-%d")
+    return f"{SNAPSHOTS_DIR}/{camera_id}/{day}/{alert_id}.jpg"
 
 
-def draw_snapshot(source: Path, target: Path, detection: ObjectDetected) -> bool:
-    """Copy the still with the detection's box and label drawn; False if the still is gone."""
+def draw_snapshot(
+    source: Path, target: Path, box: BoundingBox, label: str, confidence: float
+) -> bool:
+    """Copy the still with the box and label drawn; False if the still is gone."""
     import cv2
 
     image = cv2.imread(str(source), cv2.IMREAD_COLOR)
     if image is None:
         return False
     h, w = image.shape[:2]
-    b = detection.box
+    b = box
     p1 = (round(b.x1 * w), round(b.y1 * h))
     p2 = (round(b.x2 * w), round(b.y2 * h))
     thickness = max(2, w // 400)
     cv2.rectangle(image, p1, p2, (0, 200, 255), thickness)
-    text = f"{detection.label} {detection.confidence:.0%}"
+    text = f"{label} {confidence:.0%}"
     scale = max(0.5, w / 1600)
     (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     y = max(th + 6, p1[1])
@@ -137,54 +142,59 @@ class AlertWorker:
         return len(messages)
 
     def _handle(self, messages: Sequence[Message]) -> None:
-        live = self._live_detections(messages)
-        if live:
+        started = self._started_tracks(messages)
+        if started:
             outcome = debounce(
                 self._state.load(),
-                [Sighting(d.camera_id, d.label, d.detected_at) for d in live],
+                [Sighting(t.camera_id, t.label, t.start) for t in started],
                 self.config.policy,
             )
-            alerts = [self._alert(live[i]) for i in outcome.raised]
+            alerts = [self._alert(started[i]) for i in outcome.raised]
             if alerts:
                 self._store.append_many(alerts)
                 self.raised += len(alerts)
             self._state.save(outcome.last_alerts)
         self._store.ack(Topic.DETECTIONS, ALERTS_GROUP, [m.stream_id for m in messages])
 
-    def _live_detections(self, messages: Sequence[Message]) -> list[ObjectDetected]:
-        live = []
+    def _started_tracks(self, messages: Sequence[Message]) -> list[TrackStarted]:
+        started = []
         for message in messages:
             try:
                 event = decode(message.fields)
             except CodecError as e:
                 self._store.dead_letter(Topic.DETECTIONS, ALERTS_GROUP, message, str(e))
                 continue
-            wanted = not self.config.classes or (
-                isinstance(event, ObjectDetected) and event.label in self.config.classes
-            )
-            if isinstance(event, ObjectDetected) and event.segment_id is None and wanted:
-                live.append(event)
-        # the best of each frame's objects first, so the alert shows the clearest one
-        return sorted(live, key=lambda d: (d.detected_at, -d.confidence))
+            if (
+                isinstance(event, TrackStarted)
+                and event.segment_id is None
+                and (not self.config.classes or event.label in self.config.classes)
+            ):
+                started.append(event)
+        # the clearest of a moment's objects first, so a cooldown keeps the best one
+        return sorted(started, key=lambda t: (t.start, -t.best_confidence))
 
-    def _alert(self, detection: ObjectDetected) -> AlertRaised:
-        alert_id = alert_id_for(detection.detection_id)
-        snapshot: str | None = snapshot_relative_path(detection, alert_id)
+    def _alert(self, track: TrackStarted) -> AlertRaised:
+        alert_id = alert_id_for(track.track_id)
+        snapshot: str | None = snapshot_relative_path(track.camera_id, track.start, alert_id)
         target = self._root / str(snapshot)
         if not target.exists():
-            source = self._root / detection.frame_path if detection.frame_path else None
-            if source is None or not draw_snapshot(source, target, detection):
+            source = self._root / track.best_frame_path if track.best_frame_path else None
+            drawn = source is not None and draw_snapshot(
+                source, target, track.best_box, track.label, track.best_confidence
+            )
+            if not drawn:
                 log.warning("alert %s: the still is gone; alerting without a snapshot", alert_id)
                 snapshot = None
         return AlertRaised(
             event_id=alert_id,
             alert_id=alert_id,
-            camera_id=detection.camera_id,
-            detection_id=detection.detection_id,
-            label=detection.label,
-            confidence=detection.confidence,
-            detected_at=detection.detected_at,
+            camera_id=track.camera_id,
+            detection_id=track.best_detection_id,
+            label=track.label,
+            confidence=track.best_confidence,
+            detected_at=track.best_at,
             snapshot_path=snapshot,
+            track_id=track.track_id,
         )
 
 

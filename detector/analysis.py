@@ -102,14 +102,14 @@ _TRACK_EVENTS: dict[Change, type[TrackEvent]] = {
 
 
 def track_events(
-    segment: SegmentClosed, model_id: str, changes: Sequence[TrackChange]
+    camera_id: UUID, segment_id: UUID | None, model_id: str, changes: Sequence[TrackChange]
 ) -> list[TrackEvent]:
-    """A report per track change, as this segment's piece of the track."""
+    """A report per track change, as the segment's piece of the track (live: no segment)."""
     return [
         _TRACK_EVENTS[c.change](
             track_id=c.track.track_id,
-            camera_id=segment.camera_id,
-            segment_id=segment.segment_id,
+            camera_id=camera_id,
+            segment_id=segment_id,
             model_id=model_id,
             label=c.track.label,
             start=c.track.start,
@@ -120,13 +120,17 @@ def track_events(
             best_box=c.track.best.box,
             stationary=c.track.stationary,
             sightings=c.track.sightings,
+            best_frame_path=c.track.best.frame_path,
         )
         for c in changes
     ]
 
 
 def sightings_of(events: Sequence[ObjectDetected]) -> list[Sighting]:
-    return [Sighting(e.detection_id, e.detected_at, e.label, e.confidence, e.box) for e in events]
+    return [
+        Sighting(e.detection_id, e.detected_at, e.label, e.confidence, e.box, e.frame_path)
+        for e in events
+    ]
 
 
 class _SegmentTracks:
@@ -137,7 +141,7 @@ class _SegmentTracks:
     ) -> None:
         self._segment, self._model_id, self._config = segment, model_id, config
         job = job_id(segment.segment_id, model_id)
-        self._id_of = lambda n: uuid5(job, f"track/{n}")
+        self._id_of = lambda n, _seen: uuid5(job, f"track/{n}")
         self.state = carried
         self.events: list[TrackEvent] = []
 
@@ -149,12 +153,16 @@ class _SegmentTracks:
         """End what was lost before the segment's end; report what goes on as updated."""
         self._apply(step(self.state, self._segment.end, [], self._config, self._id_of))
         going_on = [TrackChange(Change.UPDATED, t) for t in self.state.tracks]
-        self.events += track_events(self._segment, self._model_id, going_on)
+        self.events += self._events(going_on)
         return self.state
 
     def _apply(self, stepped: tuple[TrackerState, list[TrackChange]]) -> None:
         self.state, changes = stepped
-        self.events += track_events(self._segment, self._model_id, changes)
+        self.events += self._events(changes)
+
+    def _events(self, changes: Sequence[TrackChange]) -> list[TrackEvent]:
+        segment = self._segment
+        return track_events(segment.camera_id, segment.segment_id, self._model_id, changes)
 
 
 def analyse_segment(

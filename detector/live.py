@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,9 +23,10 @@ from uuid import UUID, uuid5
 import numpy as np
 
 from detector.frames import SamplePlan, read_frames, scaled_size
-from detector.model import DetectorBackend, Frame
+from detector.live_tracking import LiveTracks
+from detector.model import DetectorBackend, Frame, FrameDetection
 from detector.motion import MotionConfig, MotionFilter
-from events.catalogue import BoundingBox, FrameSampled, ObjectDetected, Topic
+from events.catalogue import BoundingBox, Event, FrameSampled, ObjectDetected, Topic
 from events.codec import decode
 from events.errors import CodecError, MediaError
 from events.progress import LiveRate
@@ -79,11 +80,15 @@ class HlsTap:
         fps: float,
         motion: MotionConfig | None = None,
         max_width: int = 1280,
+        watching: Callable[[UUID], bool] = lambda camera_id: False,
+        recheck_s: float = 1.0,
     ) -> None:
         self.camera_id = camera_id
         self._dir, self._root, self._fps = stream_dir, storage_root, fps
         self._max_width = max_width
         self._motion = MotionFilter(motion)
+        self._watching, self._recheck_s = watching, recheck_s
+        self._passed_at: float | None = None
         self._last: str | None = None
         self._frame_number = 0
         self._size: tuple[int, int] | None = None
@@ -127,7 +132,7 @@ class HlsTap:
         for offset, image in frames:
             captured = start + timedelta(seconds=offset)
             self._frame_number += 1
-            if not self._motion.should_analyse(image, captured.timestamp()):
+            if not self._worth_looking(image, captured.timestamp()):
                 self.stats.skipped += 1
                 continue
             path = self.frames_dir / f"{int(captured.timestamp() * 1000)}.jpg"
@@ -147,6 +152,16 @@ class HlsTap:
                 )
             )
         return events
+
+    def _worth_looking(self, image: Frame, at: float) -> bool:
+        """Motion, or something tracked here not looked at for ``recheck_s`` (a person who
+        stands still stays tracked)."""
+        moved = self._motion.should_analyse(image, at)
+        due = self._passed_at is None or at - self._passed_at >= self._recheck_s
+        if moved or (due and self._watching(self.camera_id)):
+            self._passed_at = at
+            return True
+        return False
 
     def _decode(self, data: bytes, wanted: int, duration: float) -> list[tuple[float, Frame]]:
         if self._size is None or wanted == 1:  # a segment starts with a keyframe: cheap
@@ -211,7 +226,8 @@ class LiveConfig:
 
 
 class LiveDetector:
-    """The consumer group on FrameSampled: stills in, live ObjectDetected out."""
+    """The consumer group on FrameSampled: stills in, live ObjectDetected and the tracks
+    they make out."""
 
     def __init__(
         self,
@@ -220,10 +236,12 @@ class LiveDetector:
         storage_root: Path,
         consumer: str,
         config: LiveConfig | None = None,
+        tracks: LiveTracks | None = None,
     ) -> None:
         self._store, self._detector, self._root = store, detector, storage_root
         self._consumer = consumer
         self.config = config or LiveConfig()
+        self.tracks = tracks or LiveTracks(store.client, detector.model_id)
         self._started = False
         self.inference_s = 0.0
         self.frames = 0
@@ -240,7 +258,15 @@ class LiveDetector:
         )
         if messages:
             self._handle(messages)
+        else:
+            self._expire()
         return len(messages)
+
+    def _expire(self) -> None:
+        ended = self.tracks.expire(datetime.now(UTC))
+        if ended:
+            self._store.append_many(ended)
+            self.tracks.save()
 
     def _handle(self, messages: Sequence[Message]) -> None:
         import cv2
@@ -265,25 +291,34 @@ class LiveDetector:
             found = self._detector.detect([image for _, image in frames])
             self.inference_s += time.perf_counter() - started
             self.frames += len(frames)
-            events = [
-                ObjectDetected(
-                    detection_id=uuid5(frame.event_id, str(rank)),
-                    camera_id=frame.camera_id,
-                    detected_at=frame.captured_at,
-                    label=d.label,
-                    class_id=d.class_id,
-                    confidence=d.confidence,
-                    box=BoundingBox(x1=d.x1, y1=d.y1, x2=d.x2, y2=d.y2),
-                    frame_number=frame.frame_number,
-                    model_id=self._detector.model_id,
-                    frame_path=frame.source_path,
-                )
-                for (frame, _), objects in zip(frames, found, strict=True)
-                for rank, d in enumerate(objects)
-            ]
+            events: list[Event] = []
+            for (frame, _), objects in zip(frames, found, strict=True):
+                detections = self._detections(frame, objects)
+                events += detections
+                events += self.tracks.frame(frame.camera_id, frame.captured_at, detections)
             if events:
                 self._store.append_many(events)
+            self.tracks.save()
         self._store.ack(Topic.FRAMES, LIVE_GROUP, [m.stream_id for m in messages])
+
+    def _detections(
+        self, frame: FrameSampled, objects: Sequence[FrameDetection]
+    ) -> list[ObjectDetected]:
+        return [
+            ObjectDetected(
+                detection_id=uuid5(frame.event_id, str(rank)),
+                camera_id=frame.camera_id,
+                detected_at=frame.captured_at,
+                label=d.label,
+                class_id=d.class_id,
+                confidence=d.confidence,
+                box=BoundingBox(x1=d.x1, y1=d.y1, x2=d.x2, y2=d.y2),
+                frame_number=frame.frame_number,
+                model_id=self._detector.model_id,
+                frame_path=frame.source_path,
+            )
+            for rank, d in enumerate(objects)
+        ]
 
 
 def _text(value: bytes | str) -> str:

@@ -35,6 +35,8 @@ class Sighting:
     label: str
     confidence: float
     box: BoundingBox
+    frame_path: str | None = None
+    """Live only: the still it was found in (an alert's snapshot is drawn on it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,8 @@ class Track:
 class TrackerState:
     tracks: tuple[Track, ...] = ()
     started: int = 0
-    """How many tracks this state has started; the next one's id is ``id_of(started)``."""
+    """How many tracks this state has started; the next one's id is
+    ``id_of(started, its first sighting)``."""
 
     @property
     def active(self) -> bool:
@@ -156,7 +159,7 @@ def step(
     at: datetime,
     sightings: Sequence[Sighting],
     config: TrackerConfig,
-    id_of: Callable[[int], UUID],
+    id_of: Callable[[int, Sighting], UUID],
 ) -> tuple[TrackerState, list[TrackChange]]:
     """One analysed frame at ``at`` (its sightings, maybe none): the next state and what
     changed. Deterministic: the same state and frame give the same result."""
@@ -180,7 +183,7 @@ def step(
     for si, seen in enumerate(sightings):
         if si in taken:
             continue
-        track = _new(id_of(started), seen)
+        track = _new(id_of(started, seen), seen)
         started += 1
         tracks.append(track)
         changes.append(TrackChange(Change.STARTED, track))

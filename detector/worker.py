@@ -63,8 +63,13 @@ class LiveTapConfig:
 class LiveTaps:
     """One HLS tap per camera with detection on; the set follows the cameras read model."""
 
-    def __init__(self, cameras: LiveCameras, config: LiveTapConfig) -> None:
-        self._cameras, self.config = cameras, config
+    def __init__(
+        self,
+        cameras: LiveCameras,
+        config: LiveTapConfig,
+        watching: Callable[[UUID], bool] = lambda camera_id: False,
+    ) -> None:
+        self._cameras, self.config, self._watching = cameras, config, watching
         self.taps: dict[UUID, HlsTap] = {}
         self._refreshed = 0.0
 
@@ -87,6 +92,7 @@ class LiveTaps:
                 self.config.storage_root,
                 self.config.fps,
                 self.config.motion,
+                watching=self._watching,
             )
         for tap in self.taps.values():
             tap.prune()

@@ -253,6 +253,8 @@ class TrackEvent(Event):
     best_box: BoundingBox
     stationary: bool = False
     sightings: Annotated[int, Field(ge=1)]
+    best_frame_path: Text | None = None
+    """Live only: the still of the best sighting (an alert's snapshot is drawn on it)."""
 
 
 class TrackStarted(TrackEvent):
@@ -329,6 +331,8 @@ class AlertRaised(Event):
     confidence: UnitFloat
     detected_at: AwareDatetime
     snapshot_path: Text | None = None
+    track_id: UUID | None = None
+    """The tracked object that raised it (one alert per track; it came back: a new one)."""
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

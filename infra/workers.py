@@ -301,6 +301,7 @@ def run_detector(settings: Settings) -> None:
                 fps=settings.live_detection_fps,
                 motion=MotionConfig(min_changed=settings.motion_min_changed),
             ),
+            watching=live.tracks.watching,  # a tracked camera is re-checked, motion or not
         )
         live_stats = LiveStats(store.client)
     detail: dict[str, object] = {

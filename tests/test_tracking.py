@@ -25,7 +25,7 @@ CONFIG = TrackerConfig()
 SEED = UUID(int=77)
 
 
-def id_of(n: int) -> UUID:
+def id_of(n: int, _seen: Sighting) -> UUID:
     return uuid5(SEED, f"track/{n}")
 
 

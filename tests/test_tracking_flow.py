@@ -107,7 +107,7 @@ def test_a_track_goes_on_across_a_segment_boundary(
 def test_a_carried_state_comes_back_exactly(store: RedisEventStore, tmp_path: Path) -> None:
     box = BoundingBox(x1=0.1, y1=0.1, x2=0.3, y2=0.5)
     seen = Sighting(uuid4(), T0, "person", 0.9, box)
-    state, _ = step(TrackerState(), T0, [seen], AnalysisConfig().tracking, lambda n: uuid4())
+    state, _ = step(TrackerState(), T0, [seen], AnalysisConfig().tracking, lambda n, s: uuid4())
     (tmp_path / "a.mp4").write_bytes(b"x")
     segment = segment_for(tmp_path, "a.mp4", 10)
     carry = TrackCarry(store.client)
