@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from api.auth import AuthError, Forbidden, LoginLimiter, Tokens
+from api.camera_zones import router as camera_zones_router
 from api.cameras import router as cameras_router
 from api.client_address import Network
 from api.deps import PUBLIC, optional_admin
@@ -171,6 +172,7 @@ def create_app(config: ApiConfig) -> FastAPI:
 
     app.include_router(sessions_router)
     app.include_router(users_router)
+    app.include_router(camera_zones_router)
     app.include_router(cameras_router)
     app.include_router(live_router)
     app.include_router(recordings_router)

@@ -1,8 +1,11 @@
 """The alerts worker: a live tracked object -> (cooldown) -> snapshot -> AlertRaised.
 
-A consumer group on the detections topic. An alert is raised when a live track of an
-alert class starts (``TrackStarted`` without a segment): one per tracked object, so a car
-parked for an hour alerts once, and a person who leaves and comes back alerts again. The
+A consumer group on the detections topic. An alert is raised when a live tracked object
+of an alert class meets the alert conditions: at its start (``TrackStarted`` without a
+segment) or, when the camera requires zones, once it has entered one of them (the track
+event says ``in_required_zone``). One per tracked object (the tracks alerted are kept in
+Redis), so a car parked for an hour alerts once, and a person who leaves and comes back
+alerts again. The
 per-class cooldown stays as a knob on top (a second track of the same class within it
 does not alert); its state (last alert per camera and class) is kept in Redis so a
 restart does not alert again. Alert ids derive from the track id, so a redelivered start
@@ -14,16 +17,18 @@ same file. The snapshot is the still with the box and label drawn, saved under
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid5
 
 import redis
 
 from detector.debounce import DebouncePolicy, Key, Sighting, debounce
-from events.catalogue import AlertRaised, BoundingBox, Topic, TrackStarted
+from events.catalogue import AlertRaised, BoundingBox, Topic, TrackEvent, TrackStarted, TrackUpdated
 from events.codec import decode
 from events.errors import CodecError
 from events.store import ZERO, Message, RedisEventStore
@@ -77,6 +82,32 @@ def draw_snapshot(
     return True
 
 
+class AlertedTracks:
+    """The tracks that raised an alert (or were held back by the cooldown), a day long."""
+
+    KEY = "ronin:alerts:tracks"
+    KEEP_S = 86_400
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis: Any = client
+
+    def among(self, track_ids: Iterable[UUID]) -> set[UUID]:
+        ids = list(track_ids)
+        if not ids:
+            return set()
+        scores = self._redis.zmscore(self.KEY, [str(t) for t in ids])
+        return {t for t, score in zip(ids, scores, strict=True) if score is not None}
+
+    def add(self, track_ids: Iterable[UUID]) -> None:
+        now = time.time()
+        members = {str(t): now for t in track_ids}
+        if members:
+            pipe = self._redis.pipeline()
+            pipe.zadd(self.KEY, members)
+            pipe.zremrangebyscore(self.KEY, "-inf", now - self.KEEP_S)
+            pipe.execute()
+
+
 class DebounceState:
     """Last alert per (camera, class), in a Redis hash."""
 
@@ -124,6 +155,7 @@ class AlertWorker:
         self._store, self._root, self._consumer = store, storage_root, consumer
         self.config = config or AlertsConfig()
         self._state = DebounceState(store.client)
+        self._alerted = AlertedTracks(store.client)
         self._started = False
         self.raised = 0
 
@@ -142,7 +174,7 @@ class AlertWorker:
         return len(messages)
 
     def _handle(self, messages: Sequence[Message]) -> None:
-        started = self._started_tracks(messages)
+        started = self._alertable_tracks(messages)
         if started:
             outcome = debounce(
                 self._state.load(),
@@ -154,10 +186,13 @@ class AlertWorker:
                 self._store.append_many(alerts)
                 self.raised += len(alerts)
             self._state.save(outcome.last_alerts)
+            self._alerted.add(t.track_id for t in started)
         self._store.ack(Topic.DETECTIONS, ALERTS_GROUP, [m.stream_id for m in messages])
 
-    def _started_tracks(self, messages: Sequence[Message]) -> list[TrackStarted]:
-        started = []
+    def _alertable_tracks(self, messages: Sequence[Message]) -> list[TrackEvent]:
+        """Live tracks of alert classes that meet the conditions now and have not alerted
+        yet (the first report of each)."""
+        found: dict[UUID, TrackEvent] = {}
         for message in messages:
             try:
                 event = decode(message.fields)
@@ -165,17 +200,20 @@ class AlertWorker:
                 self._store.dead_letter(Topic.DETECTIONS, ALERTS_GROUP, message, str(e))
                 continue
             if (
-                isinstance(event, TrackStarted)
+                isinstance(event, TrackStarted | TrackUpdated)
                 and event.segment_id is None
+                and event.in_required_zone
                 and (not self.config.classes or event.label in self.config.classes)
+                and event.track_id not in found
             ):
-                started.append(event)
+                found[event.track_id] = event
+        fresh = [t for t in found.values() if t.track_id not in self._alerted.among(found)]
         # the clearest of a moment's objects first, so a cooldown keeps the best one
-        return sorted(started, key=lambda t: (t.start, -t.best_confidence))
+        return sorted(fresh, key=lambda t: (t.last_seen, -t.best_confidence))
 
-    def _alert(self, track: TrackStarted) -> AlertRaised:
+    def _alert(self, track: TrackEvent) -> AlertRaised:
         alert_id = alert_id_for(track.track_id)
-        snapshot: str | None = snapshot_relative_path(track.camera_id, track.start, alert_id)
+        snapshot: str | None = snapshot_relative_path(track.camera_id, track.best_at, alert_id)
         target = self._root / str(snapshot)
         if not target.exists():
             source = self._root / track.best_frame_path if track.best_frame_path else None

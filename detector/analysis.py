@@ -25,6 +25,7 @@ from detector.frames import SampledFrame, SamplePlan, read_frames, scaled_size
 from detector.model import DetectorBackend, FrameDetection
 from detector.motion import MotionConfig, MotionFilter
 from detector.tracking import Change, Sighting, TrackChange, TrackerConfig, TrackerState, step
+from detector.zones import masked
 from events.catalogue import (
     BoundingBox,
     ObjectDetected,
@@ -33,6 +34,7 @@ from events.catalogue import (
     TrackEvent,
     TrackStarted,
     TrackUpdated,
+    ZoneConfig,
 )
 from events.errors import MediaError
 
@@ -102,9 +104,14 @@ _TRACK_EVENTS: dict[Change, type[TrackEvent]] = {
 
 
 def track_events(
-    camera_id: UUID, segment_id: UUID | None, model_id: str, changes: Sequence[TrackChange]
+    camera_id: UUID,
+    segment_id: UUID | None,
+    model_id: str,
+    changes: Sequence[TrackChange],
+    required: Sequence[str] = (),
 ) -> list[TrackEvent]:
-    """A report per track change, as the segment's piece of the track (live: no segment)."""
+    """A report per track change, as the segment's piece of the track (live: no segment);
+    ``required`` are the zones the camera requires for an alert."""
     return [
         _TRACK_EVENTS[c.change](
             track_id=c.track.track_id,
@@ -121,6 +128,8 @@ def track_events(
             stationary=c.track.stationary,
             sightings=c.track.sightings,
             best_frame_path=c.track.best.frame_path,
+            zones=c.track.zones,
+            in_required_zone=not required or any(z in required for z in c.track.zones),
         )
         for c in changes
     ]
@@ -133,13 +142,24 @@ def sightings_of(events: Sequence[ObjectDetected]) -> list[Sighting]:
     ]
 
 
+def unmasked(found: Sequence[ObjectDetected], zones: ZoneConfig) -> list[ObjectDetected]:
+    """The detections that do not stand in an object mask (those are ignored)."""
+    return [d for d in found if not masked(d.box, zones.object_masks)]
+
+
 class _SegmentTracks:
     """The tracker over one segment: frames in, track reports out, what goes on at the end."""
 
     def __init__(
-        self, segment: SegmentClosed, model_id: str, config: TrackerConfig, carried: TrackerState
+        self,
+        segment: SegmentClosed,
+        model_id: str,
+        config: TrackerConfig,
+        carried: TrackerState,
+        zones: ZoneConfig,
     ) -> None:
         self._segment, self._model_id, self._config = segment, model_id, config
+        self._zones = zones
         job = job_id(segment.segment_id, model_id)
         self._id_of = lambda n, _seen: uuid5(job, f"track/{n}")
         self.state = carried
@@ -147,11 +167,22 @@ class _SegmentTracks:
 
     def frame(self, detections: Sequence[ObjectDetected], at_s: float) -> None:
         at = self._segment.start + timedelta(seconds=at_s)
-        self._apply(step(self.state, at, sightings_of(detections), self._config, self._id_of))
+        self._apply(
+            step(
+                self.state,
+                at,
+                sightings_of(detections),
+                self._config,
+                self._id_of,
+                self._zones.zones,
+            )
+        )
 
     def end(self) -> TrackerState:
         """End what was lost before the segment's end; report what goes on as updated."""
-        self._apply(step(self.state, self._segment.end, [], self._config, self._id_of))
+        self._apply(
+            step(self.state, self._segment.end, [], self._config, self._id_of, self._zones.zones)
+        )
         going_on = [TrackChange(Change.UPDATED, t) for t in self.state.tracks]
         self.events += self._events(going_on)
         return self.state
@@ -162,7 +193,10 @@ class _SegmentTracks:
 
     def _events(self, changes: Sequence[TrackChange]) -> list[TrackEvent]:
         segment = self._segment
-        return track_events(segment.camera_id, segment.segment_id, self._model_id, changes)
+        return track_events(
+            segment.camera_id, segment.segment_id, self._model_id, changes,
+            self._zones.required_zones,
+        )  # fmt: skip
 
 
 def analyse_segment(
@@ -172,17 +206,22 @@ def analyse_segment(
     config: AnalysisConfig,
     progress: Callable[[AnalysisResult, float], None] = lambda result, offset_s: None,
     carried: TrackerState | None = None,
+    zones: ZoneConfig | None = None,
 ) -> AnalysisResult:
     """Run the model over a segment's sampled, moving frames (and, while something is
     tracked, one every ``recheck_s``) and track what it finds, going on from ``carried``
-    (the previous segment's tracks); events are returned, not sent."""
+    (the previous segment's tracks) inside the camera's ``zones`` and masks; events are
+    returned, not sent."""
     path = storage_root / segment.path
     if not path.is_file():
         raise MediaError(f"segment file {segment.path} is missing (purged or moved)")
     width, height = scaled_size(segment.width, segment.height, config.max_width)
     plan = SamplePlan(fps=config.fps, width=width, height=height)
-    motion = MotionFilter(config.motion)
-    tracks = _SegmentTracks(segment, detector.model_id, config.tracking, carried or TrackerState())
+    zones = zones or ZoneConfig()
+    motion = MotionFilter(config.motion, zones.motion_masks)
+    tracks = _SegmentTracks(
+        segment, detector.model_id, config.tracking, carried or TrackerState(), zones
+    )
     result = AnalysisResult()
     pending: list[SampledFrame] = []
     last_analysed_s: float | None = None
@@ -192,7 +231,9 @@ def analyse_segment(
         found = detector.detect([f.image for f in pending])
         result.inference_s += time.perf_counter() - started
         for frame, objects in zip(pending, found, strict=True):
-            detections = detection_events(segment, detector.model_id, frame, objects)
+            detections = unmasked(
+                detection_events(segment, detector.model_id, frame, objects), zones
+            )
             result.events.extend(detections)
             tracks.frame(detections, frame.offset_s)
         result.frames_analysed += len(pending)

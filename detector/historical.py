@@ -36,6 +36,7 @@ from events.catalogue import (
     Event,
     SegmentClosed,
     Topic,
+    ZoneConfig,
 )
 from events.codec import decode
 from events.errors import CodecError, MediaError, StoreUnavailable
@@ -91,12 +92,14 @@ class HistoricalDetector:
         config: HistoricalConfig | None = None,
         job_filter: JobFilter | None = None,
         detection_cameras: Callable[[], Collection[UUID]] | None = None,
+        camera_zones: Callable[[UUID], ZoneConfig] = lambda camera_id: ZoneConfig(),
     ) -> None:
         self._store, self._log, self._detector = store, event_log, detector
         self._root, self._consumer = storage_root, consumer
         self.config = config or HistoricalConfig()
         self._filter = job_filter or JobFilter()
         self._detection_cameras = detection_cameras
+        self._camera_zones = camera_zones
         self._enabled: tuple[float, Collection[UUID]] = (0.0, ())
         self.board = JobBoard(store.client)
         self._carry = TrackCarry(store.client)
@@ -245,6 +248,7 @@ class HistoricalDetector:
                 self.config.analysis,
                 self._progress_reporter(message, segment, job, from_group),
                 carried=self._carry.before(segment, model_id, within),
+                zones=self._camera_zones(segment.camera_id),
             )
         except StoreUnavailable:
             raise

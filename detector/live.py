@@ -22,11 +22,20 @@ from uuid import UUID, uuid5
 
 import numpy as np
 
+from detector.analysis import unmasked
 from detector.frames import SamplePlan, read_frames, scaled_size
 from detector.live_tracking import LiveTracks
 from detector.model import DetectorBackend, Frame, FrameDetection
 from detector.motion import MotionConfig, MotionFilter
-from events.catalogue import BoundingBox, Event, FrameSampled, ObjectDetected, Topic
+from events.catalogue import (
+    BoundingBox,
+    Event,
+    FrameSampled,
+    ObjectDetected,
+    Polygon,
+    Topic,
+    ZoneConfig,
+)
 from events.codec import decode
 from events.errors import CodecError, MediaError
 from events.progress import LiveRate
@@ -82,11 +91,13 @@ class HlsTap:
         max_width: int = 1280,
         watching: Callable[[UUID], bool] = lambda camera_id: False,
         recheck_s: float = 1.0,
+        motion_masks: Sequence[Polygon] = (),
     ) -> None:
         self.camera_id = camera_id
         self._dir, self._root, self._fps = stream_dir, storage_root, fps
         self._max_width = max_width
-        self._motion = MotionFilter(motion)
+        self.motion_masks = tuple(motion_masks)
+        self._motion = MotionFilter(motion, self.motion_masks)
         self._watching, self._recheck_s = watching, recheck_s
         self._passed_at: float | None = None
         self._last: str | None = None
@@ -237,11 +248,13 @@ class LiveDetector:
         consumer: str,
         config: LiveConfig | None = None,
         tracks: LiveTracks | None = None,
+        zones: Callable[[UUID], ZoneConfig] = lambda camera_id: ZoneConfig(),
     ) -> None:
         self._store, self._detector, self._root = store, detector, storage_root
         self._consumer = consumer
         self.config = config or LiveConfig()
         self.tracks = tracks or LiveTracks(store.client, detector.model_id)
+        self._zones = zones
         self._started = False
         self.inference_s = 0.0
         self.frames = 0
@@ -293,9 +306,10 @@ class LiveDetector:
             self.frames += len(frames)
             events: list[Event] = []
             for (frame, _), objects in zip(frames, found, strict=True):
-                detections = self._detections(frame, objects)
+                zones = self._zones(frame.camera_id)
+                detections = unmasked(self._detections(frame, objects), zones)
                 events += detections
-                events += self.tracks.frame(frame.camera_id, frame.captured_at, detections)
+                events += self.tracks.frame(frame.camera_id, frame.captured_at, detections, zones)
             if events:
                 self._store.append_many(events)
             self.tracks.save()

@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 
 from detector.analysis import sightings_of, track_events
 from detector.tracking import Sighting, TrackerConfig, TrackerState, step
-from events.catalogue import ObjectDetected, TrackEvent
+from events.catalogue import ObjectDetected, TrackEvent, ZoneConfig
 
 _STATE = TypeAdapter(TrackerState)
 LIVE_TRACKS = UUID("9a4f3c2e-61b8-4d0a-b7e5-2c8d1f6a0e37")
@@ -38,6 +38,7 @@ class LiveTracks:
         self._model_id = model_id
         self.config = config or TrackerConfig()
         self._states: dict[UUID, TrackerState] = {}
+        self._last_zones: dict[UUID, ZoneConfig] = {}
 
     def _key(self, camera_id: UUID) -> str:
         return f"ronin:tracking:live:{self._model_id}:{camera_id}"
@@ -53,13 +54,20 @@ class LiveTracks:
         return self._state(camera_id).active
 
     def frame(
-        self, camera_id: UUID, at: datetime, found: Sequence[ObjectDetected]
+        self,
+        camera_id: UUID,
+        at: datetime,
+        found: Sequence[ObjectDetected],
+        zones: ZoneConfig | None = None,
     ) -> list[TrackEvent]:
-        """One analysed live frame of the camera (maybe with nothing in it)."""
+        """One analysed live frame of the camera (maybe with nothing in it), inside its
+        zones (those of its last frame when not given)."""
+        zones = zones or self._last_zones.get(camera_id, ZoneConfig())
+        self._last_zones[camera_id] = zones
         state, changes = step(self._state(camera_id), at, sightings_of(found), self.config,
-                              live_track_id)  # fmt: skip
+                              live_track_id, zones.zones)  # fmt: skip
         self._states[camera_id] = state
-        return track_events(camera_id, None, self._model_id, changes)
+        return track_events(camera_id, None, self._model_id, changes, zones.required_zones)
 
     def expire(self, now: datetime) -> list[TrackEvent]:
         """End the tracks no frame has confirmed for longer than the limit (the camera went

@@ -3,11 +3,13 @@
 A sampled frame goes to the model only when enough of the picture changed, so hours of
 an empty, static scene cost almost no inference. The first frame of a run is always
 analysed (a person standing still is still found), and so is one frame every
-``refresh_s`` seconds of stillness.
+``refresh_s`` seconds of stillness. Motion masks (polygons in picture fractions) are
+left out of the count: a tree in the wind or the camera's own clock never opens the gate.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +32,11 @@ class MotionConfig:
 class MotionFilter:
     """Says whether a frame is worth running the model on; one instance per video stream."""
 
-    def __init__(self, config: MotionConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: MotionConfig | None = None,
+        masks: Sequence[Sequence[tuple[float, float]]] = (),
+    ) -> None:
         import cv2
 
         self.config = config or MotionConfig()
@@ -41,6 +47,8 @@ class MotionFilter:
             detectShadows=False,
         )
         self._last_analysed_s: float | None = None
+        self._masks = masks
+        self._counted: np.ndarray | None = None
         self.changed = 0.0
 
     def should_analyse(self, frame: Frame, at_s: float) -> bool:
@@ -63,4 +71,18 @@ class MotionFilter:
         small = cv2.resize(frame, (small_w, max(1, h * small_w // w)), interpolation=cv2.INTER_AREA)
         grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
         mask: np.ndarray = self._mog.apply(grey)
-        return float(np.count_nonzero(mask)) / mask.size
+        if not self._masks:
+            return float(np.count_nonzero(mask)) / mask.size
+        counted = self._counted_area(mask.shape[1], mask.shape[0])
+        area = np.count_nonzero(counted)
+        return float(np.count_nonzero(mask & counted)) / area if area else 0.0
+
+    def _counted_area(self, width: int, height: int) -> np.ndarray:
+        """255 where motion counts, 0 under the masks (made once, at the frame's size)."""
+        if self._counted is None or self._counted.shape != (height, width):
+            counted = np.full((height, width), 255, np.uint8)
+            for polygon in self._masks:
+                points = np.array([[x * width, y * height] for x, y in polygon], np.int32)
+                self._cv2.fillPoly(counted, [points], 0)
+            self._counted = counted
+        return self._counted

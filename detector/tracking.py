@@ -23,7 +23,8 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from events.catalogue import BoundingBox
+from detector.zones import Presence, entered_now, present
+from events.catalogue import BoundingBox, Zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,9 @@ class Track:
     sightings: int
     stationary: bool
     reported_at: datetime
+    presence: tuple[Presence, ...] = ()
+    zones: tuple[str, ...] = ()
+    """The zones it has entered, in the order it entered them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +132,18 @@ def _pairs(
     return pairs
 
 
-def _continued(track: Track, seen: Sighting, config: TrackerConfig) -> tuple[Track, bool]:
+def _zoned(track: Track, seen: Sighting, zones: Sequence[Zone]) -> Track:
+    """The track's zone runs and entered zones after a sighting."""
+    if not zones:
+        return track
+    presence = present(track.presence, zones, track.label, seen.box, seen.at)
+    new = [z for z in entered_now(presence, zones, seen.at) if z not in track.zones]
+    return replace(track, presence=presence, zones=(*track.zones, *new))
+
+
+def _continued(
+    track: Track, seen: Sighting, config: TrackerConfig, zones: Sequence[Zone]
+) -> tuple[Track, bool]:
     """The track after another sighting; True when what a user sees of it changed."""
     best = seen if seen.confidence > track.best.confidence else track.best
     moved = iou(seen.box, track.settled_box) < config.still_iou
@@ -137,16 +152,21 @@ def _continued(track: Track, seen: Sighting, config: TrackerConfig) -> tuple[Tra
     )
     stationary = not moved and (seen.at - settled_at).total_seconds() >= config.stationary_after_s
     due = (seen.at - track.reported_at).total_seconds() >= config.update_every_s
-    changed = stationary != track.stationary or due
+    entered = _zoned(track, seen, zones)
+    changed = stationary != track.stationary or due or entered.zones != track.zones
     track = replace(
-        track, last_seen=seen.at, box=seen.box, best=best, settled_box=settled_box,
+        entered, last_seen=seen.at, box=seen.box, best=best, settled_box=settled_box,
         settled_at=settled_at, sightings=track.sightings + 1, stationary=stationary,
         reported_at=seen.at if changed else track.reported_at,
     )  # fmt: skip
     return track, changed
 
 
-def _new(track_id: UUID, seen: Sighting) -> Track:
+def _new(track_id: UUID, seen: Sighting, zones: Sequence[Zone]) -> Track:
+    return _zoned(_fresh(track_id, seen), seen, zones)
+
+
+def _fresh(track_id: UUID, seen: Sighting) -> Track:
     return Track(
         track_id=track_id, label=seen.label, start=seen.at, last_seen=seen.at, box=seen.box,
         best=seen, settled_box=seen.box, settled_at=seen.at, sightings=1, stationary=False,
@@ -160,9 +180,11 @@ def step(
     sightings: Sequence[Sighting],
     config: TrackerConfig,
     id_of: Callable[[int, Sighting], UUID],
+    zones: Sequence[Zone] = (),
 ) -> tuple[TrackerState, list[TrackChange]]:
     """One analysed frame at ``at`` (its sightings, maybe none): the next state and what
-    changed. Deterministic: the same state and frame give the same result."""
+    changed (a zone entered is a change). Deterministic: the same state, frame and zones
+    give the same result."""
     changes: list[TrackChange] = []
     alive: list[Track] = []
     for track in state.tracks:
@@ -174,7 +196,7 @@ def step(
     tracks: list[Track] = []
     for ti, track in enumerate(alive):
         if ti in matched:
-            track, changed = _continued(track, sightings[matched[ti]], config)
+            track, changed = _continued(track, sightings[matched[ti]], config, zones)
             if changed:
                 changes.append(TrackChange(Change.UPDATED, track))
         tracks.append(track)
@@ -183,7 +205,7 @@ def step(
     for si, seen in enumerate(sightings):
         if si in taken:
             continue
-        track = _new(id_of(started, seen), seen)
+        track = _new(id_of(started, seen), seen, zones)
         started += 1
         tracks.append(track)
         changes.append(TrackChange(Change.STARTED, track))

@@ -9,6 +9,7 @@ its heartbeat (and so on the ML status page) that detection is off and how to tu
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ import psycopg
 from detector.historical import HistoricalDetector
 from detector.live import HlsTap, LiveDetector, live_rates
 from detector.motion import MotionConfig
-from events.catalogue import FrameSampled
+from events.catalogue import FrameSampled, ZoneConfig
 from events.errors import StoreUnavailable
 from events.heartbeat import WorkerHeartbeat
 from events.progress import LiveStats
@@ -39,16 +40,26 @@ DETECTION_OFF_HINT = (
 
 class LiveCameras(Protocol):
     def detection_cameras(self) -> list[UUID]: ...
+    def zones(self, camera_id: UUID) -> ZoneConfig: ...
 
 
 class PostgresLiveCameras:
-    """Cameras that are enabled and have detection on, from the cameras read model."""
+    """Cameras that are enabled and have detection on, and every camera's zones and
+    masks (read again at most every ``refresh_s``), from the cameras read model."""
 
-    def __init__(self, conn: psycopg.Connection) -> None:
-        self._conn = conn
+    def __init__(self, conn: psycopg.Connection, refresh_s: float = 10.0) -> None:
+        self._conn, self._refresh_s = conn, refresh_s
+        self._zones: dict[UUID, ZoneConfig] = {}
+        self._zones_read = -math.inf
 
     def detection_cameras(self) -> list[UUID]:
         return cameras.detection_cameras(self._conn)
+
+    def zones(self, camera_id: UUID) -> ZoneConfig:
+        if time.monotonic() - self._zones_read >= self._refresh_s:
+            self._zones = {c.camera_id: c.zones() for c in cameras.all_cameras(self._conn)}
+            self._zones_read = time.monotonic()
+        return self._zones.get(camera_id, ZoneConfig())
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +96,9 @@ class LiveTaps:
         wanted = set(self._cameras.detection_cameras())
         for gone in set(self.taps) - wanted:
             del self.taps[gone]
+        for camera_id, tap in list(self.taps.items()):
+            if tap.motion_masks != self._cameras.zones(camera_id).motion_masks:
+                del self.taps[camera_id]  # made again with the new masks
         for camera_id in wanted - set(self.taps):
             self.taps[camera_id] = HlsTap(
                 camera_id,
@@ -93,6 +107,7 @@ class LiveTaps:
                 self.config.fps,
                 self.config.motion,
                 watching=self._watching,
+                motion_masks=self._cameras.zones(camera_id).motion_masks,
             )
         for tap in self.taps.values():
             tap.prune()

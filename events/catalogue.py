@@ -88,6 +88,47 @@ class CameraRemoved(CameraEvent):
     """A camera was removed; its recordings stay until retention purges them."""
 
 
+Point = tuple[UnitFloat, UnitFloat]
+"""A place in the picture: (x, y), fractions of its width and height from the top left."""
+Polygon = Annotated[tuple[Point, ...], Field(min_length=3, max_length=100)]
+Label = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Zone(BaseModel):
+    """A named area of a camera's picture. An object is in it when the bottom centre of
+    its box is (where it stands), for ``inertia`` sightings in a row; it has entered it
+    once it stayed ``loitering_s`` (0: at once)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Label
+    points: Polygon
+    labels: Annotated[tuple[Label, ...], Field(max_length=100)] = ()
+    """The classes it applies to (none: every class)."""
+    inertia: Annotated[int, Field(ge=1, le=30)] = 3
+    loitering_s: Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)] = 0.0
+
+
+class ZoneConfig(BaseModel):
+    """A camera's zones and masks."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    zones: Annotated[tuple[Zone, ...], Field(max_length=50)] = ()
+    required_zones: Annotated[tuple[Label, ...], Field(max_length=50)] = ()
+    """An alert needs its object to have entered one of these (none: anywhere alerts)."""
+    motion_masks: Annotated[tuple[Polygon, ...], Field(max_length=50)] = ()
+    """Parts of the picture the motion gate ignores (a tree in the wind, the camera's clock)."""
+    object_masks: Annotated[tuple[Polygon, ...], Field(max_length=50)] = ()
+    """An object standing in one (bottom centre) is ignored (a parked car's spot)."""
+
+
+class CameraZonesChanged(CameraEvent):
+    """A camera's zones and masks were set (the whole configuration, replacing the last)."""
+
+    config: ZoneConfig
+
+
 class CameraConnected(CameraEvent):
     """Ingest opened the camera's stream."""
 
@@ -255,6 +296,10 @@ class TrackEvent(Event):
     sightings: Annotated[int, Field(ge=1)]
     best_frame_path: Text | None = None
     """Live only: the still of the best sighting (an alert's snapshot is drawn on it)."""
+    zones: Annotated[tuple[Label, ...], Field(max_length=50)] = ()
+    """The zones it has entered so far."""
+    in_required_zone: bool = True
+    """It has entered a zone the camera requires for alerts (true when none is required)."""
 
 
 class TrackStarted(TrackEvent):
@@ -341,6 +386,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CameraAdded,
         CameraUpdated,
         CameraRemoved,
+        CameraZonesChanged,
         CameraConnected,
         CameraDisconnected,
         RecordingStarted,

@@ -275,6 +275,7 @@ def run_detector(settings: Settings) -> None:
         ).run(stop_on_signals())
         return
     consumer = consumer_name("detector")
+    read_model = PostgresLiveCameras(reconnecting_connection(database_url))
     historical = HistoricalDetector(
         store,
         EventLog(store, EventArchive(reconnecting_connection(database_url))),
@@ -286,15 +287,17 @@ def run_detector(settings: Settings) -> None:
             claim_idle_ms=int(settings.ml_claim_idle_s * 1000),
             analysis=analysis_config(settings),
         ),
-        detection_cameras=PostgresLiveCameras(
-            reconnecting_connection(database_url)
-        ).detection_cameras,
+        detection_cameras=read_model.detection_cameras,
+        camera_zones=read_model.zones,
     )
     live = taps = live_stats = None
     if settings.live_detection_enabled:
-        live = LiveDetector(store, detector, settings.recordings_root, consumer)
+        live_cameras = PostgresLiveCameras(reconnecting_connection(database_url))
+        live = LiveDetector(
+            store, detector, settings.recordings_root, consumer, zones=live_cameras.zones
+        )
         taps = LiveTaps(
-            PostgresLiveCameras(reconnecting_connection(database_url)),
+            live_cameras,
             LiveTapConfig(
                 streams_root=settings.recordings_root / ".streams",
                 storage_root=settings.recordings_root,

@@ -30,6 +30,14 @@ def _for_annotation(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[A
         return st.none()
     if origin is not None and hasattr(annotation, "__metadata__"):
         return _for_annotation(get_args(annotation)[0], [*annotation.__metadata__, *metadata])
+    if origin is tuple:
+        args = get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis:
+            bounds = _bounds(metadata)
+            low = bounds.get("min_length", 0)
+            items = st.lists(_for_annotation(args[0], []), min_size=low, max_size=max(low, 4))
+            return items.map(tuple)
+        return st.tuples(*(_for_annotation(a, []) for a in args))
     if annotation is AwareDatetime or annotation is datetime:
         return aware_datetimes
     if annotation is UUID:

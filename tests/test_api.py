@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import uuid4
 
 import psycopg
 import pytest
@@ -21,6 +22,7 @@ from projector.postgres import PostgresReadModels
 from projector.readmodels import cameras_projection
 from projector.runner import ProjectionRunner
 from tests.conftest import Servers
+from tests.factories import camera_added
 from tests.ingest_support import free_port, sim
 
 SECRET = "test-secret-" + "x" * 40
@@ -172,3 +174,39 @@ def test_sse_pushes_alerts_and_status_and_resumes_from_last_event_id(
     assert all("gAAAA-secret" not in e["data"] for e in first)
     resumed = read_sse(client, {**headers, "Last-Event-ID": first[0]["id"]}, 2)
     assert [e["id"] for e in resumed] == [e["id"] for e in first[1:]]
+
+
+def test_zones_and_masks_are_set_by_event_and_read_back(
+    client: TestClient, store: RedisEventStore, database_url: str
+) -> None:
+    headers = login(client)
+    camera = camera_added("Door")
+    store.append(camera)
+
+    def project() -> None:
+        with psycopg.connect(database_url) as conn, psycopg.connect(database_url) as archive:
+            runner = ProjectionRunner(cameras_projection(), store,
+                                      EventLog(store, EventArchive(archive)),
+                                      PostgresReadModels(conn), "t")  # fmt: skip
+            while runner.step():
+                pass
+
+    project()
+    url = f"/api/cameras/{camera.camera_id}/zones"
+    assert client.get(url, headers=headers).json()["zones"] == []
+    square = [[0.2, 0.2], [0.6, 0.2], [0.6, 0.6]]
+    config = {"zones": [{"name": "door", "points": square, "labels": ["person"]}],
+              "required_zones": ["door"], "object_masks": [square]}  # fmt: skip
+    assert client.put(url, headers=headers, json=config).status_code == 202
+    project()
+    stored = client.get(url, headers=headers).json()
+    assert stored["zones"][0]["name"] == "door" and stored["zones"][0]["inertia"] == 3
+    assert stored["required_zones"] == ["door"] and len(stored["object_masks"]) == 1
+    unknown = client.put(url, headers=headers, json={**config, "required_zones": ["garden"]})
+    assert unknown.status_code == 422 and "garden" in unknown.json()["detail"]
+    outside = client.put(
+        url, headers=headers, json={"zones": [{"name": "x", "points": [[0, 0], [2, 0], [1, 1]]}]}
+    )
+    assert outside.status_code == 422
+    gone = client.put(f"/api/cameras/{uuid4()}/zones", headers=headers, json=config)
+    assert gone.status_code == 404

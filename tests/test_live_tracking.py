@@ -9,7 +9,15 @@ from uuid import UUID, uuid4
 from detector.alerts import AlertsConfig, AlertWorker
 from detector.debounce import DebouncePolicy
 from detector.live_tracking import LiveTracks
-from events.catalogue import AlertRaised, BoundingBox, ObjectDetected, Topic, TrackEnded
+from events.catalogue import (
+    AlertRaised,
+    BoundingBox,
+    ObjectDetected,
+    Topic,
+    TrackEnded,
+    Zone,
+    ZoneConfig,
+)
 from events.codec import decode
 from events.store import ZERO, RedisEventStore
 from tests.factories import T0
@@ -74,3 +82,33 @@ def test_a_restarted_detector_goes_on_with_the_same_tracks(store: RedisEventStor
     [ended] = after.expire(T0 + timedelta(seconds=30))  # no frame came: it ended by time
     assert isinstance(ended, TrackEnded) and ended.track_id == started.track_id
     assert ended.last_seen == T0 + timedelta(seconds=2) and not after.watching(CAMERA)
+
+
+def test_an_object_outside_every_required_zone_does_not_alert_until_it_enters_one(
+    store: RedisEventStore, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    door = Zone(name="door", points=((0.5, 0.0), (1.0, 0.0), (1.0, 1.0), (0.5, 1.0)), inertia=2)
+    zones = ZoneConfig(zones=(door,), required_zones=("door",))
+    worker = AlertWorker(store, tmp_path, "alerts", AlertsConfig(DebouncePolicy(30)))
+    worker.step()
+    tracks = LiveTracks(store.client, "m")
+
+    def visit(start_s: int, xs: list[float]) -> None:
+        for i, x in enumerate(xs):
+            at = T0 + timedelta(seconds=start_s + i)
+            found = [seen(at, "person", x)]
+            store.append_many([*found, *tracks.frame(CAMERA, at, found, zones)])
+        while worker.step():
+            pass
+
+    def raised() -> list[AlertRaised]:
+        return [
+            e for m in store.read_range(Topic.ALERTS, ZERO, 1000)
+            if isinstance(e := decode(m.fields), AlertRaised)
+        ]  # fmt: skip
+
+    visit(0, [0.1, 0.12, 0.14, 0.16, 0.18])  # on the street: its foot is left of the door
+    assert raised() == []
+    visit(5, [0.26, 0.34, 0.42, 0.5])  # walks up to the door (foot at x + 0.1)
+    [alert] = raised()  # one person, one track: alerted once it entered the door zone
+    assert alert.label == "person" and alert.track_id is not None

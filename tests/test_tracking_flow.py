@@ -17,7 +17,7 @@ from detector.model import DetectorConfig, OnnxDetector
 from detector.track_carry import TrackCarry
 from detector.tracking import Sighting, TrackerState, step
 from events.archive import EventArchive, EventLog
-from events.catalogue import BoundingBox
+from events.catalogue import BoundingBox, ZoneConfig
 from events.store import RedisEventStore
 from projector.postgres import PostgresReadModels
 from projector.readmodels import detections_projection
@@ -33,9 +33,11 @@ def detector() -> OnnxDetector:
 
 
 def analysed(
-    store: RedisEventStore, event_log: EventLog, detector: OnnxDetector, root: Path, n: int
-) -> None:
-    worker = HistoricalDetector(store, event_log, detector, root, "w1", HistoricalConfig())
+    store: RedisEventStore, event_log: EventLog, detector: OnnxDetector, root: Path, n: int,
+    zones: ZoneConfig | None = None,
+) -> None:  # fmt: skip
+    worker = HistoricalDetector(store, event_log, detector, root, "w1", HistoricalConfig(),
+                                camera_zones=lambda camera_id: zones or ZoneConfig())  # fmt: skip
     for _ in range(n):
         assert worker.step() == 1
 
@@ -117,3 +119,24 @@ def test_a_carried_state_comes_back_exactly(store: RedisEventStore, tmp_path: Pa
     assert carry.before(following, "other model", 6.0) == TrackerState()
     late = following.model_copy(update={"start": segment.end + timedelta(seconds=7)})
     assert carry.before(late, "m", 6.0) == TrackerState()
+
+
+def test_an_object_mask_over_a_spot_leaves_no_track_there(
+    tmp_path: Path,
+    store: RedisEventStore,
+    event_log: EventLog,
+    archive: EventArchive,
+    database_url: str,
+    detector: OnnxDetector,
+) -> None:
+    """The person stands (bottom centre of the box) inside the object mask: ignored."""
+    scene_clip(tmp_path / "Door/a.mp4", [Scene("astronaut", 2.0, 12.0, 0.3, 0.1, 0.85)], 20)
+    segment = segment_for(tmp_path, "Door/a.mp4", 20)
+    store.append(segment)
+    spot = ((0.2, 0.7), (0.8, 0.7), (0.8, 1.0), (0.2, 1.0))
+    analysed(store, event_log, detector, tmp_path, 1, ZoneConfig(object_masks=(spot,)))
+    projected(store, event_log, database_url)
+    with psycopg.connect(database_url) as conn:
+        assert search(conn, TrackFilter(camera_id=segment.camera_id), 10) == []
+        people = conn.execute("SELECT count(*) FROM detections.detections").fetchone()
+    assert people == (0,)

@@ -20,9 +20,11 @@ from events.catalogue import (
     CameraDisconnected,
     CameraRemoved,
     CameraUpdated,
+    CameraZonesChanged,
     Event,
     RecordingStarted,
     RecordingStopped,
+    ZoneConfig,
 )
 from projector.postgres import fetch
 from projector.rows import Delete, Patch, RowOp, Upsert, table_of
@@ -45,6 +47,13 @@ class CameraRow:
     updated_at: datetime
     retention_days: float | None
     retention_max_gb: float | None
+    zone_config: str | None = None
+    """Its zones and masks (``ZoneConfig`` as JSON; None: none set)."""
+
+    def zones(self) -> ZoneConfig:
+        if self.zone_config is None:
+            return ZoneConfig()
+        return ZoneConfig.model_validate_json(self.zone_config)
 
 
 CAMERAS = table_of(CameraRow, "cameras", key=("camera_id",))
@@ -74,8 +83,15 @@ def _configured(event: Event) -> Sequence[RowOp]:
         "status": "offline",
         "last_error": None,
         "status_changed_at": event.occurred_at,
+        "zone_config": None,
     }
     return [Upsert(CAMERAS, row)]
+
+
+def _zones_changed(event: Event) -> Sequence[RowOp]:
+    assert isinstance(event, CameraZonesChanged)
+    values = {"zone_config": event.config.model_dump_json()}
+    return [Patch(CAMERAS, (event.camera_id,), values)]
 
 
 def _removed(event: Event) -> Sequence[RowOp]:
@@ -100,6 +116,7 @@ HANDLERS: dict[type[Event], Callable[[Event], Sequence[RowOp]]] = {
     CameraAdded: _configured,
     CameraUpdated: _configured,
     CameraRemoved: _removed,
+    CameraZonesChanged: _zones_changed,
     CameraConnected: _status("online"),
     CameraDisconnected: _status("offline", "reason"),
     RecordingStarted: _status("recording"),
