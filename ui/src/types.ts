@@ -160,3 +160,20 @@ export interface UserRow {
   /** The cameras a viewer may see; null: every camera. */
   cameras: string[] | null;
 }
+
+export type Point = [number, number];
+
+export interface Zone {
+  name: string;
+  points: Point[];
+  labels: string[];
+  inertia: number;
+  loitering_s: number;
+}
+
+export interface ZoneConfig {
+  zones: Zone[];
+  required_zones: string[];
+  motion_masks: Point[][];
+  object_masks: Point[][];
+}

@@ -2,12 +2,14 @@ import { useState } from "react";
 import type { Api } from "../api";
 import { Modal } from "../components/Modal";
 import { CameraForm } from "../setup/CameraForm";
+import { ZoneEditor } from "../setup/ZoneEditor";
 import type { Camera } from "../types";
 import { Users } from "../setup/Users";
 
 export function Setup({ api, cameras, refresh, admin }: { api: Api; cameras: Camera[]; refresh: () => void; admin: boolean }) {
   const [editing, setEditing] = useState<Camera | "new" | null>(null);
   const [confirm, setConfirm] = useState<Camera | null>(null);
+  const [zoning, setZoning] = useState<Camera | null>(null);
   const [error, setError] = useState<string | null>(null);
   const sorted = [...cameras].sort((a, b) => a.position - b.position || a.name.localeCompare(b.name));
 
@@ -64,6 +66,7 @@ export function Setup({ api, cameras, refresh, admin }: { api: Api; cameras: Cam
                 <td className="hide-narrow mono small">{c.rtsp_url}</td>
                 <td className="actions">
                   {admin && <button onClick={() => setEditing(c)}>Edit</button>}
+                  {admin && <button onClick={() => setZoning(c)}>Zones</button>}
                   {admin && <button className="danger" onClick={() => setConfirm(c)}>Delete</button>}
                 </td>
               </tr>
@@ -83,6 +86,11 @@ export function Setup({ api, cameras, refresh, admin }: { api: Api; cameras: Cam
               setTimeout(refresh, 500);
             }}
           />
+        </Modal>
+      )}
+      {zoning && (
+        <Modal title={`Zones and masks of ${zoning.name}`} onClose={() => setZoning(null)}>
+          <ZoneEditor api={api} camera={zoning} onDone={() => setZoning(null)} />
         </Modal>
       )}
       {admin && <Users api={api} cameras={sorted} />}
