@@ -21,6 +21,8 @@ router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 def zone_problem(config: ZoneConfig) -> str | None:
     """Why a zone configuration cannot be saved (None: it can)."""
     names = [z.name for z in config.zones]
+    if any("," in n for n in names):
+        return "a zone name cannot hold a comma"
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         return f"zone names must differ: {', '.join(twice)}"

@@ -1,8 +1,8 @@
 """Tracked objects: what was in view, from when to when, still or moving.
 
-``GET /api/tracks`` searches them by camera, class, time window (a track matches when it
-was in view during it), least duration and model ("people who stayed longer than 30 s
-at the door last week"), keeping to the cameras the user may see.
+``GET /api/tracks`` searches them by camera, class, zone entered, time window (a track
+matches when it was in view during it), least duration and model ("people who stayed
+longer than 30 s in the driveway last week"), keeping to the cameras the user may see.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ class Track(BaseModel):
     best_at: datetime
     best_confidence: float
     best_box: BoundingBox
+    zones: list[str]
+    """The zones it entered."""
+    in_required_zone: bool
 
 
 def track_out(row: tracks.TrackRow) -> Track:
@@ -46,6 +49,7 @@ def track_out(row: tracks.TrackRow) -> Track:
         stationary=row.stationary, ended=row.ended, sightings=row.sightings,
         best_detection_id=row.best_detection_id, best_at=row.best_at,
         best_confidence=row.best_confidence, best_box=box,
+        zones=[z for z in row.zones.split(",") if z], in_required_zone=row.in_required_zone,
     )  # fmt: skip
 
 
@@ -58,6 +62,7 @@ def list_tracks(
     start: datetime | None = None,
     end: datetime | None = None,
     min_duration_s: float | None = Query(None, ge=0, description="stayed at least this long"),
+    zone: str | None = Query(None, max_length=64, description="entered this zone"),
     model_id: str | None = Query(None, description="default: the primary model"),
     limit: int = Query(200, ge=1, le=5000),
 ) -> list[Track]:
@@ -68,6 +73,6 @@ def list_tracks(
     where = tracks.TrackFilter(
         model_id=model_id or jobs.primary_model(conn), camera_id=camera_id,
         visible=user.camera_filter(), label=label, start=start, end=end,
-        min_duration_s=min_duration_s,
+        min_duration_s=min_duration_s, zone=zone,
     )  # fmt: skip
     return [track_out(row) for row in tracks.search(conn, where, limit)]

@@ -242,8 +242,10 @@ def analyse_segment(
 
     for frame in read_frames(path, plan):
         result.frames_sampled += 1
+        if pending and frame.offset_s - pending[0].offset_s >= config.recheck_s:
+            flush()  # what the waiting frames hold decides whether to re-check this one
         moved = motion.should_analyse(frame.image, frame.offset_s)
-        watching = tracks.state.active or bool(pending)
+        watching = tracks.state.active
         recheck = watching and (
             last_analysed_s is None or frame.offset_s - last_analysed_s >= config.recheck_s
         )

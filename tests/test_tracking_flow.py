@@ -17,7 +17,7 @@ from detector.model import DetectorConfig, OnnxDetector
 from detector.track_carry import TrackCarry
 from detector.tracking import Sighting, TrackerState, step
 from events.archive import EventArchive, EventLog
-from events.catalogue import BoundingBox, ZoneConfig
+from events.catalogue import BoundingBox, Zone, ZoneConfig
 from events.store import RedisEventStore
 from projector.postgres import PostgresReadModels
 from projector.readmodels import detections_projection
@@ -63,7 +63,10 @@ def test_a_person_standing_still_for_20_s_is_one_track_of_20_s(
     scene_clip(tmp_path / "Door/a.mp4", [Scene("astronaut", 5.0, 25.0, 0.3, 0.1, 0.85)], 35)
     segment = segment_for(tmp_path, "Door/a.mp4", 35)
     store.append(segment)
-    analysed(store, event_log, detector, tmp_path, 1)
+    porch = Zone(name="porch", points=((0.3, 0.8), (0.7, 0.8), (0.7, 1.0), (0.3, 1.0)))
+    lawn = Zone(name="lawn", points=((0.0, 0.0), (0.2, 0.0), (0.2, 0.2)))
+    zones = ZoneConfig(zones=(porch, lawn), required_zones=("porch",))
+    analysed(store, event_log, detector, tmp_path, 1, zones)
     projected(store, event_log, database_url)
     with psycopg.connect(database_url) as conn:
         [track] = search(conn, TrackFilter(camera_id=segment.camera_id), 10)
@@ -71,6 +74,10 @@ def test_a_person_standing_still_for_20_s_is_one_track_of_20_s(
     assert track.start - T0 == timedelta(seconds=5)
     assert 19.0 <= track.duration_s <= 21.0, track
     assert 0.3 <= track.best_x1 <= 0.35 and track.best_confidence >= 0.5
+    assert track.zones == "porch" and track.in_required_zone  # it stood on the porch
+    with psycopg.connect(database_url) as conn:
+        assert search(conn, TrackFilter(zone="porch"), 10)
+        assert not search(conn, TrackFilter(zone="lawn"), 10)
 
 
 def test_a_track_goes_on_across_a_segment_boundary(

@@ -59,7 +59,7 @@ def test_the_web_ui_works_in_a_real_browser() -> None:
         )  # fmt: skip
         print(run.stdout, run.stderr)
         assert run.returncode == 0, run.stdout + run.stderr
-        for name in ("login-error", "live", "setup-add", "setup", "playback", "detections",
+        for name in ("login-error", "live", "setup-add", "setup", "zones", "playback", "detections",
                      "status", "live-phone"):  # fmt: skip
             assert (artifacts / f"{name}.png").stat().st_size > 10_000, name
         if detections:

@@ -50,6 +50,9 @@ class TrackPieceRow:
     stationary: bool
     sightings: int
     ended: bool
+    zones: str
+    """The zones it entered, comma-separated, in the order it entered them."""
+    in_required_zone: bool
 
 
 TRACKS = table_of(
@@ -83,6 +86,8 @@ def _reported(event: Event) -> Sequence[RowOp]:
         "stationary": event.stationary,
         "sightings": event.sightings,
         "ended": isinstance(event, TrackEnded),
+        "zones": ",".join(event.zones),
+        "in_required_zone": event.in_required_zone,
     }
     return [Upsert(TRACKS, row)]
 
@@ -122,6 +127,9 @@ class TrackRow:
     stationary: bool
     sightings: int
     ended: bool
+    zones: str
+    """The zones it entered, comma-separated, in the order it entered them."""
+    in_required_zone: bool
 
     @property
     def duration_s(self) -> float:
@@ -140,6 +148,7 @@ class TrackFilter:
     start: datetime | None = None
     end: datetime | None = None
     min_duration_s: float | None = None
+    zone: str | None = None
 
 
 _TRACKS_SQL = """
@@ -147,7 +156,7 @@ WITH latest AS (
     SELECT DISTINCT ON (track_id) track_id, camera_id, model_id, label, start, last_seen,
            best_detection_id, best_at, best_confidence, best_x1, best_y1, best_x2, best_y2,
            stationary, sightings,
-           bool_or(ended) OVER (PARTITION BY track_id) AS ended
+           bool_or(ended) OVER (PARTITION BY track_id) AS ended, zones, in_required_zone
     FROM detections.tracks
     WHERE (model_id = %s OR %s::text IS NULL) AND (camera_id = %s OR %s::uuid IS NULL)
       AND (camera_id = ANY(%s) OR %s::uuid[] IS NULL) AND (label = %s OR %s::text IS NULL)
@@ -156,6 +165,7 @@ WITH latest AS (
 SELECT * FROM latest
 WHERE (last_seen >= %s OR %s::timestamptz IS NULL) AND (start < %s OR %s::timestamptz IS NULL)
   AND (extract(epoch FROM last_seen - start) >= %s OR %s::float8 IS NULL)
+  AND (%s = ANY(string_to_array(zones, ',')) OR %s::text IS NULL)
 ORDER BY start DESC
 LIMIT %s
 """
@@ -168,5 +178,6 @@ def search(conn: psycopg.Connection, where: TrackFilter, limit: int) -> list[Tra
     return fetch(
         conn, TrackRow, _TRACKS_SQL,
         (w.model_id, w.model_id, w.camera_id, w.camera_id, visible, visible, w.label, w.label,
-         w.start, w.start, w.end, w.end, w.min_duration_s, w.min_duration_s, limit),
+         w.start, w.start, w.end, w.end, w.min_duration_s, w.min_duration_s, w.zone, w.zone,
+         limit),
     )  # fmt: skip

@@ -95,6 +95,30 @@ try {
     (await page.locator("[data-testid=user-row]", { hasText: "admin" }).count()) > 0, 10_000);
   await shot("setup");
 
+  // 3b. zones: draw a zone over the demo camera's live picture, save, find it again (not
+  // required for alerts: the alerts below still come from anywhere in the picture)
+  const zonesOf = () => page.locator("[data-testid=camera-row]", { hasText: "Demo" }).locator("text=Zones");
+  await zonesOf().click();
+  await page.click("text=Draw a zone");
+  const canvas = await page.waitForSelector("[data-testid=zone-canvas]");
+  const area = await canvas.boundingBox();
+  for (const [fx, fy] of [[0.2, 0.3], [0.7, 0.3], [0.7, 0.9], [0.2, 0.9]]) {
+    await page.mouse.click(area.x + fx * area.width, area.y + fy * area.height);
+  }
+  await page.click("text=Finish shape");
+  await page.fill("[data-testid=zone-item] input >> nth=0", "driveway");
+  await page.fill("[data-testid=zone-item] input >> nth=1", "person, car");
+  await page.waitForTimeout(1500); // the live picture under the zone
+  await shot("zones");
+  await page.click("text=Save zones");
+  await until("the zone saved", async () => {
+    await zonesOf().click();
+    const found = await page.locator("[data-testid=zone-item] input >> nth=0").inputValue({ timeout: 5000 }).catch(() => "");
+    await page.click("[aria-label=Close]");
+    return found === "driveway";
+  }, 30_000, 1000);
+  log("zone drawn and saved");
+
   // 4. playback: click the timeline, the video seeks there
   await page.click("[data-testid=nav-playback]");
   await page.waitForSelector(".segment-bar", { timeout: 60_000 });

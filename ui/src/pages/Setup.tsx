@@ -89,7 +89,7 @@ export function Setup({ api, cameras, refresh, admin }: { api: Api; cameras: Cam
         </Modal>
       )}
       {zoning && (
-        <Modal title={`Zones and masks of ${zoning.name}`} onClose={() => setZoning(null)}>
+        <Modal title={`Zones and masks of ${zoning.name}`} onClose={() => setZoning(null)} wide>
           <ZoneEditor api={api} camera={zoning} onDone={() => setZoning(null)} />
         </Modal>
       )}
