@@ -41,7 +41,7 @@ class Track(BaseModel):
     in_required_zone: bool
 
 
-def track_out(row: tracks.TrackRow) -> Track:
+def track_out(row: tracks.TrackPieceRow) -> Track:
     box = BoundingBox(x1=row.best_x1, y1=row.best_y1, x2=row.best_x2, y2=row.best_y2)
     return Track(
         track_id=row.track_id, camera_id=row.camera_id, model_id=row.model_id,

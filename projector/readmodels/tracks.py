@@ -54,6 +54,10 @@ class TrackPieceRow:
     """The zones it entered, comma-separated, in the order it entered them."""
     in_required_zone: bool
 
+    @property
+    def duration_s(self) -> float:
+        return (self.last_seen - self.start).total_seconds()
+
 
 TRACKS = table_of(
     TrackPieceRow, "tracks", key=("track_id", "piece"),
@@ -108,35 +112,6 @@ HANDLERS: dict[type[Event], Callable[[Event], Sequence[RowOp]]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class TrackRow:
-    """A tracked object as a whole (its latest piece; ended once any piece ended)."""
-
-    track_id: UUID
-    camera_id: UUID
-    model_id: str
-    label: str
-    start: datetime
-    last_seen: datetime
-    best_detection_id: UUID
-    best_at: datetime
-    best_confidence: float
-    best_x1: float
-    best_y1: float
-    best_x2: float
-    best_y2: float
-    stationary: bool
-    sightings: int
-    ended: bool
-    zones: str
-    """The zones it entered, comma-separated, in the order it entered them."""
-    in_required_zone: bool
-
-    @property
-    def duration_s(self) -> float:
-        return (self.last_seen - self.start).total_seconds()
-
-
-@dataclass(frozen=True, slots=True)
 class TrackFilter:
     """What a track search narrows by; None means any. A track matches a time window
     when it was in view during it."""
@@ -153,7 +128,7 @@ class TrackFilter:
 
 _TRACKS_SQL = """
 WITH latest AS (
-    SELECT DISTINCT ON (track_id) track_id, camera_id, model_id, label, start, last_seen,
+    SELECT DISTINCT ON (track_id) track_id, piece, camera_id, model_id, label, start, last_seen,
            best_detection_id, best_at, best_confidence, best_x1, best_y1, best_x2, best_y2,
            stationary, sightings,
            bool_or(ended) OVER (PARTITION BY track_id) AS ended, zones, in_required_zone
@@ -171,12 +146,13 @@ LIMIT %s
 """
 
 
-def search(conn: psycopg.Connection, where: TrackFilter, limit: int) -> list[TrackRow]:
-    """Newest first."""
+def search(conn: psycopg.Connection, where: TrackFilter, limit: int) -> list[TrackPieceRow]:
+    """Tracked objects, newest first: each its latest piece, ``ended`` once any piece
+    ended."""
     visible = None if where.visible is None else list(where.visible)
     w = where
     return fetch(
-        conn, TrackRow, _TRACKS_SQL,
+        conn, TrackPieceRow, _TRACKS_SQL,
         (w.model_id, w.model_id, w.camera_id, w.camera_id, visible, visible, w.label, w.label,
          w.start, w.start, w.end, w.end, w.min_duration_s, w.min_duration_s, w.zone, w.zone,
          limit),
