@@ -29,6 +29,7 @@ from api.http_headers import add_security_headers
 from api.live import router as live_router
 from api.live_events import router as events_router
 from api.recordings import router as recordings_router
+from api.review import router as review_router
 from api.sessions import router as sessions_router
 from api.stats import router as stats_router
 from api.status import router as status_router
@@ -65,6 +66,8 @@ class ApiConfig:
     """Where cameras may not be, besides link-local and cloud-metadata addresses."""
     export_max_hours: float = 24.0
     export_max_bytes: int = 10 * 10**9
+    alert_classes: frozenset[str] = frozenset()
+    """The classes whose review items are alerts (ALERT_CLASSES; empty: every class)."""
 
 
 def ensure_read_models(pool: ConnectionPool) -> None:
@@ -182,6 +185,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(detections_router)
     app.include_router(stats_router)
     app.include_router(tracks_router)
+    app.include_router(review_router)
     if config.ui_dist is not None and (config.ui_dist / "index.html").is_file():
         app.mount("/", StaticFiles(directory=config.ui_dist, html=True), name="ui")
     return app

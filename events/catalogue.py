@@ -315,6 +315,16 @@ class TrackEnded(TrackEvent):
     """A tracked object was not seen again: it ended when it was last seen."""
 
 
+class ReviewMarked(Event):
+    """A user marked review items reviewed (or not reviewed again); an item is named by
+    its first track's id."""
+
+    topic: ClassVar[Topic] = Topic.DETECTIONS
+    username: Annotated[str, Field(min_length=1, max_length=200)]
+    item_ids: Annotated[tuple[UUID, ...], Field(min_length=1, max_length=1000)]
+    reviewed: bool = True
+
+
 class DetectionsPurged(Event):
     """A segment's footage was purged; its detections and jobs go with it (retention
     emits this right after RetentionPurged, on the detections stream)."""
@@ -405,6 +415,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TrackStarted,
         TrackUpdated,
         TrackEnded,
+        ReviewMarked,
     )
 }
 """Every concrete event type by its wire name (the class name)."""

@@ -6,7 +6,8 @@ call. Nothing outside a read model's module writes SQL against its tables.
 - :mod:`.segments` and :mod:`.purges`: footage on disk and retention's audit trail, in
   the ``recordings`` schema (recordings topic).
 - :mod:`.detections`, :mod:`.jobs` and :mod:`.tracks`: every detection (per model),
-  every detection job and every tracked object, in the ``detections`` schema
+  every detection job, every tracked object (:mod:`.tracks`) and review marks
+  (:mod:`.reviews`), in the ``detections`` schema
   (detections topic).
 - :mod:`.alerts`: every alert raised, with its snapshot.
 - ``analytics_recordings`` / ``analytics_detections``: DuckDB copies for the charts.
@@ -21,7 +22,16 @@ from collections.abc import Callable, Mapping, Sequence
 
 from events.catalogue import Event, Topic
 from projector.projection import Projection
-from projector.readmodels import alerts, cameras, detections, jobs, purges, segments, tracks
+from projector.readmodels import (
+    alerts,
+    cameras,
+    detections,
+    jobs,
+    purges,
+    reviews,
+    segments,
+    tracks,
+)
 from projector.rows import RowOp, TableSpec
 
 Handler = Callable[[Event], Sequence[RowOp]]
@@ -66,7 +76,8 @@ def recordings_projection(name: str = "recordings") -> Projection:
 def detections_projection(name: str = "detections", with_jobs: bool = True) -> Projection:
     parts = [(detections.TABLES, detections.HANDLERS)]
     if with_jobs:
-        parts += [(jobs.TABLES, jobs.HANDLERS), (tracks.TABLES, tracks.HANDLERS)]
+        parts += [(jobs.TABLES, jobs.HANDLERS), (tracks.TABLES, tracks.HANDLERS),
+                  (reviews.TABLES, reviews.HANDLERS)]  # fmt: skip
     return _projection(name, Topic.DETECTIONS, *parts)
 
 

@@ -157,3 +157,104 @@ def search(conn: psycopg.Connection, where: TrackFilter, limit: int) -> list[Tra
          w.start, w.start, w.end, w.end, w.min_duration_s, w.min_duration_s, w.zone, w.zone,
          limit),
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItemRow:
+    """Tracks of one camera that overlap in time (or follow within ``merge_s``), as one
+    thing to review, named by its first track."""
+
+    item_id: UUID
+    camera_id: UUID
+    start: datetime
+    end: datetime
+    labels: list[str]
+    zones: str
+    """Every zone its tracks entered, comma-separated (may repeat)."""
+    alert: bool
+    """An alert class entered a zone the camera requires (or anywhere when none is)."""
+    tracks: int
+    best_detection_id: UUID
+    best_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFilter:
+    model_id: str | None = None
+    camera_id: UUID | None = None
+    visible: Collection[UUID] | None = None
+    label: str | None = None
+    zone: str | None = None
+    alert: bool | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+_REVIEW_SQL = """
+WITH latest AS (
+    SELECT DISTINCT ON (track_id) track_id, camera_id, label, start, last_seen, zones,
+           in_required_zone, best_detection_id, best_at, best_confidence
+    FROM detections.tracks
+    WHERE (model_id = %s OR %s::text IS NULL) AND (camera_id = %s OR %s::uuid IS NULL)
+      AND (camera_id = ANY(%s) OR %s::uuid[] IS NULL)
+    ORDER BY track_id, last_seen DESC
+), reach AS (
+    SELECT *, max(last_seen) OVER (PARTITION BY camera_id ORDER BY start, track_id
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reached
+    FROM latest
+), grouped AS (
+    SELECT *, sum(CASE WHEN reached IS NULL OR start > reached + make_interval(secs => %s)
+                  THEN 1 ELSE 0 END) OVER (PARTITION BY camera_id ORDER BY start, track_id)
+              AS grp
+    FROM reach
+), items AS (
+    SELECT (array_agg(track_id ORDER BY start, track_id))[1] AS item_id, camera_id,
+           min(start) AS start, max(last_seen) AS "end",
+           array_agg(DISTINCT label ORDER BY label) AS labels,
+           coalesce(string_agg(nullif(zones, ''), ','), '') AS zones,
+           bool_or((label = ANY(%s) OR %s::text[] IS NULL) AND in_required_zone) AS alert,
+           count(*) AS tracks,
+           (array_agg(best_detection_id ORDER BY best_confidence DESC))[1] AS best_detection_id,
+           (array_agg(best_at ORDER BY best_confidence DESC))[1] AS best_at
+    FROM grouped GROUP BY camera_id, grp
+)
+SELECT * FROM items
+WHERE ("end" >= %s OR %s::timestamptz IS NULL) AND (start < %s OR %s::timestamptz IS NULL)
+  AND (%s = ANY(labels) OR %s::text IS NULL)
+  AND (%s = ANY(string_to_array(zones, ',')) OR %s::text IS NULL)
+  AND (alert = %s OR %s::bool IS NULL)
+ORDER BY start DESC
+LIMIT %s
+"""
+
+
+def review_items(
+    conn: psycopg.Connection, where: ReviewFilter, alert_labels: Collection[str], limit: int,
+    merge_s: float = 10.0,
+) -> list[ReviewItemRow]:  # fmt: skip
+    """Newest first. ``alert_labels`` are the classes that make an item an alert (empty:
+    every class)."""
+    visible = None if where.visible is None else list(where.visible)
+    w, labels = where, list(alert_labels) or None
+    return fetch(
+        conn, ReviewItemRow, _REVIEW_SQL,
+        (w.model_id, w.model_id, w.camera_id, w.camera_id, visible, visible, merge_s,
+         labels, labels, w.start, w.start, w.end, w.end, w.label, w.label, w.zone, w.zone,
+         w.alert, w.alert, limit),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _TrackCamera:
+    track_id: UUID
+    camera_id: UUID
+
+
+def cameras_of(conn: psycopg.Connection, track_ids: Collection[UUID]) -> dict[UUID, UUID]:
+    """The camera of each of these tracks that exists."""
+    rows = fetch(
+        conn, _TrackCamera,
+        "SELECT DISTINCT track_id, camera_id FROM detections.tracks WHERE track_id = ANY(%s)",
+        (list(track_ids),),
+    )  # fmt: skip
+    return {row.track_id: row.camera_id for row in rows}

@@ -1,0 +1,102 @@
+"""Review: what happened, as items to look at and mark reviewed, per user.
+
+An item is a camera's tracks that overlap in time (or follow within 10 s), with its
+classes, the zones entered and a severity: ``alert`` when an alert class (ALERT_CLASSES)
+entered a zone the camera requires for alerts (anywhere, when it requires none),
+``detection`` otherwise. ``GET /api/review`` lists them newest first with filters;
+``POST /api/review/reviewed`` marks some (or unmarks them) for the user asking.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from pydantic import BaseModel, Field
+
+from api.deps import SIGNED_IN, Connection, CurrentUser, EventStoreDep, ensure_visible
+from events.catalogue import ReviewMarked
+from projector.readmodels import jobs, reviews, tracks
+
+router = APIRouter(prefix="/api/review", tags=["review"])
+
+Severity = Literal["alert", "detection"]
+
+
+class ReviewItem(BaseModel):
+    item_id: UUID
+    camera_id: UUID
+    start: datetime
+    end: datetime
+    labels: list[str]
+    zones: list[str]
+    severity: Severity
+    tracks: int
+    best_detection_id: UUID
+    best_at: datetime
+    """The moment of its clearest sighting (where Playback opens)."""
+    reviewed: bool
+
+
+class Marks(BaseModel):
+    item_ids: list[UUID] = Field(min_length=1, max_length=1000)
+    reviewed: bool = True
+
+
+def _item(row: tracks.ReviewItemRow, reviewed: set[UUID]) -> ReviewItem:
+    zones = list(dict.fromkeys(z for z in row.zones.split(",") if z))
+    return ReviewItem(
+        item_id=row.item_id, camera_id=row.camera_id, start=row.start, end=row.end,
+        labels=row.labels, zones=zones, severity="alert" if row.alert else "detection",
+        tracks=row.tracks, best_detection_id=row.best_detection_id, best_at=row.best_at,
+        reviewed=row.item_id in reviewed,
+    )  # fmt: skip
+
+
+@router.get("", response_model=list[ReviewItem], **SIGNED_IN)
+def review_items(
+    request: Request,
+    user: CurrentUser,
+    conn: Connection,
+    camera_id: UUID | None = None,
+    label: str | None = Query(None, max_length=64),
+    zone: str | None = Query(None, max_length=64),
+    severity: Severity | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    reviewed: bool | None = Query(None, description="only reviewed (true) or not (false)"),
+    model_id: str | None = Query(None, description="default: the primary model"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[ReviewItem]:
+    """Newest first, of the cameras the user may see; ``reviewed`` is the user's own."""
+    ensure_visible(user, camera_id)
+    if (start and start.tzinfo is None) or (end and end.tzinfo is None):
+        raise HTTPException(422, "start and end need a time zone")
+    where = tracks.ReviewFilter(
+        model_id=model_id or jobs.primary_model(conn), camera_id=camera_id,
+        visible=user.camera_filter(), label=label, zone=zone,
+        alert=None if severity is None else severity == "alert", start=start, end=end,
+    )  # fmt: skip
+    wanted = limit if reviewed is None else 1000  # filtered below: read enough
+    rows = tracks.review_items(conn, where, request.app.state.config.alert_classes, wanted)
+    marked = reviews.reviewed_among(conn, user.username, [r.item_id for r in rows])
+    items = [_item(r, marked) for r in rows]
+    if reviewed is not None:
+        items = [i for i in items if i.reviewed == reviewed]
+    return items[:limit]
+
+
+@router.post("/reviewed", status_code=status.HTTP_202_ACCEPTED, **SIGNED_IN)
+def mark_reviewed(
+    body: Marks, user: CurrentUser, conn: Connection, store: EventStoreDep
+) -> dict[str, int]:
+    """Mark items reviewed (``reviewed: false`` to unmark), for the user asking only."""
+    found = tracks.cameras_of(conn, body.item_ids)
+    unknown = [i for i in body.item_ids if i not in found or not user.may_see(found[i])]
+    if unknown:
+        raise HTTPException(404, f"no such review item: {', '.join(map(str, unknown[:5]))}")
+    ids = tuple(dict.fromkeys(body.item_ids))
+    store.append(ReviewMarked(username=user.username, item_ids=ids, reviewed=body.reviewed))
+    return {"marked": len(ids)}

@@ -1,0 +1,113 @@
+"""Review items through the API on real PostgreSQL and Redis: tracks grouped by time into
+items with a severity, marked reviewed per user, and kept to the cameras a user may see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import ApiConfig, create_app
+from api.auth import Users
+from events.archive import EventArchive, EventLog
+from events.catalogue import BoundingBox, TrackEnded
+from events.store import RedisEventStore
+from projector.postgres import PostgresReadModels
+from projector.readmodels import detections_projection
+from projector.runner import ProjectionRunner
+from tests.conftest import Servers
+from tests.factories import T0
+
+DOOR, YARD = UUID(int=1), UUID(int=2)
+
+
+def track(
+    camera: UUID, label: str, start_s: float, end_s: float, required: bool = True
+) -> TrackEnded:
+    return TrackEnded(
+        track_id=uuid4(), camera_id=camera, model_id="m", label=label,
+        start=T0 + timedelta(seconds=start_s), last_seen=T0 + timedelta(seconds=end_s),
+        best_detection_id=uuid4(), best_at=T0 + timedelta(seconds=start_s), best_confidence=0.8,
+        best_box=BoundingBox(x1=0.1, y1=0.1, x2=0.2, y2=0.2), sightings=3,
+        zones=("porch",) if required else (), in_required_zone=required,
+    )  # fmt: skip
+
+
+def project(store: RedisEventStore, database_url: str) -> None:
+    with psycopg.connect(database_url) as conn, psycopg.connect(database_url) as archive:
+        runner = ProjectionRunner(detections_projection(), store,
+                                  EventLog(store, EventArchive(archive)),
+                                  PostgresReadModels(conn), "t")  # fmt: skip
+        while runner.step():
+            pass
+        runner.release()
+
+
+@pytest.fixture
+def client(servers: Servers, database_url: str, tmp_path: Path) -> Iterator[TestClient]:
+    with psycopg.connect(database_url) as conn:
+        Users(conn).add("alice", "correct horse battery", role="admin")
+        Users(conn).add("bob", "correct horse battery", role="viewer", cameras=frozenset({DOOR}))
+    config = ApiConfig(
+        servers.redis_url, database_url, tmp_path / "none.duckdb", [],
+        jwt_secret="test-secret-" + "r" * 40, alert_classes=frozenset({"person"}),
+    )  # fmt: skip
+    with TestClient(create_app(config)) as test_client:
+        yield test_client
+
+
+def login(client: TestClient, user: str) -> dict[str, str]:
+    response = client.post(
+        "/api/auth/login", json={"username": user, "password": "correct horse battery"}
+    )
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_overlapping_tracks_are_one_item_with_a_severity_and_marks_are_per_user(
+    client: TestClient, store: RedisEventStore, database_url: str
+) -> None:
+    visit = [track(DOOR, "person", 0, 20), track(DOOR, "car", 10, 40)]  # overlap: one item
+    later = track(DOOR, "person", 100, 110)
+    parked = track(DOOR, "car", 200, 260)  # not an alert class: a detection
+    street = track(DOOR, "person", 300, 305, required=False)  # outside the required zone
+    yard = track(YARD, "person", 0, 5)
+    store.append_many([*visit, later, parked, street, yard])
+    project(store, database_url)
+    alice, bob = login(client, "alice"), login(client, "bob")
+
+    items = client.get("/api/review", headers=alice, params={"camera_id": str(DOOR)}).json()
+    assert [(i["labels"], i["severity"], i["tracks"]) for i in items] == [
+        (["person"], "detection", 1),
+        (["car"], "detection", 1),
+        (["person"], "alert", 1),
+        (["car", "person"], "alert", 2),
+    ]
+    first = items[-1]
+    assert first["item_id"] == str(visit[0].track_id) and first["zones"] == ["porch"]
+    assert first["end"] == (T0 + timedelta(seconds=40)).isoformat().replace("+00:00", "Z")
+    alerts = client.get("/api/review", headers=alice, params={"severity": "alert"}).json()
+    assert len(alerts) == 3  # the yard's person too
+    assert len(client.get("/api/review", headers=alice, params={"label": "car"}).json()) == 2
+
+    marked = client.post(
+        "/api/review/reviewed", headers=alice, json={"item_ids": [first["item_id"]]}
+    )
+    assert marked.status_code == 202
+    project(store, database_url)
+    open_items = client.get("/api/review", headers=alice, params={"reviewed": False}).json()
+    assert first["item_id"] not in [i["item_id"] for i in open_items] and len(open_items) == 4
+    assert [i["reviewed"] for i in client.get("/api/review", headers=bob).json()] == [False] * 4
+
+    hidden = client.post(
+        "/api/review/reviewed", headers=bob, json={"item_ids": [str(yard.track_id)]}
+    )
+    assert hidden.status_code == 404  # bob may not see the yard: it does not exist for him
+    unmark = {"item_ids": [first["item_id"]], "reviewed": False}
+    assert client.post("/api/review/reviewed", headers=alice, json=unmark).status_code == 202
+    project(store, database_url)
+    assert not [i for i in client.get("/api/review", headers=alice).json() if i["reviewed"]]
