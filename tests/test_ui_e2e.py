@@ -65,6 +65,7 @@ def test_the_web_ui_works_in_a_real_browser() -> None:
         if detections:
             assert (artifacts / "alert-toast.png").exists()
             assert (artifacts / "playback-marker.png").exists()
+            assert (artifacts / "review.png").exists()
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -164,6 +164,25 @@ try {
       page.$eval("[data-testid=playback-video]", (v) => v.readyState >= 2), 30_000);
     log(`${await marker.first().getAttribute("data-testid")} ${label} clicked`);
     await shot("playback-marker");
+
+    // 5b. review: the item is there; open it in Playback, then mark it reviewed
+    await page.click("[data-testid=nav-review]");
+    const items = await until("a review item", async () => {
+      const found = page.locator("[data-testid=review-item]");
+      return (await found.count()) > 0 ? found : null;
+    }, 60_000, 2000);
+    await shot("review");
+    const itemId = await items.first().getAttribute("data-item");
+    await items.first().locator("text=Play").click();
+    await until("Playback at the item's moment", () =>
+      page.$eval("[data-testid=playback-video]", (v) => v.readyState >= 2), 30_000);
+    log("review item opened in Playback");
+    await page.click("[data-testid=nav-review]");
+    const reviewed = page.locator(`[data-item="${itemId}"]`);
+    await reviewed.locator("text=Reviewed").click();
+    await until("the item to leave the not-reviewed list", async () =>
+      (await reviewed.count()) === 0, 15_000);
+    log("review item marked reviewed");
   }
 
   // 6. every other page, and a phone-width screen

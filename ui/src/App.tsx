@@ -7,6 +7,7 @@ import { Detections } from "./pages/Detections";
 import { Live } from "./pages/Live";
 import { Login } from "./pages/Login";
 import { Playback } from "./pages/Playback";
+import { Review } from "./pages/Review";
 import { Setup } from "./pages/Setup";
 import { Status } from "./pages/Status";
 import type { Camera, Me } from "./types";
@@ -14,6 +15,7 @@ import type { Camera, Me } from "./types";
 const PAGES = [
   { id: "live", title: "Live" },
   { id: "playback", title: "Playback" },
+  { id: "review", title: "Review" },
   { id: "detections", title: "Detections" },
   { id: "setup", title: "Setup" },
   { id: "status", title: "Status" },
@@ -21,7 +23,7 @@ const PAGES = [
 type PageId = (typeof PAGES)[number]["id"];
 
 function currentPage(): PageId {
-  const id = window.location.hash.replace(/^#\/?/, "");
+  const id = window.location.hash.replace(/^#\/?/, "").split("?")[0];
   return (PAGES.find((p) => p.id === id)?.id ?? "live") as PageId;
 }
 
@@ -100,6 +102,7 @@ export function App() {
       <main className="content">
         {page === "live" && <Live api={api} cameras={cameras} />}
         {page === "playback" && <Playback api={api} cameras={cameras} />}
+        {page === "review" && <Review api={api} cameras={cameras} />}
         {page === "detections" && <Detections api={api} cameras={cameras} feed={feed} />}
         {page === "setup" && <Setup api={api} cameras={cameras} refresh={refresh} admin={me?.is_admin ?? false} />}
         {page === "status" && <Status api={api} />}

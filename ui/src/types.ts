@@ -177,3 +177,17 @@ export interface ZoneConfig {
   motion_masks: Point[][];
   object_masks: Point[][];
 }
+
+export interface ReviewItem {
+  item_id: string;
+  camera_id: string;
+  start: string;
+  end: string;
+  labels: string[];
+  zones: string[];
+  severity: "alert" | "detection";
+  tracks: number;
+  best_detection_id: string;
+  best_at: string;
+  reviewed: boolean;
+}

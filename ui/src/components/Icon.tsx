@@ -6,6 +6,7 @@ const PATHS: Record<string, string> = {
   detections: "M12 4a8 8 0 1 0 0 16 8 8 0 0 0 0-16zm0 4a4 4 0 1 1 0 8 4 4 0 0 1 0-8z",
   setup: "M4 6h16v2H4zm0 5h16v2H4zm0 5h16v2H4z",
   status: "M4 20V10h3v10zm6.5 0V4h3v16zM17 20v-7h3v7z",
+  review: "M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4z",
   plus: "M11 5h2v6h6v2h-6v6h-2v-6H5v-2h6z",
   minus: "M5 11h14v2H5z",
 };

@@ -7,12 +7,14 @@ import { useDayTimeline, useFootageDays, useWidth } from "../playback/hooks";
 import type { Range } from "../playback/model";
 import { Player, usePlayer } from "../playback/Player";
 import { Timeline } from "../playback/Timeline";
+import { parseLink } from "../review";
 import type { Camera } from "../types";
 
 /** Footage of one camera and day: calendar, player, timeline and export. */
 export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
-  const [cameraId, setCameraId] = useState<string>(() => cameras[0]?.camera_id ?? "");
-  const [day, setDay] = useState(() => isoDay(new Date()));
+  const link = useRef(parseLink(window.location.hash)); // opened from Review: camera and moment
+  const [cameraId, setCameraId] = useState<string>(() => link.current?.camera ?? cameras[0]?.camera_id ?? "");
+  const [day, setDay] = useState(() => isoDay(link.current ? new Date(link.current.at) : new Date()));
   const [month, setMonth] = useState(() => new Date());
   const [selection, setSelection] = useState<Range | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -29,6 +31,11 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
     if (!cameraId && cameras[0]) setCameraId(cameras[0].camera_id);
   }, [cameras, cameraId]);
   useEffect(() => setPlaying(null), [cameraId, day, setPlaying]);
+  useEffect(() => {
+    if (!loaded || !link.current) return;
+    void player.play(link.current.at);
+    link.current = null;
+  }, [loaded, player]);
 
   const found = loaded && (loaded.tracks.length ? `${loaded.tracks.length} tracked objects` : `${loaded.markers.length} detections`);
   const caption = `${day} · ${loaded ? `${loaded.segments.length} segments, ${found}` : "loading…"}`;

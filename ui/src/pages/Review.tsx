@@ -1,0 +1,82 @@
+import { useCallback, useEffect, useState } from "react";
+import type { Api } from "../api";
+import { dateTime, labelColour } from "../format";
+import { duration, playbackLink } from "../review";
+import type { Camera, ReviewItem } from "../types";
+
+type Shown = "open" | "reviewed" | "all";
+
+/** What happened, newest first: filter, open in Playback, mark reviewed (one or all). */
+export function Review({ api, cameras }: { api: Api; cameras: Camera[] }) {
+  const [items, setItems] = useState<ReviewItem[]>([]);
+  const [camera, setCamera] = useState("");
+  const [severity, setSeverity] = useState("");
+  const [label, setLabel] = useState("");
+  const [shown, setShown] = useState<Shown>("open");
+  const [error, setError] = useState<string | null>(null);
+  const names = new Map(cameras.map((c) => [c.camera_id, c.name]));
+
+  const load = useCallback(() => {
+    const reviewed = shown === "all" ? null : shown === "reviewed";
+    api.get<ReviewItem[]>("/api/review", { camera_id: camera || null, severity: severity || null, label: label || null, reviewed })
+      .then(setItems, (e) => setError(String(e.message ?? e)));
+  }, [api, camera, severity, label, shown]);
+
+  useEffect(() => {
+    load();
+    const timer = setInterval(load, 10_000);
+    return () => clearInterval(timer);
+  }, [load]);
+
+  async function mark(ids: string[], reviewed = true) {
+    if (!ids.length) return;
+    try {
+      await api.post("/api/review/reviewed", { item_ids: ids, reviewed });
+      setItems((old) => (shown === "all" ? old.map((i) => (ids.includes(i.item_id) ? { ...i, reviewed } : i)) : old.filter((i) => !ids.includes(i.item_id))));
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  const open = items.filter((i) => !i.reviewed).map((i) => i.item_id);
+  return (
+    <div className="page review">
+      <header className="page-head">
+        <h1>Review</h1>
+        <div className="filters">
+          <select value={camera} onChange={(e) => setCamera(e.target.value)} aria-label="Camera filter">
+            <option value="">All cameras</option>
+            {cameras.map((c) => <option key={c.camera_id} value={c.camera_id}>{c.name}</option>)}
+          </select>
+          <select value={severity} onChange={(e) => setSeverity(e.target.value)} aria-label="Severity filter">
+            <option value="">Alerts and detections</option>
+            <option value="alert">Alerts</option>
+            <option value="detection">Detections</option>
+          </select>
+          <input value={label} onChange={(e) => setLabel(e.target.value.trim())} placeholder="class" aria-label="Class filter" />
+          <select value={shown} onChange={(e) => setShown(e.target.value as Shown)} aria-label="Reviewed filter">
+            <option value="open">Not reviewed</option>
+            <option value="reviewed">Reviewed</option>
+            <option value="all">All</option>
+          </select>
+          <button onClick={() => void mark(open)} disabled={!open.length}>Mark all reviewed</button>
+        </div>
+      </header>
+      {error && <p className="error-box">{error}</p>}
+      <div className="review-list">
+        {items.map((i) => (
+          <article key={i.item_id} className={`review-item ${i.severity}`} data-testid="review-item" data-item={i.item_id}>
+            <span className={`badge ${i.severity}`}>{i.severity}</span>
+            <div className="review-what">
+              <strong>{i.labels.map((l) => <span key={l}><i className="dot" style={{ background: labelColour(l) }} />{l} </span>)}</strong>
+              <span className="muted small">{names.get(i.camera_id) ?? "camera"} · {dateTime(i.start)} · {duration(i)}{i.zones.length ? ` · ${i.zones.join(", ")}` : ""}</span>
+            </div>
+            <a className="button" href={playbackLink(i)}>Play</a>
+            <button onClick={() => void mark([i.item_id], !i.reviewed)}>{i.reviewed ? "Not reviewed" : "Reviewed"}</button>
+          </article>
+        ))}
+        {!items.length && <p className="empty">Nothing to review.</p>}
+      </div>
+    </div>
+  );
+}

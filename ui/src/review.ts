@@ -1,0 +1,22 @@
+import type { ReviewItem } from "./types";
+
+/** Where Playback opens for an item: its camera at its clearest moment (a few seconds
+ * earlier, so the approach is seen too). */
+export function playbackLink(item: ReviewItem, leadMs = 3000): string {
+  const at = Date.parse(item.best_at) - leadMs;
+  return `#/playback?camera=${encodeURIComponent(item.camera_id)}&at=${Math.max(Date.parse(item.start) - leadMs, at)}`;
+}
+
+/** The camera and moment a Playback link asks for, or null. */
+export function parseLink(hash: string): { camera: string; at: number } | null {
+  const query = new URLSearchParams(hash.split("?")[1] ?? "");
+  const camera = query.get("camera");
+  const at = Number(query.get("at"));
+  return camera && Number.isFinite(at) && at > 0 ? { camera, at } : null;
+}
+
+/** "1 min 20 s", "45 s". */
+export function duration(item: ReviewItem): string {
+  const s = Math.max(0, Math.round((Date.parse(item.end) - Date.parse(item.start)) / 1000));
+  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+}

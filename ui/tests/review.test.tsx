@@ -1,0 +1,46 @@
+// @vitest-environment jsdom
+import { cleanup, fireEvent, render, screen } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { Api } from "../src/api";
+import { Review } from "../src/pages/Review";
+import { duration, parseLink, playbackLink } from "../src/review";
+import type { Camera, ReviewItem } from "../src/types";
+
+afterEach(cleanup);
+
+const AT = Date.UTC(2026, 11, 2, 14, 32);
+function item(id: string, severity: ReviewItem["severity"] = "alert"): ReviewItem {
+  return {
+    item_id: id, camera_id: "c1", start: new Date(AT).toISOString(), end: new Date(AT + 80_000).toISOString(),
+    labels: ["person"], zones: ["porch"], severity, tracks: 1, best_detection_id: "d",
+    best_at: new Date(AT + 10_000).toISOString(), reviewed: false,
+  };
+}
+
+describe("review links", () => {
+  it("opens Playback a little before the clearest moment, never before the item", () => {
+    const link = playbackLink(item("a"));
+    expect(parseLink(link)).toEqual({ camera: "c1", at: AT + 7000 });
+    expect(parseLink("#/playback")).toBeNull();
+    expect(duration(item("a"))).toBe("1 min 20 s");
+  });
+});
+
+describe("Review page", () => {
+  it("lists items, marks one reviewed, then all the rest", async () => {
+    const post = vi.fn(async () => ({}));
+    const get = vi.fn(async () => [item("a"), item("b", "detection"), item("c")]);
+    const api = { get, post } as unknown as Api;
+    render(<Review api={api} cameras={[{ camera_id: "c1", name: "Door" } as Camera]} />);
+    expect(await screen.findAllByTestId("review-item")).toHaveLength(3);
+    expect(get).toHaveBeenCalledWith("/api/review", expect.objectContaining({ reviewed: false }));
+    expect(screen.getAllByText("Play")[0].getAttribute("href")).toContain("camera=c1");
+    fireEvent.click(screen.getAllByRole("button", { name: "Reviewed" })[0]);
+    await vi.waitFor(() => expect(screen.getAllByTestId("review-item")).toHaveLength(2));
+    expect(post).toHaveBeenCalledWith("/api/review/reviewed", { item_ids: ["a"], reviewed: true });
+    fireEvent.click(screen.getByRole("button", { name: "Mark all reviewed" }));
+    await vi.waitFor(() => expect(screen.queryAllByTestId("review-item")).toHaveLength(0));
+    expect(post).toHaveBeenLastCalledWith("/api/review/reviewed", { item_ids: ["b", "c"], reviewed: true });
+    expect(screen.getByText("Nothing to review.")).toBeTruthy();
+  });
+});
