@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-
-from fastapi import Request
+from typing import TYPE_CHECKING
 
 from events.errors import ConfigurationError
+
+if TYPE_CHECKING:  # the settings read parse_networks: workers need not load FastAPI
+    from fastapi import Request
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -172,13 +172,14 @@ try {
       return (await found.count()) > 0 ? found : null;
     }, 60_000, 2000);
     await shot("review");
-    const itemId = await items.first().getAttribute("data-item");
     await items.first().locator("text=Play").click();
     await until("Playback at the item's moment", () =>
       page.$eval("[data-testid=playback-video]", (v) => v.readyState >= 2), 30_000);
     log("review item opened in Playback");
     await page.click("[data-testid=nav-review]");
-    const reviewed = page.locator(`[data-item="${itemId}"]`);
+    const first = page.locator("[data-testid=review-item]").first();
+    await first.waitFor({ timeout: 30_000 });
+    const reviewed = page.locator(`[data-item="${await first.getAttribute("data-item")}"]`);
     await reviewed.locator("text=Reviewed").click();
     await until("the item to leave the not-reviewed list", async () =>
       (await reviewed.count()) === 0, 15_000);
