@@ -58,6 +58,8 @@ class Alert(BaseModel):
     confidence: float
     detected_at: datetime
     snapshot_url: str | None
+    track_id: UUID | None = None
+    """The tracked object that raised it (its review item holds it)."""
 
 
 class JobCounts(BaseModel):
@@ -158,6 +160,7 @@ def list_alerts(
             confidence=a.confidence,
             detected_at=a.detected_at,
             snapshot_url=f"/api/alerts/{a.alert_id}/snapshot" if a.snapshot_path else None,
+            track_id=a.track_id,
         )
         for a in rows
     ]

@@ -350,7 +350,7 @@ def test_live_frames_become_a_debounced_alert_with_a_snapshot(
     with TestClient(create_app(config)) as client:
         headers = login(client)
         [alert] = client.get("/api/alerts", headers=headers).json()
-        assert alert["label"] == "person" and alert["snapshot_url"]
+        assert alert["label"] == "person" and alert["snapshot_url"] and alert["track_id"]
         assert client.get(alert["snapshot_url"]).status_code == 401
         path = {"path": alert["snapshot_url"]}
         media = client.post("/api/auth/media-token", headers=headers, json=path).json()

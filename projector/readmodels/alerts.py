@@ -24,6 +24,8 @@ class AlertRow:
     detected_at: datetime
     snapshot_path: str | None
     """Relative to the storage root; None when the snapshot could not be made."""
+    track_id: UUID | None = None
+    """The tracked object that raised it."""
 
 
 ALERTS = table_of(
@@ -43,6 +45,7 @@ def _raised(event: Event) -> Sequence[RowOp]:
         "confidence": event.confidence,
         "detected_at": event.detected_at,
         "snapshot_path": event.snapshot_path,
+        "track_id": event.track_id,
     }
     return [Upsert(ALERTS, row)]
 

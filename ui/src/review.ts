@@ -15,6 +15,13 @@ export function parseLink(hash: string): { camera: string; at: number } | null {
   return camera && Number.isFinite(at) && at > 0 ? { camera, at } : null;
 }
 
+/** The start and end (ISO 8601) of a local calendar day "YYYY-MM-DD", or nulls for none. */
+export function dayWindow(day: string): { start: string | null; end: string | null } {
+  if (!day) return { start: null, end: null };
+  const [y, m, d] = day.split("-").map(Number);
+  return { start: new Date(y, m - 1, d).toISOString(), end: new Date(y, m - 1, d + 1).toISOString() };
+}
+
 /** "1 min 20 s", "45 s". */
 export function duration(item: ReviewItem): string {
   const s = Math.max(0, Math.round((Date.parse(item.end) - Date.parse(item.start)) / 1000));

@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Api } from "../src/api";
 import { Review } from "../src/pages/Review";
-import { duration, parseLink, playbackLink } from "../src/review";
+import { dayWindow, duration, parseLink, playbackLink } from "../src/review";
 import type { Camera, ReviewItem } from "../src/types";
 
 afterEach(cleanup);
@@ -23,6 +23,13 @@ describe("review links", () => {
     expect(parseLink(link)).toEqual({ camera: "c1", at: AT + 7000 });
     expect(parseLink("#/playback")).toBeNull();
     expect(duration(item("a"))).toBe("1 min 20 s");
+  });
+
+  it("turns a day into its local start and end", () => {
+    const { start, end } = dayWindow("2026-12-02");
+    expect(new Date(start!).getDate()).toBe(2);
+    expect(Date.parse(end!) - Date.parse(start!)).toBeGreaterThanOrEqual(23 * 3_600_000);
+    expect(dayWindow("")).toEqual({ start: null, end: null });
   });
 });
 

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import type { Api } from "../api";
 import { dateTime, labelColour } from "../format";
-import { duration, playbackLink } from "../review";
+import { dayWindow, duration, playbackLink } from "../review";
 import type { Camera, ReviewItem } from "../types";
 
 type Shown = "open" | "reviewed" | "all";
@@ -13,14 +13,15 @@ export function Review({ api, cameras }: { api: Api; cameras: Camera[] }) {
   const [severity, setSeverity] = useState("");
   const [label, setLabel] = useState("");
   const [shown, setShown] = useState<Shown>("open");
+  const [day, setDay] = useState("");
   const [error, setError] = useState<string | null>(null);
   const names = new Map(cameras.map((c) => [c.camera_id, c.name]));
 
   const load = useCallback(() => {
     const reviewed = shown === "all" ? null : shown === "reviewed";
-    api.get<ReviewItem[]>("/api/review", { camera_id: camera || null, severity: severity || null, label: label || null, reviewed })
-      .then(setItems, (e) => setError(String(e.message ?? e)));
-  }, [api, camera, severity, label, shown]);
+    const query = { camera_id: camera || null, severity: severity || null, label: label || null, reviewed, ...dayWindow(day) };
+    api.get<ReviewItem[]>("/api/review", query).then(setItems, (e) => setError(String(e.message ?? e)));
+  }, [api, camera, severity, label, shown, day]);
 
   useEffect(() => {
     load();
@@ -54,6 +55,7 @@ export function Review({ api, cameras }: { api: Api; cameras: Camera[] }) {
             <option value="detection">Detections</option>
           </select>
           <input value={label} onChange={(e) => setLabel(e.target.value.trim())} placeholder="class" aria-label="Class filter" />
+          <input type="date" value={day} onChange={(e) => setDay(e.target.value)} aria-label="Day filter" />
           <select value={shown} onChange={(e) => setShown(e.target.value as Shown)} aria-label="Reviewed filter">
             <option value="open">Not reviewed</option>
             <option value="reviewed">Reviewed</option>
