@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from api.camera_targets import target_refusal
 from api.deps import ADMIN_ONLY, SIGNED_IN, AdminUser, Connection, CurrentUser, EventStoreDep
-from events.catalogue import CameraAdded, CameraRemoved, CameraUpdated
+from events.catalogue import CameraAdded, CameraRemoved, CameraUpdated, RetentionTiers
 from ingest.camera_config.connection_test import ConnectionResult, test_connection
 from ingest.camera_config.credentials import (
     CredentialCipher,
@@ -53,6 +53,8 @@ class CameraIn(ConnectionTest):
     detection_enabled: bool = True
     retention_days: float | None = Field(None, gt=0, le=36500)
     retention_max_gb: float | None = Field(None, gt=0, le=1_000_000)
+    retention_tiers: RetentionTiers | None = None
+    """Longer limits for footage with review items (None: RETENTION_ALERT_DAYS etc.)."""
     skip_test: bool = False
 
 
@@ -71,6 +73,7 @@ class CameraOut(BaseModel):
     status_changed_at: datetime | None
     retention_days: float | None
     retention_max_gb: float | None
+    retention_tiers: RetentionTiers | None
 
 
 class Accepted(BaseModel):
@@ -136,6 +139,7 @@ def _configured(
         detection_enabled=body.detection_enabled,
         retention_days=body.retention_days,
         retention_max_gb=body.retention_max_gb,
+        retention_tiers=body.retention_tiers,
     )
 
 
@@ -146,6 +150,7 @@ def _out(row: cameras.CameraRow) -> CameraOut:
         position=row.position, enabled=row.enabled, detection_enabled=row.detection_enabled,
         status=row.status, last_error=row.last_error, status_changed_at=row.status_changed_at,
         retention_days=row.retention_days, retention_max_gb=row.retention_max_gb,
+        retention_tiers=None if row.retention_tiers is None else row.tiers(),
     )  # fmt: skip
 
 
@@ -256,6 +261,7 @@ def reorder_cameras(body: CameraOrder, conn: Connection, store: EventStoreDep) -
                 credentials_ciphertext=c.credentials_ciphertext, group=c.camera_group,
                 position=position, enabled=c.enabled, detection_enabled=c.detection_enabled,
                 retention_days=c.retention_days, retention_max_gb=c.retention_max_gb,
+                retention_tiers=None if c.retention_tiers is None else c.tiers(),
             )
         )  # fmt: skip
         changed += 1

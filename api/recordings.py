@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from api.deps import MEDIA, SIGNED_IN, Connection, Media, VisibleCamera
 from api.timeline import Span, day_bounds, gaps
-from projector.readmodels import detections, jobs, segments, tracks
+from projector.readmodels import detections, jobs, motion, segments, tracks
 
 router = APIRouter(prefix="/api", tags=["recordings"])
 
@@ -62,6 +62,14 @@ class TrackBar(BaseModel):
     stationary: bool
 
 
+class MotionBar(BaseModel):
+    """A stretch of time in which the picture moved; ``peak``: the most of it that did."""
+
+    start: datetime
+    end: datetime
+    peak: float
+
+
 class DayTimeline(BaseModel):
     camera_id: UUID
     day: date
@@ -73,6 +81,7 @@ class DayTimeline(BaseModel):
     model_id: str | None
     markers: list[Marker]
     tracks: list[TrackBar]
+    motion: list[MotionBar]
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -135,7 +144,8 @@ def day_timeline(
     timezone: str = "UTC",
     model_id: str | None = Query(None, description="whose detections; default the primary"),
 ) -> DayTimeline:
-    """A day's segments, the gaps between them, and detection markers by class."""
+    """A day's segments, the gaps between them, detection markers by class, tracked
+    objects as bars, and when the picture moved."""
     zone = _zone(timezone)
     window = day_bounds(day, zone)
     segments = _segments(conn, camera_id, window, request.app.state.storage_root)
@@ -146,6 +156,8 @@ def day_timeline(
         segments=segments, gaps=[Gap(start=g.start, end=g.end) for g in holes],
         model_id=model, markers=_markers(conn, camera_id, window, model),
         tracks=_tracks(conn, camera_id, window, model),
+        motion=[MotionBar(start=m.start_at, end=m.end_at, peak=m.peak)
+                for m in motion.between(conn, camera_id, window.start, window.end)],
     )  # fmt: skip
 
 

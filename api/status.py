@@ -94,6 +94,8 @@ class PurgeRecord(BaseModel):
     bytes_freed: int
     reason: str
     purged_at: datetime
+    tier: str | None
+    """What the segment held: alert, detection or continuous (None: not by the policy)."""
 
 
 @router.get("/retention/purges", response_model=list[PurgeRecord], **ADMIN_ONLY)
@@ -105,5 +107,6 @@ def retention_purges(
     """The retention audit trail, newest first: what was deleted, when, why, bytes freed."""
     rows = purges.recent(conn, camera_id, limit)
     return [PurgeRecord(segment_id=r.segment_id, camera_id=r.camera_id, path=r.path,
-                        bytes_freed=r.bytes_freed, reason=r.reason, purged_at=r.purged_at)
+                        bytes_freed=r.bytes_freed, reason=r.reason, purged_at=r.purged_at,
+                        tier=r.tier)
             for r in rows]  # fmt: skip

@@ -23,11 +23,13 @@ from uuid import UUID, uuid5
 
 from detector.frames import SampledFrame, SamplePlan, read_frames, scaled_size
 from detector.model import DetectorBackend, FrameDetection
-from detector.motion import MotionConfig, MotionFilter
+from detector.motion import MotionConfig, MotionFilter, MotionSample, activity
 from detector.tracking import Change, Sighting, TrackChange, TrackerConfig, TrackerState, step
 from detector.zones import masked
 from events.catalogue import (
     BoundingBox,
+    MotionMeasured,
+    MotionSpan,
     ObjectDetected,
     SegmentClosed,
     TrackEnded,
@@ -62,6 +64,8 @@ class AnalysisResult:
     tracks: list[TrackEvent] = field(default_factory=list)
     tracker: TrackerState = field(default_factory=TrackerState)
     """What is still in view at the segment's end (for the next segment's job)."""
+    motion: list[MotionSample] = field(default_factory=list)
+    """What the motion gate measured on each sampled frame."""
 
 
 def job_id(segment_id: UUID, model_id: str) -> UUID:
@@ -245,6 +249,7 @@ def analyse_segment(
         if pending and frame.offset_s - pending[0].offset_s >= config.recheck_s:
             flush()  # what the waiting frames hold decides whether to re-check this one
         moved = motion.should_analyse(frame.image, frame.offset_s)
+        result.motion.append(MotionSample(frame.offset_s, motion.changed))
         watching = tracks.state.active
         recheck = watching and (
             last_analysed_s is None or frame.offset_s - last_analysed_s >= config.recheck_s
@@ -262,3 +267,20 @@ def analyse_segment(
     result.tracker = tracks.end()
     result.tracks = tracks.events
     return result
+
+
+def motion_measured(
+    segment: SegmentClosed, samples: Sequence[MotionSample], config: MotionConfig
+) -> MotionMeasured:
+    """The segment's spans of motion as an event (times on the segment's clock)."""
+    spans = [
+        MotionSpan(
+            start=segment.start + timedelta(seconds=a.start_s),
+            end=segment.start + timedelta(seconds=a.end_s),
+            peak=min(1.0, a.peak),
+        )
+        for a in activity(samples, config.min_changed)
+    ]
+    return MotionMeasured(
+        segment_id=segment.segment_id, camera_id=segment.camera_id, spans=tuple(spans[:20_000])
+    )

@@ -25,7 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
-from detector.analysis import AnalysisConfig, AnalysisResult, analyse_segment, job_id
+from detector.analysis import (
+    AnalysisConfig,
+    AnalysisResult,
+    analyse_segment,
+    job_id,
+    motion_measured,
+)
 from detector.model import DetectorBackend
 from detector.track_carry import TrackCarry
 from events.archive import EventLog
@@ -260,7 +266,9 @@ class HistoricalDetector:
             log.exception("job %s (segment %s) failed", job, segment.path)
             self._fail(message, segment, job, attempt, repr(e), final, from_group)
             return
-        for chunk in _chunks([*result.events, *result.tracks], self.config.events_per_append):
+        motion = motion_measured(segment, result.motion, self.config.analysis.motion)
+        found = [*result.events, *result.tracks, motion]
+        for chunk in _chunks(found, self.config.events_per_append):
             self._store.append_many(chunk)
         self._carry.save(segment, model_id, result.tracker)
         self._store.append(

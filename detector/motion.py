@@ -86,3 +86,39 @@ class MotionFilter:
                 self._cv2.fillPoly(counted, [points], 0)
             self._counted = counted
         return self._counted
+
+
+@dataclass(frozen=True, slots=True)
+class MotionSample:
+    at_s: float
+    changed: float
+    """The fraction of the picture that changed (``MotionFilter.changed``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    start_s: float
+    end_s: float
+    peak: float
+
+
+def activity(
+    samples: Sequence[MotionSample], min_changed: float, join_s: float = 2.0
+) -> list[Activity]:
+    """Spans of motion (pure): samples at or over ``min_changed``, each lasting until the
+    next sample, joined when less than ``join_s`` of stillness lies between them. The
+    first sample of a stream is left out: the background model has nothing to compare
+    it with."""
+    out: list[Activity] = []
+    ordered = sorted(samples, key=lambda s: s.at_s)[1:]
+    following_of = [*ordered[1:], None] if ordered else []
+    for sample, following in zip(ordered, following_of, strict=True):
+        if sample.changed < min_changed:
+            continue
+        end = sample.at_s if following is None else following.at_s
+        last = out[-1] if out else None
+        if last is not None and sample.at_s - last.end_s < join_s:
+            out[-1] = Activity(last.start_s, max(last.end_s, end), max(last.peak, sample.changed))
+        else:
+            out.append(Activity(sample.at_s, end, sample.changed))
+    return out

@@ -57,6 +57,32 @@ class CameraEvent(Event):
     camera_id: UUID
 
 
+Days = Annotated[float, Field(gt=0, le=36500)]
+Gigabytes = Annotated[float, Field(gt=0)]
+
+
+class RetentionTier(StrEnum):
+    """What a segment holds, for retention: an alert review item, only detections, or
+    neither (continuous footage). Higher tiers may be kept longer."""
+
+    ALERT = "alert"
+    DETECTION = "detection"
+    CONTINUOUS = "continuous"
+
+
+class RetentionTiers(BaseModel):
+    """A camera's limits per tier. Footage of a tier is kept at least as long as footage
+    of the tiers below it; a size is that tier's own budget."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alert_days: Days | None = None
+    alert_max_gb: Gigabytes | None = None
+    detection_days: Days | None = None
+    detection_max_gb: Gigabytes | None = None
+    continuous_max_gb: Gigabytes | None = None
+
+
 class CameraConfigured(CameraEvent):
     """Shared shape of CameraAdded and CameraUpdated: the camera's whole configuration."""
 
@@ -74,6 +100,8 @@ class CameraConfigured(CameraEvent):
     """This camera's own age limit (else RETENTION_DAYS)."""
     retention_max_gb: Annotated[float, Field(gt=0)] | None = None
     """This camera's own size limit (on top of RETENTION_MAX_GB for all cameras)."""
+    retention_tiers: RetentionTiers | None = None
+    """How much longer footage with review items is kept (else the RETENTION_* tiers)."""
 
 
 class CameraAdded(CameraConfigured):
@@ -207,6 +235,8 @@ class RetentionPurged(SegmentEvent):
     path: Text
     bytes_freed: NonNegativeInt
     reason: PurgeReason
+    tier: RetentionTier | None = None
+    """What the segment held when it was chosen (None: not chosen by the policy)."""
 
 
 class SegmentTranscoded(SegmentEvent):
@@ -363,6 +393,27 @@ class DetectionJobCompleted(Event):
     elapsed_s: NonNegativeFloat
 
 
+class MotionSpan(BaseModel):
+    """A stretch of time in which the picture moved, and the most of it that did."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: AwareDatetime
+    end: AwareDatetime
+    peak: UnitFloat
+    """The largest fraction of the (unmasked) picture that changed between two samples."""
+
+
+class MotionMeasured(Event):
+    """What the motion gate measured over a recorded segment, as spans of activity (the
+    timeline's motion strip). Every job on the segment reports the same spans."""
+
+    topic: ClassVar[Topic] = Topic.DETECTIONS
+    segment_id: UUID
+    camera_id: UUID
+    spans: Annotated[tuple[MotionSpan, ...], Field(max_length=20_000)] = ()
+
+
 class DetectionJobFailed(Event):
     """A segment's analysis failed; ``final`` when it will not be retried."""
 
@@ -415,6 +466,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TrackStarted,
         TrackUpdated,
         TrackEnded,
+        MotionMeasured,
         ReviewMarked,
     )
 }

@@ -155,7 +155,7 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
         camera_deny_networks=settings.camera_deny_network_list,
         export_max_hours=settings.export_max_hours,
         export_max_bytes=int(settings.export_max_gb * 1e9),
-        alert_classes=frozenset(c.strip() for c in settings.alert_classes.split(",") if c.strip()),
+        alert_classes=settings.alert_labels,
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
 
     retention_days: float | None = Field(30, gt=0)
     retention_max_gb: float | None = Field(None, gt=0)
+    retention_alert_days: float | None = Field(90, gt=0)
+    """Footage with an alert review item is kept this long (at least RETENTION_DAYS)."""
+    retention_detection_days: float | None = Field(None, gt=0)
+    """Footage with other tracked objects (None: as continuous footage)."""
+    retention_alert_max_gb: float | None = Field(None, gt=0)
+    retention_detection_max_gb: float | None = Field(None, gt=0)
+    retention_continuous_max_gb: float | None = Field(None, gt=0)
+    """Each tier's own budget, all cameras together."""
     retention_min_free_gb: float | None = Field(1.0, ge=0)
     """Emergency floor: below this much free disk the oldest footage goes, whatever else."""
     retention_interval_s: float = Field(60.0, gt=0)
@@ -84,13 +92,13 @@ class Settings(BaseSettings):
     live_detection_fps: float = Field(1.0, gt=0, le=10)
     alert_cooldown_s: float = Field(30.0, ge=0)
     alert_cooldowns: str = ""
+    """Per-class cooldowns, e.g. ``person=30,car=120``."""
     alert_classes: str = "person,car,truck,bus,motorcycle,bicycle,dog,cat,bird,horse"
     """Classes that raise alerts (comma-separated; empty: every class detected)."""
     ui_dist: Path | None = None
     """The built web UI; default: ``ui/dist`` beside the code, when it exists."""
     demo_scene_period_s: int = Field(60, ge=10)
     """How often the demo camera's person walks in (``ronin up --demo``)."""
-    """Per-class cooldowns, e.g. ``person=30,car=120``."""
 
     segment_seconds: float = Field(900.0, ge=10, le=3600)
     hls_seconds: float = Field(1.0, ge=0.5, le=10)
@@ -99,6 +107,11 @@ class Settings(BaseSettings):
     archive_interval_s: float = Field(5.0, gt=0)
     snapshot_interval_s: float = Field(5.0, gt=0)
     lease_ttl_ms: int = Field(10_000, ge=100)
+
+    @property
+    def alert_labels(self) -> frozenset[str]:
+        """ALERT_CLASSES as a set (empty: every class alerts)."""
+        return frozenset(c.strip() for c in self.alert_classes.split(",") if c.strip())
 
     @model_validator(mode="after")
     def _networks_parse(self) -> Settings:

@@ -41,14 +41,20 @@ from detector.worker import (
     PostgresLiveCameras,
 )
 from events.archive import Archiver, EventArchive, EventLog
-from events.catalogue import Topic
+from events.catalogue import RetentionTiers, Topic
 from events.errors import ConfigurationError, RoninError, StoreUnavailable
 from events.heartbeat import WorkerHeartbeat
 from events.progress import LiveStats
 from events.store import RedisEventStore
 from infra.settings import Settings
 from ingest.camera_config.credentials import CredentialCipher
-from ingest.lifecycle.retention import PostgresStorageCatalog, RetentionConfig, RetentionWorker
+from ingest.lifecycle.retention import (
+    PostgresStorageCatalog,
+    RetentionConfig,
+    RetentionWorker,
+    gigabytes,
+    tier_limits,
+)
 from ingest.lifecycle.retention_policy import Limits, RetentionPolicy
 from ingest.lifecycle.transcode import (
     PostgresTranscodeQueue,
@@ -327,7 +333,7 @@ def run_alerts(settings: Settings) -> None:
     redis_url, _ = settings.require_urls()
     store = RedisEventStore.from_url(redis_url)
     policy = DebouncePolicy.parse(settings.alert_cooldown_s, settings.alert_cooldowns)
-    classes = frozenset(c.strip() for c in settings.alert_classes.split(",") if c.strip())
+    classes = settings.alert_labels
     worker = AlertWorker(
         store,
         settings.recordings_root,
@@ -349,10 +355,16 @@ def run_alerts(settings: Settings) -> None:
 
 
 def retention_policy(settings: Settings) -> RetentionPolicy:
-    gb = settings.retention_max_gb
+    s = settings
+    tiers = RetentionTiers(
+        alert_days=s.retention_alert_days, alert_max_gb=s.retention_alert_max_gb,
+        detection_days=s.retention_detection_days,
+        detection_max_gb=s.retention_detection_max_gb,
+        continuous_max_gb=s.retention_continuous_max_gb,
+    )  # fmt: skip
     floor = settings.retention_min_free_gb
     return RetentionPolicy(
-        limits=Limits(settings.retention_days, None if gb is None else int(gb * 1e9)),
+        limits=Limits(s.retention_days, gigabytes(s.retention_max_gb), tier_limits(tiers)),
         min_free_bytes=None if not floor else int(floor * 1e9),
     )
 
@@ -362,7 +374,7 @@ def run_retention(settings: Settings) -> None:
     store = RedisEventStore.from_url(redis_url)
     worker = RetentionWorker(
         store.append,
-        PostgresStorageCatalog(reconnecting_connection(database_url)),
+        PostgresStorageCatalog(reconnecting_connection(database_url), settings.alert_labels),
         settings.recordings_root,
         RetentionConfig(
             policy=retention_policy(settings),

@@ -34,6 +34,7 @@ from projector.readmodels import (
     cameras_projection,
     detections_projection,
     recordings_projection,
+    tracks,
 )
 from projector.runner import ProjectionRunner
 from tests.conftest import Servers
@@ -209,6 +210,8 @@ def test_reprocessing_with_a_second_model_keeps_the_first_models_results(
     historical(store, event_log, detector, root).step()
     project(store, database_url, archive)
     first = _detections(database_url, detector.model_id)
+    first_tracks = _tracks(database_url, detector.model_id)
+    assert first_tracks
 
     second_path = tmp_path_factory.mktemp("models") / "yolox_nano_v2.onnx"
     proto = onnx.load(str(model))
@@ -230,6 +233,24 @@ def test_reprocessing_with_a_second_model_keeps_the_first_models_results(
             "SELECT model_id, reprocess, status FROM detections.jobs ORDER BY reprocess"
         ).fetchall()
     assert jobs == [(detector.model_id, False, "done"), (second.model_id, True, "done")]
+    assert _tracks(database_url, detector.model_id) == first_tracks  # the first model's stay
+    again_tracks = _tracks(database_url, second.model_id)
+    assert sorted(again_tracks.values()) == sorted(first_tracks.values())
+    assert not set(again_tracks) & set(first_tracks)  # the second model's own tracks
+    with psycopg.connect(database_url) as conn:
+        items = {
+            m: tracks.review_items(conn, tracks.ReviewFilter(model_id=m), {"person"}, None)
+            for m in (detector.model_id, second.model_id)
+        }
+    assert [(i.start, i.labels) for i in items[detector.model_id]] == [
+        (i.start, i.labels) for i in items[second.model_id]
+    ]
+
+
+def _tracks(database_url: str, model_id: str) -> dict[UUID, tuple[str, float]]:
+    with psycopg.connect(database_url) as conn:
+        found = tracks.search(conn, tracks.TrackFilter(model_id=model_id), 1000)
+    return {t.track_id: (t.label, round(t.duration_s, 3)) for t in found}
 
 
 KILLABLE_WORKER = """

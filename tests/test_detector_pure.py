@@ -17,6 +17,7 @@ from detector.debounce import DebouncePolicy, Sighting, debounce
 from detector.frames import SamplePlan, sample_command, scaled_size
 from detector.historical import JobFilter
 from detector.live import frames_wanted, playlist_segments
+from detector.motion import Activity, MotionSample, activity
 from detector.model import (
     Candidates,
     Layout,
@@ -190,3 +191,25 @@ def test_job_filter_by_camera_and_time():
     assert JobFilter(since=segment.start + timedelta(seconds=30)).accepts(segment)
     assert not JobFilter(since=segment.end).accepts(segment)
     assert not JobFilter(until=segment.start).accepts(segment)
+
+
+def test_motion_activity_joins_moving_samples_into_spans() -> None:
+    changed = [0.9, 0.0, 0.2, 0.3, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0]  # one sample a second
+    samples = [MotionSample(float(i), c) for i, c in enumerate(changed)]
+    assert activity(samples, min_changed=0.1) == [Activity(2.0, 4.0, 0.3), Activity(8.0, 9.0, 0.5)]
+    assert activity(samples, min_changed=0.1, join_s=5.0) == [Activity(2.0, 9.0, 0.5)]
+    assert activity([], 0.1) == [] and activity(samples[:1], 0.0) == []  # the first: no baseline
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0, 1), max_size=60), st.floats(0.01, 1), st.floats(0.1, 10))
+def test_motion_spans_are_ordered_apart_and_cover_every_moving_sample(
+    changed: list[float], threshold: float, join_s: float
+) -> None:
+    samples = [MotionSample(i * 0.5, c) for i, c in enumerate(changed)]
+    spans = activity(samples, threshold, join_s)
+    assert all(a.start_s <= a.end_s for a in spans)
+    assert all(b.start_s - a.end_s >= join_s for a, b in itertools.pairwise(spans))
+    for s in samples[1:]:
+        if s.changed >= threshold:
+            assert any(a.start_s <= s.at_s <= a.end_s and a.peak >= s.changed for a in spans)

@@ -23,7 +23,9 @@ from events.catalogue import (
     CameraAdded,
     ObjectDetected,
     PurgeReason,
+    RetentionTier,
     SegmentClosed,
+    TrackEnded,
 )
 from events.store import RedisEventStore
 from ingest.lifecycle.integrity import EventInventory, Problem, SegmentRow, find_disagreements
@@ -37,12 +39,16 @@ from ingest.lifecycle.retention import (
     start_from_path,
 )
 from ingest.lifecycle.retention_policy import (
+    TIERS_LOW_TO_HIGH,
+    CoveredSpan,
     ExportFile,
     Limits,
     RetentionPolicy,
     StoredSegment,
+    TierLimits,
     plan_export_removals,
     plan_purges,
+    tiers_of,
 )
 from projector.postgres import PostgresReadModels
 from projector.readmodels import (
@@ -58,19 +64,30 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 CAMERAS = [UUID(int=1), UUID(int=2), UUID(int=3)]
 
 segment_strategy = st.builds(
-    lambda i, camera, age_h, size, closed: StoredSegment(
+    lambda i, camera, age_h, size, closed, tier: StoredSegment(
         segment_id=UUID(int=1000 + i),
         camera_id=camera,
         start=NOW - timedelta(hours=age_h),
         end=NOW - timedelta(hours=age_h) + timedelta(minutes=15),
         bytes=size,
         closed=closed,
+        tier=tier,
     ),
     st.integers(0, 10_000),
     st.sampled_from(CAMERAS),
     st.integers(0, 24 * 60),
     st.integers(1, 1000),
     st.sampled_from([True, True, True, False]),
+    st.sampled_from(list(RetentionTier)),
+)
+tiers_strategy = st.dictionaries(
+    st.sampled_from(list(RetentionTier)),
+    st.builds(
+        TierLimits,
+        max_age_days=st.none() | st.floats(0.5, 60),
+        max_bytes=st.none() | st.integers(0, 8_000),
+    ),
+    max_size=3,
 )
 segments_strategy = st.lists(segment_strategy, max_size=40, unique_by=lambda s: s.segment_id)
 policy_strategy = st.builds(
@@ -79,6 +96,7 @@ policy_strategy = st.builds(
         Limits,
         max_age_days=st.none() | st.floats(0.5, 60),
         max_bytes=st.none() | st.integers(0, 20_000),
+        tiers=tiers_strategy,
     ),
     per_camera=st.dictionaries(
         st.sampled_from(CAMERAS),
@@ -86,6 +104,7 @@ policy_strategy = st.builds(
             Limits,
             max_age_days=st.none() | st.floats(0.5, 60),
             max_bytes=st.none() | st.integers(0, 5_000),
+            tiers=tiers_strategy,
         ),
         max_size=2,
     ),
@@ -114,23 +133,40 @@ def test_the_policy_keeps_exactly_the_newest_footage_under_the_limits(
 
     for camera in CAMERAS:
         own = [s for s in kept if s.camera_id == camera]
-        days = policy.age_limit(camera)
-        if days is not None:
-            assert all(s.end > NOW - timedelta(days=days) for s in own)
+        for s in own:
+            days = policy.age_limit(camera, s.tier)
+            assert days is None or s.end > NOW - timedelta(days=days)
         limit = policy.per_camera.get(camera, Limits()).max_bytes
         if limit is not None:
             assert not over(own, limit, [s for s in opened if s.camera_id == camera])
+        for tier in RetentionTier:
+            budget = policy.tier_budget(camera, tier)
+            if budget is not None:
+                charged = [s for s in opened if s.camera_id == camera and s.tier == tier]
+                assert not over([s for s in own if s.tier == tier], budget, charged)
+    for tier in RetentionTier:
+        budget = policy.tier_budget(None, tier)
+        if budget is not None:
+            charged = [s for s in opened if s.tier == tier]
+            assert not over([s for s in kept if s.tier == tier], budget, charged)
     if policy.limits.max_bytes is not None:
         assert not over(kept, policy.limits.max_bytes, opened)
     for p in purges:
-        if p.reason is PurgeReason.SIZE:  # oldest first within the camera's footage
+        rank = TIERS_LOW_TO_HIGH.index(p.segment.tier)
+        if p.reason is PurgeReason.SIZE:  # oldest first within the camera's tier
             assert all(
-                s.start >= p.segment.start for s in kept if s.camera_id == p.segment.camera_id
+                s.start >= p.segment.start
+                for s in kept
+                if s.camera_id == p.segment.camera_id and s.tier == p.segment.tier
             )
-        if p.reason is PurgeReason.EMERGENCY:  # oldest first, everywhere
-            assert all(s.start >= p.segment.start for s in kept)
+        if p.reason is PurgeReason.EMERGENCY:  # lowest tier, oldest first, everywhere
+            assert all(
+                TIERS_LOW_TO_HIGH.index(s.tier) > rank
+                or (s.tier == p.segment.tier and s.start >= p.segment.start)
+                for s in kept
+            )
         if p.reason is PurgeReason.AGE:  # chosen by age only when too old
-            days = policy.age_limit(p.segment.camera_id)
+            days = policy.age_limit(p.segment.camera_id, p.segment.tier)
             assert days is not None and p.segment.end <= NOW - timedelta(days=days)
     if policy.min_free_bytes is not None and free is not None:
         freed = free + sum(p.segment.bytes for p in purges)
@@ -159,6 +195,54 @@ def test_size_limit_takes_oldest_first_across_cameras() -> None:
         (1, PurgeReason.EMERGENCY),
         (2, PurgeReason.EMERGENCY),
     ]
+
+
+def test_a_higher_tier_is_kept_at_least_as_long_as_the_tiers_below_it() -> None:
+    alert, detection, continuous = (
+        RetentionTier.ALERT,
+        RetentionTier.DETECTION,
+        RetentionTier.CONTINUOUS,
+    )
+    policy = RetentionPolicy(Limits(max_age_days=7, tiers={alert: TierLimits(30)}))
+    assert [policy.age_limit(CAMERAS[0], t) for t in (continuous, detection, alert)] == [7, 7, 30]
+    shorter = RetentionPolicy(Limits(max_age_days=7, tiers={alert: TierLimits(1)}))
+    assert shorter.age_limit(CAMERAS[0], alert) == 7  # never less than continuous footage
+    own = RetentionPolicy(
+        Limits(max_age_days=7, tiers={alert: TierLimits(30)}),
+        per_camera={CAMERAS[1]: Limits(max_age_days=2, tiers={detection: TierLimits(10)})},
+    )
+    assert [own.age_limit(CAMERAS[1], t) for t in (continuous, detection, alert)] == [2, 10, 30]
+    forever = RetentionPolicy(Limits(max_age_days=None, tiers={alert: TierLimits(3)}))
+    assert forever.age_limit(CAMERAS[0], alert) is None
+
+
+def test_each_segment_takes_the_highest_tier_of_the_items_over_it() -> None:
+    def at(minutes: float) -> datetime:
+        return NOW + timedelta(minutes=minutes)
+
+    segments = [
+        StoredSegment(UUID(int=i), CAMERAS[0], at(10 * i), at(10 * i + 10), 1) for i in range(4)
+    ]
+    spans = [
+        CoveredSpan(CAMERAS[0], at(12), at(13), alert=False),
+        CoveredSpan(CAMERAS[0], at(15), at(21), alert=True),  # over segments 1 and 2
+        CoveredSpan(CAMERAS[0], at(29), at(30), alert=False),  # ends where segment 3 starts
+        CoveredSpan(CAMERAS[1], at(0), at(40), alert=True),  # another camera
+    ]
+    tiers = tiers_of(segments, spans)
+    assert [tiers[s.segment_id] for s in segments] == [
+        RetentionTier.CONTINUOUS, RetentionTier.ALERT, RetentionTier.ALERT,
+        RetentionTier.CONTINUOUS,
+    ]  # fmt: skip
+    budget = RetentionPolicy(Limits(tiers={RetentionTier.CONTINUOUS: TierLimits(max_bytes=0)}))
+    tiered = [StoredSegment(**{**_fields(s), "tier": tiers[s.segment_id]}) for s in segments]
+    assert [p.segment.segment_id.int for p in plan_purges(tiered, budget, NOW)] == [0, 3]
+    squeezed = plan_purges(tiered, RetentionPolicy(min_free_bytes=3), NOW, free_bytes=0)
+    assert [p.segment.segment_id.int for p in squeezed] == [0, 1, 3]  # continuous first
+
+
+def _fields(s: StoredSegment) -> dict[str, object]:
+    return {name: getattr(s, name) for name in s.__slots__}
 
 
 def test_reconciliation_plan_and_paths() -> None:
@@ -263,6 +347,50 @@ def test_the_worker_brings_storage_under_the_limit_and_read_models_match(
     with psycopg.connect(database_url) as conn:  # detections go with their footage
         left = conn.execute("SELECT segment_id FROM detections.detections").fetchall()
     assert left == [(events[9].segment_id,)]
+
+
+def track_in(segment: SegmentClosed, label: str) -> TrackEnded:
+    return TrackEnded(
+        track_id=uuid4(), camera_id=segment.camera_id, segment_id=segment.segment_id,
+        model_id="m", label=label, start=segment.start, last_seen=segment.end,
+        best_detection_id=uuid4(), best_at=segment.start, best_confidence=0.8,
+        best_box=BoundingBox(x1=0.1, y1=0.1, x2=0.2, y2=0.2), sightings=3,
+    )  # fmt: skip
+
+
+def test_alert_footage_outlives_continuous_footage_and_the_audit_names_the_tier(
+    store: RedisEventStore, archive: EventArchive, database_url: str, camera: UUID, tmp_path: Path
+) -> None:
+    template = tmp_path / "template.mp4"
+    make_segment_file(template)
+    two_days_ago = NOW - timedelta(days=2)
+    starts = [two_days_ago + timedelta(minutes=10 * i) for i in range(3)] + [NOW]
+    plain, seen, alerted, fresh = copies_of(
+        template, tmp_path, "Door", camera, starts, (2.0, 320, 180, 10.0)
+    )
+    store.append_many([plain, seen, alerted, fresh])
+    store.append_many([track_in(seen, "dog"), track_in(alerted, "person")])
+    project(store, database_url, archive)
+    policy = RetentionPolicy(
+        Limits(max_age_days=1, tiers={RetentionTier.ALERT: TierLimits(max_age_days=30)})
+    )
+    worker = RetentionWorker(
+        store.append,
+        PostgresStorageCatalog(psycopg.connect(database_url), alert_labels={"person"}),
+        tmp_path,
+        RetentionConfig(policy=policy, grace_s=0),
+        clock=lambda: NOW,
+    )
+    purges = worker.apply_policy()
+    assert [p.segment.path for p in purges] == [plain.path, seen.path]
+    project(store, database_url, archive)
+    rows, files = disk_and_rows_agree(tmp_path, database_url)
+    assert rows == files == {alerted.path, fresh.path}
+    with psycopg.connect(database_url) as conn:
+        audit = conn.execute(
+            "SELECT path, reason, tier FROM recordings.purges ORDER BY path"
+        ).fetchall()
+    assert audit == [(plain.path, "age", "continuous"), (seen.path, "age", "detection")]
 
 
 def detection_in(segment: SegmentClosed) -> ObjectDetected:

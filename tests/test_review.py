@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from api.app import ApiConfig, create_app
 from api.auth import Users
 from events.archive import EventArchive, EventLog
-from events.catalogue import BoundingBox, TrackEnded
+from events.catalogue import BoundingBox, DetectionJobStarted, TrackEnded
 from events.store import RedisEventStore
 from projector.postgres import PostgresReadModels
-from projector.readmodels import detections_projection
+from projector.readmodels import detections_projection, tracks
 from projector.runner import ProjectionRunner
 from tests.conftest import Servers
 from tests.factories import T0
@@ -111,3 +111,26 @@ def test_overlapping_tracks_are_one_item_with_a_severity_and_marks_are_per_user(
     assert client.post("/api/review/reviewed", headers=alice, json=unmark).status_code == 202
     project(store, database_url)
     assert not [i for i in client.get("/api/review", headers=alice).json() if i["reviewed"]]
+
+
+def test_a_jobs_next_run_replaces_its_tracks_and_leaves_other_models_alone(
+    store: RedisEventStore, database_url: str
+) -> None:
+    segment = uuid4()
+    old = track(DOOR, "person", 0, 20).model_copy(update={"segment_id": segment})
+    other = old.model_copy(update={"track_id": uuid4(), "model_id": "other"})
+    store.append_many([old, other])
+    project(store, database_url)
+    redone = DetectionJobStarted(
+        job_id=uuid4(), segment_id=segment, camera_id=DOOR, segment_start=T0, model_id="m",
+        attempt=2,
+    )  # fmt: skip
+    new = old.model_copy(update={"track_id": uuid4(), "last_seen": T0 + timedelta(seconds=18)})
+    store.append_many([redone, new])
+    project(store, database_url)
+    with psycopg.connect(database_url) as conn:
+        found = tracks.search(conn, tracks.TrackFilter(), 100)
+    assert {(t.track_id, t.model_id) for t in found} == {
+        (new.track_id, "m"),
+        (other.track_id, "other"),
+    }

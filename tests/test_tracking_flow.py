@@ -20,7 +20,7 @@ from events.archive import EventArchive, EventLog
 from events.catalogue import BoundingBox, Zone, ZoneConfig
 from events.store import RedisEventStore
 from projector.postgres import PostgresReadModels
-from projector.readmodels import detections_projection
+from projector.readmodels import detections_projection, motion
 from projector.readmodels.tracks import TrackFilter, search
 from projector.runner import ProjectionRunner
 from tests.detection_support import Scene, require_model, scene_clip, segment_for
@@ -78,6 +78,12 @@ def test_a_person_standing_still_for_20_s_is_one_track_of_20_s(
     with psycopg.connect(database_url) as conn:
         assert search(conn, TrackFilter(zone="porch"), 10)
         assert not search(conn, TrackFilter(zone="lawn"), 10)
+        moved = motion.between(conn, segment.camera_id, T0, T0 + timedelta(seconds=35))
+    # the motion strip shows the arrival, not the stillness (the departure uncovers a
+    # background the gate still remembers, so it may not count as motion)
+    spans = [((m.start_at - T0).total_seconds(), (m.end_at - T0).total_seconds()) for m in moved]
+    assert spans and 4.5 <= spans[0][0] <= 5.5 and spans[0][1] <= 7.0, spans
+    assert not [s for s in spans if s[1] > 7.0 and s[0] < 24.0], spans
 
 
 def test_a_track_goes_on_across_a_segment_boundary(

@@ -24,7 +24,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -38,20 +38,25 @@ from events.catalogue import (
     Event,
     PurgeReason,
     RetentionPurged,
+    RetentionTier,
+    RetentionTiers,
     SegmentClosed,
 )
 from ingest.lifecycle.retention_policy import (
+    CoveredSpan,
     ExportFile,
     Limits,
     Purge,
     RetentionPolicy,
     StoredSegment,
+    TierLimits,
     plan_export_removals,
     plan_purges,
+    tiers_of,
 )
 from ingest.probe import ProbeFailed, probe
 from ingest.segment_store import closed_event, segment_id_for
-from projector.readmodels import cameras, purges, segments
+from projector.readmodels import cameras, purges, segments, tracks
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +73,21 @@ class StorageCatalog(Protocol):
 
 
 class PostgresStorageCatalog:
-    def __init__(self, conn: psycopg.Connection) -> None:
-        self._conn = conn
+    """``alert_labels``: the classes whose review items are alerts (ALERT_CLASSES)."""
+
+    def __init__(self, conn: psycopg.Connection, alert_labels: Collection[str] = ()) -> None:
+        self._conn, self._alert_labels = conn, alert_labels
 
     def segments(self) -> list[StoredSegment]:
-        return [
+        """Every recorded segment, each with its tier (from the review items over it)."""
+        stored = [
             StoredSegment(r.segment_id, r.camera_id, r.start_at, r.end_at, r.bytes, r.path)
             for r in segments.all_segments(self._conn)
         ]
+        items = tracks.review_items(self._conn, tracks.ReviewFilter(), self._alert_labels, None)
+        spans = [CoveredSpan(i.camera_id, i.start, i.end, i.alert) for i in items]
+        tier = tiers_of(stored, spans)
+        return [replace(s, tier=tier[s.segment_id]) for s in stored]
 
     def purged_paths(self) -> set[str]:
         return purges.purged_paths(self._conn)
@@ -86,12 +98,27 @@ class PostgresStorageCatalog:
     def camera_limits(self) -> dict[UUID, Limits]:
         return {
             c.camera_id: Limits(
-                c.retention_days,
-                None if c.retention_max_gb is None else int(c.retention_max_gb * 1e9),
+                c.retention_days, gigabytes(c.retention_max_gb), tier_limits(c.tiers())
             )
             for c in cameras.all_cameras(self._conn)
-            if c.retention_days is not None or c.retention_max_gb is not None
+            if c.retention_days is not None
+            or c.retention_max_gb is not None
+            or c.retention_tiers is not None
         }
+
+
+def gigabytes(value: float | None) -> int | None:
+    return None if value is None else int(value * 1e9)
+
+
+def tier_limits(tiers: RetentionTiers) -> dict[RetentionTier, TierLimits]:
+    """The policy's per-tier limits from a camera's (or the settings') configuration."""
+    t = tiers
+    return {
+        RetentionTier.ALERT: TierLimits(t.alert_days, gigabytes(t.alert_max_gb)),
+        RetentionTier.DETECTION: TierLimits(t.detection_days, gigabytes(t.detection_max_gb)),
+        RetentionTier.CONTINUOUS: TierLimits(None, gigabytes(t.continuous_max_gb)),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +303,7 @@ class RetentionWorker:
         policy = replace(self.config.policy, per_camera=self._catalog.camera_limits())
         purges = plan_purges(segments, policy, self._clock(), self._disk_free(self.root))
         for purge in purges:
-            self.purge(purge.segment, purge.reason)
+            self.purge(purge.segment, purge.reason, tier=purge.segment.tier)
         self._age_out_auxiliary()
         if purges:
             freed = sum(p.segment.bytes for p in purges)
@@ -284,7 +311,11 @@ class RetentionWorker:
         return purges
 
     def purge(
-        self, segment: StoredSegment, reason: PurgeReason, bytes_freed: int | None = None
+        self,
+        segment: StoredSegment,
+        reason: PurgeReason,
+        bytes_freed: int | None = None,
+        tier: RetentionTier | None = None,
     ) -> None:
         """The event, then the file (see the module docstring for why in this order)."""
         self._append(
@@ -294,6 +325,7 @@ class RetentionWorker:
                 path=segment.path,
                 bytes_freed=segment.bytes if bytes_freed is None else bytes_freed,
                 reason=reason,
+                tier=tier,
             )
         )
         self._append(DetectionsPurged(segment_id=segment.segment_id, camera_id=segment.camera_id))

@@ -7,8 +7,8 @@ call. Nothing outside a read model's module writes SQL against its tables.
   the ``recordings`` schema (recordings topic).
 - :mod:`.detections`, :mod:`.jobs` and :mod:`.tracks`: every detection (per model),
   every detection job, every tracked object (:mod:`.tracks`) and review marks
-  (:mod:`.reviews`), in the ``detections`` schema
-  (detections topic).
+  (:mod:`.reviews`) and when the picture moved (:mod:`.motion`), in the ``detections``
+  schema (detections topic).
 - :mod:`.alerts`: every alert raised, with its snapshot.
 - ``analytics_recordings`` / ``analytics_detections``: DuckDB copies for the charts.
 
@@ -27,6 +27,7 @@ from projector.readmodels import (
     cameras,
     detections,
     jobs,
+    motion,
     purges,
     reviews,
     segments,
@@ -77,7 +78,7 @@ def detections_projection(name: str = "detections", with_jobs: bool = True) -> P
     parts = [(detections.TABLES, detections.HANDLERS)]
     if with_jobs:
         parts += [(jobs.TABLES, jobs.HANDLERS), (tracks.TABLES, tracks.HANDLERS),
-                  (reviews.TABLES, reviews.HANDLERS)]  # fmt: skip
+                  (reviews.TABLES, reviews.HANDLERS), (motion.TABLES, motion.HANDLERS)]  # fmt: skip
     return _projection(name, Topic.DETECTIONS, *parts)
 
 

@@ -24,6 +24,7 @@ from events.catalogue import (
     Event,
     RecordingStarted,
     RecordingStopped,
+    RetentionTiers,
     ZoneConfig,
 )
 from projector.postgres import fetch
@@ -50,10 +51,18 @@ class CameraRow:
     zone_config: str | None = None
     """Its zones and masks (``ZoneConfig`` as JSON; None: none set)."""
 
+    retention_tiers: str | None = None
+    """Its limits per retention tier (``RetentionTiers`` as JSON; None: the defaults)."""
+
     def zones(self) -> ZoneConfig:
         if self.zone_config is None:
             return ZoneConfig()
         return ZoneConfig.model_validate_json(self.zone_config)
+
+    def tiers(self) -> RetentionTiers:
+        if self.retention_tiers is None:
+            return RetentionTiers()
+        return RetentionTiers.model_validate_json(self.retention_tiers)
 
 
 CAMERAS = table_of(CameraRow, "cameras", key=("camera_id",))
@@ -74,6 +83,9 @@ def _configured(event: Event) -> Sequence[RowOp]:
         "updated_at": event.occurred_at,
         "retention_days": event.retention_days,
         "retention_max_gb": event.retention_max_gb,
+        "retention_tiers": None
+        if event.retention_tiers is None
+        else event.retention_tiers.model_dump_json(),
     }
     if isinstance(event, CameraUpdated):  # keep the status ingest reported
         return [Patch(CAMERAS, (event.camera_id,), values)]

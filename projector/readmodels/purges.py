@@ -22,6 +22,8 @@ class PurgeRow:
     bytes_freed: BigInt
     reason: str
     purged_at: datetime
+    tier: str | None = None
+    """What the segment held (alert, detection, continuous) when the policy chose it."""
 
 
 PURGES = table_of(
@@ -40,6 +42,7 @@ def _purged(event: Event) -> Sequence[RowOp]:
         "bytes_freed": event.bytes_freed,
         "reason": event.reason.value,
         "purged_at": event.occurred_at,
+        "tier": None if event.tier is None else event.tier.value,
     }
     return [Upsert(PURGES, row)]
 

@@ -3,7 +3,9 @@
 A track that goes on across segment boundaries is reported by each segment's job under
 one ``track_id``; each report is cumulative (start, best sighting and count so far), so
 the track is its latest piece, with ``ended`` once any piece says so. A redone job
-rewrites its own piece only, and a purged segment takes its pieces with it. Live tracks
+replaces its own pieces only (its start sweeps them: a reprocessing whose tracks came
+out differently leaves none of the old ones), and a purged segment takes its pieces
+with it. Live tracks
 have the one piece ``live``. Lives in the ``detections`` schema.
 """
 
@@ -17,6 +19,7 @@ from uuid import UUID
 import psycopg
 
 from events.catalogue import (
+    DetectionJobStarted,
     DetectionsPurged,
     Event,
     TrackEnded,
@@ -53,6 +56,9 @@ class TrackPieceRow:
     zones: str
     """The zones it entered, comma-separated, in the order it entered them."""
     in_required_zone: bool
+    source: str = ""
+    """``{model_id}/{piece}``: the job that reported it, so that job's next run (a retry,
+    a reprocessing) replaces its pieces rather than adding to them."""
 
     @property
     def duration_s(self) -> float:
@@ -64,6 +70,7 @@ TRACKS = table_of(
     indexes=(
         "CREATE INDEX tracks_camera_time ON {table} (camera_id, model_id, start)",
         "CREATE INDEX tracks_piece ON {table} (piece)",
+        "CREATE INDEX tracks_source ON {table} (source)",
     ),
 )  # fmt: skip
 TABLES = (TRACKS,)
@@ -93,7 +100,13 @@ def _reported(event: Event) -> Sequence[RowOp]:
         "zones": ",".join(event.zones),
         "in_required_zone": event.in_required_zone,
     }
+    row["source"] = f"{event.model_id}/{row['piece']}"
     return [Upsert(TRACKS, row)]
+
+
+def _job_started(event: Event) -> Sequence[RowOp]:
+    assert isinstance(event, DetectionJobStarted)
+    return [DeleteWhere(TRACKS, "source", f"{event.model_id}/{event.segment_id}")]
 
 
 def _purged(event: Event) -> Sequence[RowOp]:
@@ -105,6 +118,7 @@ HANDLERS: dict[type[Event], Callable[[Event], Sequence[RowOp]]] = {
     TrackStarted: _reported,
     TrackUpdated: _reported,
     TrackEnded: _reported,
+    DetectionJobStarted: _job_started,
     DetectionsPurged: _purged,
 }
 
@@ -131,7 +145,7 @@ WITH latest AS (
     SELECT DISTINCT ON (track_id) track_id, piece, camera_id, model_id, label, start, last_seen,
            best_detection_id, best_at, best_confidence, best_x1, best_y1, best_x2, best_y2,
            stationary, sightings,
-           bool_or(ended) OVER (PARTITION BY track_id) AS ended, zones, in_required_zone
+           bool_or(ended) OVER (PARTITION BY track_id) AS ended, zones, in_required_zone, source
     FROM detections.tracks
     WHERE (model_id = %s OR %s::text IS NULL) AND (camera_id = %s OR %s::uuid IS NULL)
       AND (camera_id = ANY(%s) OR %s::uuid[] IS NULL) AND (label = %s OR %s::text IS NULL)
@@ -229,11 +243,11 @@ LIMIT %s
 
 
 def review_items(
-    conn: psycopg.Connection, where: ReviewFilter, alert_labels: Collection[str], limit: int,
-    merge_s: float = 10.0,
+    conn: psycopg.Connection, where: ReviewFilter, alert_labels: Collection[str],
+    limit: int | None, merge_s: float = 10.0,
 ) -> list[ReviewItemRow]:  # fmt: skip
-    """Newest first. ``alert_labels`` are the classes that make an item an alert (empty:
-    every class)."""
+    """Newest first (all of them when ``limit`` is None). ``alert_labels`` are the
+    classes that make an item an alert (empty: every class)."""
     visible = None if where.visible is None else list(where.visible)
     w, labels = where, list(alert_labels) or None
     return fetch(

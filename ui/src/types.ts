@@ -15,6 +15,16 @@ export interface Camera {
   status_changed_at: string | null;
   retention_days: number | null;
   retention_max_gb: number | null;
+  retention_tiers: RetentionTiers | null;
+}
+
+/** Longer limits for footage with review items; null fields take the defaults. */
+export interface RetentionTiers {
+  alert_days: number | null;
+  alert_max_gb: number | null;
+  detection_days: number | null;
+  detection_max_gb: number | null;
+  continuous_max_gb: number | null;
 }
 
 export interface ConnectionAnswer {
@@ -59,6 +69,7 @@ export interface DayTimeline {
   model_id: string | null;
   markers: Marker[];
   tracks: TrackBar[];
+  motion?: { start: string; end: string; peak: number }[];
 }
 
 export interface TrackBar {

@@ -15,6 +15,7 @@ const LOADED: Loaded = {
   segments: [{ id: "s1", start: DAY.start + 8 * HOUR, end: DAY.start + 20 * HOUR, open: false }],
   markers: [{ label: "person", start: DAY.start + 14 * HOUR, end: DAY.start + 14.1 * HOUR, count: 4, confidence: 0.9 }],
   tracks: [],
+  motion: [],
 };
 const TRACKED: Loaded = {
   ...LOADED,
@@ -34,6 +35,19 @@ function show(view: View = FULL, loaded: Loaded = LOADED) {
 const at = (x: number, view: View = FULL) => view.start + (x / view.width) * (view.end - view.start);
 
 describe("Timeline", () => {
+  it("draws when the picture moved where it moved, darker where more did", () => {
+    const moved = [
+      { start: DAY.start + 6 * HOUR, end: DAY.start + 6.5 * HOUR, peak: 0.01 },
+      { start: DAY.start + 12 * HOUR, end: DAY.start + 12 * HOUR + 1000, peak: 0.5 },
+    ];
+    show(FULL, { ...LOADED, motion: moved });
+    const [quiet, busy] = screen.getAllByTestId("motion");
+    expect(quiet.style.left).toBe("250px");
+    expect(parseFloat(quiet.style.width)).toBeCloseTo(20.83, 1); // half an hour
+    expect(busy.style.width).toBe("2px"); // a second still shows
+    expect(Number(busy.style.opacity)).toBeGreaterThan(Number(quiet.style.opacity));
+  });
+
   it("plays from the moment clicked and clears the selection", () => {
     const { bar, onPlay, onSelect } = show();
     fireEvent.mouseDown(bar, { clientX: 500 });

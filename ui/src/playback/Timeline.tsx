@@ -3,6 +3,7 @@ import { Icon } from "../components/Icon";
 import { clock, labelColour, percent, shortTime } from "../format";
 import { type View, lanes, pan, ticks, timeToX, xToTime, zoom } from "../timeline";
 import type { Loaded, Range } from "./model";
+import { MotionStrip } from "./MotionStrip";
 
 interface Props {
   loaded: Loaded | null;
@@ -18,7 +19,8 @@ interface Props {
 
 const CLICK_PX = 5; // a press that moves less than this is a click, not a drag
 
-/** The day's segments, detection markers, selection and playhead on a zoomable bar:
+/** The day's segments, motion, tracked objects (or detection markers), selection and
+ * playhead on a zoomable bar:
  * click to play, drag to select, wheel to zoom (shift+wheel to pan). */
 export function Timeline({ loaded, view, caption, selection, playhead, bar, onPlay, onSelect, onView }: Props) {
   const drag = useRef<{ x: number; t: number } | null>(null);
@@ -69,6 +71,7 @@ export function Timeline({ loaded, view, caption, selection, playhead, bar, onPl
                 <div key={s.id} className={s.open ? "segment-bar open" : "segment-bar"} data-testid="segment" title={s.open ? "recording now" : undefined} style={{ left: x1, width: Math.max(1, x2 - x1) }} />
               ) : null;
             })}
+            <MotionStrip motion={loaded.motion} view={view} />
             {loaded.tracks.map((k, i) => {
               const w = Math.max(3, x(k.end) - x(k.start));
               return x(k.start) + w >= 0 && x(k.start) <= view.width ? (

@@ -1,8 +1,9 @@
 import { type FormEvent, useState } from "react";
 import type { Api } from "../api";
 import type { Camera, ConnectionAnswer } from "../types";
+import { RetentionFields, type RetentionForm, retentionBody } from "./RetentionFields";
 
-interface Form {
+interface Form extends RetentionForm {
   name: string;
   rtsp_url: string;
   username: string;
@@ -10,13 +11,11 @@ interface Form {
   group: string;
   enabled: boolean;
   detection_enabled: boolean;
-  retention_days: string;
-  retention_max_gb: string;
 }
 
 const EMPTY: Form = {
   name: "", rtsp_url: "rtsp://", username: "", password: "", group: "", enabled: true,
-  detection_enabled: true, retention_days: "", retention_max_gb: "",
+  detection_enabled: true, retention_days: "", retention_max_gb: "", alert_days: "", detection_days: "",
 };
 
 function formOf(c: Camera): Form {
@@ -24,10 +23,12 @@ function formOf(c: Camera): Form {
     name: c.name, rtsp_url: c.rtsp_url, username: "", password: "", group: c.group ?? "",
     enabled: c.enabled, detection_enabled: c.detection_enabled,
     retention_days: c.retention_days?.toString() ?? "", retention_max_gb: c.retention_max_gb?.toString() ?? "",
+    alert_days: c.retention_tiers?.alert_days?.toString() ?? "",
+    detection_days: c.retention_tiers?.detection_days?.toString() ?? "",
   };
 }
 
-function body(form: Form, position: number) {
+function body(form: Form, position: number, camera: Camera | null) {
   return {
     name: form.name.trim(),
     rtsp_url: form.rtsp_url.trim(),
@@ -37,8 +38,7 @@ function body(form: Form, position: number) {
     position,
     enabled: form.enabled,
     detection_enabled: form.detection_enabled,
-    retention_days: form.retention_days ? Number(form.retention_days) : null,
-    retention_max_gb: form.retention_max_gb ? Number(form.retention_max_gb) : null,
+    ...retentionBody(form, camera?.retention_tiers ?? null),
     skip_test: false,
   };
 }
@@ -71,8 +71,8 @@ export function CameraForm({ api, camera, position, onDone }: { api: Api; camera
     setBusy("save");
     setError(null);
     try {
-      if (camera) await api.put(`/api/cameras/${camera.camera_id}`, body(form, camera.position));
-      else await api.post("/api/cameras", body(form, position));
+      if (camera) await api.put(`/api/cameras/${camera.camera_id}`, body(form, camera.position, camera));
+      else await api.post("/api/cameras", body(form, position, null));
       onDone();
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
@@ -92,9 +92,8 @@ export function CameraForm({ api, camera, position, onDone }: { api: Api; camera
       {camera?.has_credentials && <p className="muted small">Credentials are stored (never shown). Type the user name to keep them; leave the password empty to keep it.</p>}
       <div className="row">
         <label>Group<input name="group" value={form.group} onChange={set("group")} placeholder="Outside" /></label>
-        <label>Keep days<input name="retention_days" type="number" min="0.1" step="0.1" value={form.retention_days} onChange={set("retention_days")} placeholder="default" /></label>
-        <label>Max GB<input name="retention_max_gb" type="number" min="0.1" step="0.1" value={form.retention_max_gb} onChange={set("retention_max_gb")} placeholder="none" /></label>
       </div>
+      <RetentionFields form={form} set={set} />
       <div className="row checks">
         <label className="check"><input type="checkbox" checked={form.enabled} onChange={set("enabled")} /> Recording on</label>
         <label className="check"><input type="checkbox" checked={form.detection_enabled} onChange={set("detection_enabled")} /> Detection on</label>
