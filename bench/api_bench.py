@@ -87,7 +87,7 @@ def fill(url: str, days: int, detections: int) -> tuple[str, date]:
             f"INSERT INTO detections.jobs ({', '.join(row)}) VALUES ({marks})", list(row.values())
         )
         cur.execute("ANALYZE")
-        Users(conn).add("bench", "bench password 1", is_admin=True)
+        Users(conn).add("bench", "bench password 1", role="admin")
     return str(camera), (start + timedelta(days=days // 2)).date()
 
 
@@ -135,7 +135,7 @@ def measure(args: argparse.Namespace, data: Path, redis_url: str, database_url: 
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _up(base), 60, "api")
+        wait_until(lambda: server_up(base), 60, "api")
         client = httpx.Client(base_url=base, timeout=30)
         token = client.post(
             "/api/auth/login", json={"username": "bench", "password": "bench password 1"}
@@ -186,7 +186,7 @@ def measure(args: argparse.Namespace, data: Path, redis_url: str, database_url: 
             api.wait()
 
 
-def _up(base: str) -> bool:
+def server_up(base: str) -> bool:
     try:
         return httpx.get(f"{base}/api/health", timeout=1).status_code in (200, 503)
     except httpx.HTTPError:

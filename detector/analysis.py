@@ -151,7 +151,7 @@ def unmasked(found: Sequence[ObjectDetected], zones: ZoneConfig) -> list[ObjectD
     return [d for d in found if not masked(d.box, zones.object_masks)]
 
 
-class _SegmentTracks:
+class SegmentTracks:
     """The tracker over one segment: frames in, track reports out, what goes on at the end."""
 
     def __init__(
@@ -223,7 +223,7 @@ def analyse_segment(
     plan = SamplePlan(fps=config.fps, width=width, height=height)
     zones = zones or ZoneConfig()
     motion = MotionFilter(config.motion, zones.motion_masks)
-    tracks = _SegmentTracks(
+    tracks = SegmentTracks(
         segment, detector.model_id, config.tracking, carried or TrackerState(), zones
     )
     result = AnalysisResult()

@@ -7,7 +7,7 @@ take the same lock to swap its fresh schema in without losing a concurrent write
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, LiteralString, TypeVar, cast
 
@@ -63,14 +63,19 @@ def reconnecting_connection(url: str) -> psycopg.Connection[Any]:
 
 
 def fetch(
-    conn: psycopg.Connection, row: type[T], query: LiteralString, params: Sequence[object] = ()
+    conn: psycopg.Connection,
+    row: type[T],
+    query: LiteralString,
+    params: Sequence[object] | Mapping[str, object] = (),
 ) -> list[T]:
     """A read model's rows, each a ``row`` (a dataclass) filled by column name: none while
     the projector has not created the table yet; a lost connection is StoreUnavailable.
     Ends its transaction. Only a read model's own module calls it."""
     try:
         with conn.cursor(row_factory=class_row(row)) as cur:
-            rows = cur.execute(query, params).fetchall()
+            # planned for these values each time: read-model queries take optional
+            # filters (``x = %s OR %s IS NULL``), which a generic prepared plan scans for
+            rows = cur.execute(query, params, prepare=False).fetchall()
         conn.commit()
         return rows
     except psycopg.errors.UndefinedTable:

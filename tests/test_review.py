@@ -134,3 +134,27 @@ def test_a_jobs_next_run_replaces_its_tracks_and_leaves_other_models_alone(
         (new.track_id, "m"),
         (other.track_id, "other"),
     }
+
+
+def test_an_item_longer_than_the_window_asked_for_comes_back_whole(
+    store: RedisEventStore, database_url: str
+) -> None:
+    """Items are grouped from the tracks near the range asked for; a chain of
+    overlapping tracks reaching far outside it still comes back as the one item it is,
+    and the newest items are found however far back they lie."""
+    minute = 60.0
+    chain = [track(DOOR, "car", 9 * minute * i, 9 * minute * i + 10 * minute) for i in range(20)]
+    old = track(DOOR, "dog", -5 * 86400, -5 * 86400 + 30)  # five days before
+    store.append_many([*chain, old])
+    project(store, database_url)
+    whole = (chain[0].track_id, chain[0].start, chain[-1].last_seen, 20)
+    with psycopg.connect(database_url) as conn:
+        inside = T0 + timedelta(hours=2)
+        [item] = tracks.review_items(
+            conn, tracks.ReviewFilter(start=inside, end=inside + timedelta(minutes=1)), {}, 10
+        )
+        assert (item.item_id, item.start, item.end, item.tracks) == whole
+        newest = tracks.review_items(conn, tracks.ReviewFilter(), {}, 10)
+        assert [(i.item_id, i.tracks) for i in newest] == [(whole[0], 20), (old.track_id, 1)]
+        [only] = tracks.review_items(conn, tracks.ReviewFilter(), {}, 1)
+        assert (only.item_id, only.start, only.tracks) == (whole[0], whole[1], 20)

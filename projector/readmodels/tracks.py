@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import psycopg
@@ -71,6 +71,8 @@ TRACKS = table_of(
         "CREATE INDEX tracks_camera_time ON {table} (camera_id, model_id, start)",
         "CREATE INDEX tracks_piece ON {table} (piece)",
         "CREATE INDEX tracks_source ON {table} (source)",
+        "CREATE INDEX tracks_camera_seen ON {table} (camera_id, last_seen)",
+        "CREATE INDEX tracks_in_view ON {table} USING gist (tstzrange(start, last_seen, '[]'))",
     ),
 )  # fmt: skip
 TABLES = (TRACKS,)
@@ -204,20 +206,32 @@ class ReviewFilter:
     end: datetime | None = None
 
 
-_REVIEW_SQL = """
+_SCOPE = """(model_id = %(model)s OR %(model)s::text IS NULL)
+      AND (camera_id = %(camera)s OR %(camera)s::uuid IS NULL)
+      AND (camera_id = ANY(%(visible)s) OR %(visible)s::uuid[] IS NULL)"""
+_IN_VIEW = "tstzrange(start, last_seen, '[]')"
+"""When a track was in view (the expression the GiST index is on)."""
+_WINDOW = _IN_VIEW + " && tstzrange(%(lower)s::timestamptz, %(upper)s::timestamptz, '[)')"
+"""In view during ``[lower, upper)`` (a NULL bound: unbounded), by the index."""
+
+_REVIEW_SQL = (
+    """
 WITH latest AS (
     SELECT DISTINCT ON (track_id) track_id, camera_id, label, start, last_seen, zones,
            in_required_zone, best_detection_id, best_at, best_confidence
     FROM detections.tracks
-    WHERE (model_id = %s OR %s::text IS NULL) AND (camera_id = %s OR %s::uuid IS NULL)
-      AND (camera_id = ANY(%s) OR %s::uuid[] IS NULL)
+    WHERE """
+    + _SCOPE
+    + " AND "
+    + _WINDOW
+    + """
     ORDER BY track_id, last_seen DESC
 ), reach AS (
     SELECT *, max(last_seen) OVER (PARTITION BY camera_id ORDER BY start, track_id
                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reached
     FROM latest
 ), grouped AS (
-    SELECT *, sum(CASE WHEN reached IS NULL OR start > reached + make_interval(secs => %s)
+    SELECT *, sum(CASE WHEN reached IS NULL OR start > reached + make_interval(secs => %(merge)s)
                   THEN 1 ELSE 0 END) OVER (PARTITION BY camera_id ORDER BY start, track_id)
               AS grp
     FROM reach
@@ -226,20 +240,72 @@ WITH latest AS (
            min(start) AS start, max(last_seen) AS "end",
            array_agg(DISTINCT label ORDER BY label) AS labels,
            coalesce(string_agg(nullif(zones, ''), ','), '') AS zones,
-           bool_or((label = ANY(%s) OR %s::text[] IS NULL) AND in_required_zone) AS alert,
+           bool_or((label = ANY(%(alerting)s) OR %(alerting)s::text[] IS NULL)
+                   AND in_required_zone) AS alert,
            count(*) AS tracks,
            (array_agg(best_detection_id ORDER BY best_confidence DESC))[1] AS best_detection_id,
            (array_agg(best_at ORDER BY best_confidence DESC))[1] AS best_at
     FROM grouped GROUP BY camera_id, grp
 )
 SELECT * FROM items
-WHERE ("end" >= %s OR %s::timestamptz IS NULL) AND (start < %s OR %s::timestamptz IS NULL)
-  AND (%s = ANY(labels) OR %s::text IS NULL)
-  AND (%s = ANY(string_to_array(zones, ',')) OR %s::text IS NULL)
-  AND (alert = %s OR %s::bool IS NULL)
+WHERE ("end" >= %(start)s OR %(start)s::timestamptz IS NULL)
+  AND (start < %(end)s OR %(end)s::timestamptz IS NULL)
+  AND (%(label)s = ANY(labels) OR %(label)s::text IS NULL)
+  AND (%(zone)s = ANY(string_to_array(zones, ',')) OR %(zone)s::text IS NULL)
+  AND (alert = %(alert)s OR %(alert)s::bool IS NULL)
 ORDER BY start DESC
-LIMIT %s
+LIMIT %(limit)s
 """
+)
+
+_CUT_SQL = (
+    """
+SELECT EXISTS (  -- a track ending before the window would join an item inside it
+    SELECT 1 FROM detections.tracks p
+    WHERE """
+    + _SCOPE.replace("model_id", "p.model_id").replace("camera_id", "p.camera_id")
+    + " AND tstzrange(p.start, p.last_seen, '[]')"
+    + """ && tstzrange(%(lower)s::timestamptz,
+                         %(lower)s::timestamptz + make_interval(secs => %(merge)s), '[)')
+      AND EXISTS (
+        SELECT 1 FROM detections.tracks x
+        WHERE x.camera_id = p.camera_id AND x.model_id = p.model_id
+          AND x.last_seen < %(lower)s
+          AND x.last_seen >= p.start - make_interval(secs => %(merge)s)
+          AND NOT EXISTS (SELECT 1 FROM detections.tracks y
+                          WHERE y.track_id = x.track_id AND y.last_seen >= %(lower)s))
+) AND %(lower)s::timestamptz IS NOT NULL AS lower_cut, EXISTS (
+    -- a track starting after the window would join an item inside it
+    SELECT 1 FROM detections.tracks p
+    WHERE """
+    + _SCOPE.replace("model_id", "p.model_id").replace("camera_id", "p.camera_id")
+    + " AND tstzrange(p.start, p.last_seen, '[]')"
+    + """ && tstzrange(%(upper)s::timestamptz - make_interval(secs => %(merge)s),
+                %(upper)s::timestamptz, '[)')
+      AND (p.last_seen >= %(lower)s OR %(lower)s::timestamptz IS NULL)
+      AND EXISTS (
+        SELECT 1 FROM detections.tracks z
+        WHERE z.camera_id = p.camera_id AND z.model_id = p.model_id AND z.start >= %(upper)s
+          AND z.start <= p.last_seen + make_interval(secs => %(merge)s))
+) AND %(upper)s::timestamptz IS NOT NULL AS upper_cut
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Cuts:
+    lower_cut: bool
+    upper_cut: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Newest:
+    newest: datetime | None
+    oldest: datetime | None
+
+
+_WIDEN_FIRST = timedelta(hours=1)
+_WIDEN_TIMES = 12  # 1 h, 2 h, 4 h ... about 170 days; then the whole history
 
 
 def review_items(
@@ -247,15 +313,61 @@ def review_items(
     limit: int | None, merge_s: float = 10.0,
 ) -> list[ReviewItemRow]:  # fmt: skip
     """Newest first (all of them when ``limit`` is None). ``alert_labels`` are the
-    classes that make an item an alert (empty: every class)."""
-    visible = None if where.visible is None else list(where.visible)
-    w, labels = where, list(alert_labels) or None
-    return fetch(
-        conn, ReviewItemRow, _REVIEW_SQL,
-        (w.model_id, w.model_id, w.camera_id, w.camera_id, visible, visible, merge_s,
-         labels, labels, w.start, w.start, w.end, w.end, w.label, w.label, w.zone, w.zone,
-         w.alert, w.alert, limit),
+    classes that make an item an alert (empty: every class).
+
+    Items are grouped from the tracks near what is asked only (a day of 100,000 tracks,
+    not all of them), and exactly: the window of tracks widens until no item crosses its
+    edges (a chain of overlapping tracks longer than the window). Without a time range,
+    the newest day is tried first, then eight times as far back, until ``limit`` items
+    are found or the history ends."""
+    params: dict[str, object] = {
+        "model": where.model_id, "camera": where.camera_id,
+        "visible": None if where.visible is None else list(where.visible), "merge": merge_s,
+        "alerting": list(alert_labels) or None, "start": where.start, "end": where.end,
+        "label": where.label, "zone": where.zone, "alert": where.alert, "limit": limit,
+    }  # fmt: skip
+    if where.start is not None or where.end is not None or limit is None:
+        return _exact(conn, params, where.start, where.end, merge_s)
+    [span] = fetch(
+        conn, _Newest,
+        "SELECT max(start) AS newest, min(last_seen) AS oldest FROM detections.tracks WHERE "
+        + _SCOPE,
+        params,
     )  # fmt: skip
+    if span.newest is None or span.oldest is None:
+        return []
+    back = timedelta(days=1)
+    while True:
+        lower = span.newest - back
+        if lower <= span.oldest:
+            return _exact(conn, params, None, None, merge_s)
+        rows = _exact(conn, {**params, "start": lower}, lower, None, merge_s)
+        if len([r for r in rows if r.start >= lower]) >= limit:
+            return rows
+        back *= 8
+
+
+def _exact(
+    conn: psycopg.Connection,
+    params: dict[str, object],
+    lower: datetime | None,
+    upper: datetime | None,
+    merge_s: float,
+) -> list[ReviewItemRow]:
+    """The items overlapping ``params``' range, from the tracks in ``[lower, upper)``
+    widened until no item is cut by an edge."""
+    margin = _WIDEN_FIRST
+    for _ in range(_WIDEN_TIMES):
+        window = {**params, "lower": lower, "upper": upper}
+        [cuts] = fetch(conn, _Cuts, _CUT_SQL, window)
+        if not cuts.lower_cut and not cuts.upper_cut:
+            return fetch(conn, ReviewItemRow, _REVIEW_SQL, window)
+        if cuts.lower_cut and lower is not None:
+            lower -= margin
+        if cuts.upper_cut and upper is not None:
+            upper += margin
+        margin *= 2
+    return fetch(conn, ReviewItemRow, _REVIEW_SQL, {**params, "lower": None, "upper": None})
 
 
 @dataclass(frozen=True, slots=True)
