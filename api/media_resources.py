@@ -16,6 +16,7 @@ _KINDS = (
     (re.compile(rf"^/api/segments/{_UUID}/video$"), "segment"),
     (re.compile(rf"^/api/alerts/{_UUID}/snapshot$"), "snapshot"),
     (re.compile(rf"^/api/exports/{_UUID}/download$"), "export"),
+    (re.compile(rf"^/api/tracks/{_UUID}/thumbnail$"), "thumbnail"),
 )
 
 LIVE_TOKEN_S = 300

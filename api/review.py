@@ -9,7 +9,8 @@ entered a zone the camera requires for alerts (anywhere, when it requires none),
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Literal
 from uuid import UUID
 
@@ -18,11 +19,20 @@ from pydantic import BaseModel, Field
 
 from api.deps import SIGNED_IN, Connection, CurrentUser, EventStoreDep, ensure_visible
 from events.catalogue import ReviewMarked
-from projector.readmodels import jobs, reviews, tracks
+from projector.readmodels import jobs, reviews, segments, tracks
 
 router = APIRouter(prefix="/api/review", tags=["review"])
 
 Severity = Literal["alert", "detection"]
+
+
+class Preview(BaseModel):
+    """A short clip of the item: ``segment_id``'s video from ``start_s`` to ``end_s``
+    (a media fragment, ``#t=start,end``, plays just that)."""
+
+    segment_id: UUID
+    start_s: float
+    end_s: float
 
 
 class ReviewItem(BaseModel):
@@ -37,6 +47,10 @@ class ReviewItem(BaseModel):
     best_detection_id: UUID
     best_at: datetime
     """The moment of its clearest sighting (where Playback opens)."""
+    thumbnail_url: str
+    """The object of that sighting, cropped from the recording."""
+    preview: Preview | None
+    """Where its first seconds are recorded (None: not on disk any more)."""
     reviewed: bool
 
 
@@ -45,14 +59,51 @@ class Marks(BaseModel):
     reviewed: bool = True
 
 
-def _item(row: tracks.ReviewItemRow, reviewed: set[UUID]) -> ReviewItem:
+PREVIEW_S = 10.0
+"""The longest preview clip."""
+_BEFORE_S = 1.0
+
+
+def _item(row: tracks.ReviewItemRow, reviewed: set[UUID], preview: Preview | None) -> ReviewItem:
     zones = list(dict.fromkeys(z for z in row.zones.split(",") if z))
     return ReviewItem(
         item_id=row.item_id, camera_id=row.camera_id, start=row.start, end=row.end,
         labels=row.labels, zones=zones, severity="alert" if row.alert else "detection",
         tracks=row.tracks, best_detection_id=row.best_detection_id, best_at=row.best_at,
+        thumbnail_url=f"/api/tracks/{row.best_track_id}/thumbnail", preview=preview,
         reviewed=row.item_id in reviewed,
     )  # fmt: skip
+
+
+def preview_of(
+    item: tracks.ReviewItemRow, recorded: Sequence[segments.SegmentRow]
+) -> Preview | None:
+    """The clip of an item (pure): from a second before it starts, up to PREVIEW_S, in
+    the one segment that holds its start (or the first that holds any of it)."""
+    begin = item.start - timedelta(seconds=_BEFORE_S)
+    for s in recorded:
+        if s.end_at > begin and s.start_at < item.end:
+            start_s = max(0.0, (begin - s.start_at).total_seconds())
+            end_s = min((item.end - s.start_at).total_seconds(), start_s + PREVIEW_S)
+            length = (s.end_at - s.start_at).total_seconds()
+            return Preview(segment_id=s.segment_id, start_s=start_s, end_s=min(end_s, length))
+    return None
+
+
+def _previews(conn: Connection, rows: Sequence[tracks.ReviewItemRow]) -> dict[UUID, Preview]:
+    """Each item's clip, from one query of segments per camera."""
+    out: dict[UUID, Preview] = {}
+    by_camera: dict[UUID, list[tracks.ReviewItemRow]] = {}
+    for row in rows:
+        by_camera.setdefault(row.camera_id, []).append(row)
+    for camera_id, items in by_camera.items():
+        first = min(i.start for i in items) - timedelta(seconds=_BEFORE_S)
+        recorded = segments.overlapping(conn, camera_id, first, max(i.end for i in items))
+        for item in items:
+            clip = preview_of(item, recorded)
+            if clip is not None:
+                out[item.item_id] = clip
+    return out
 
 
 @router.get("", response_model=list[ReviewItem], **SIGNED_IN)
@@ -82,7 +133,8 @@ def review_items(
     wanted = limit if reviewed is None else 1000  # filtered below: read enough
     rows = tracks.review_items(conn, where, request.app.state.config.alert_classes, wanted)
     marked = reviews.reviewed_among(conn, user.username, [r.item_id for r in rows])
-    items = [_item(r, marked) for r in rows]
+    clips = _previews(conn, rows)
+    items = [_item(r, marked, clips.get(r.item_id)) for r in rows]
     if reviewed is not None:
         items = [i for i in items if i.reviewed == reviewed]
     return items[:limit]

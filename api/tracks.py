@@ -1,21 +1,27 @@
 """Tracked objects: what was in view, from when to when, still or moving.
 
-``GET /api/tracks`` searches them by camera, class, zone entered, time window (a track
+``GET /api/tracks/{id}/thumbnail`` is the object at its best sighting, cropped from the
+recording. ``GET /api/tracks`` searches them by camera, class, zone entered, time window (a track
 matches when it was in view during it), least duration and model ("people who stayed
 longer than 30 s in the driveway last week"), keeping to the cameras the user may see.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
-from api.deps import SIGNED_IN, Connection, CurrentUser, ensure_visible
+from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, Media, ensure_visible
+from api.recordings import segment_file
 from events.catalogue import BoundingBox
-from projector.readmodels import jobs, tracks
+from events.errors import MediaError
+from ingest.stills import Crop, cut_still
+from projector.readmodels import jobs, segments, tracks
 
 router = APIRouter(prefix="/api", tags=["detections"])
 
@@ -76,3 +82,36 @@ def list_tracks(
         min_duration_s=min_duration_s, zone=zone,
     )  # fmt: skip
     return [track_out(row) for row in tracks.search(conn, where, limit)]
+
+
+@router.get("/tracks/{track_id}/thumbnail", response_class=FileResponse, **MEDIA)
+def track_thumbnail(
+    track_id: UUID, request: Request, grant: Media, conn: Connection
+) -> FileResponse:
+    """The object at its best sighting, cropped from the recording (a JPEG 320 px wide,
+    cut when first asked for, then kept with the snapshots)."""
+    found = tracks.track(conn, track_id)
+    if found is None or not grant.opens(f"thumbnail:{track_id}", found.camera_id):
+        raise HTTPException(404, "no such tracked object")
+    root: Path = request.app.state.storage_root
+    source, offset_s = _recording_at(conn, root, found.camera_id, found.best_at)
+    crop = Crop(found.best_x1, found.best_y1, found.best_x2, found.best_y2).padded()
+    target = root / ".snapshots" / "tracks" / f"{found.best_detection_id}.jpg"
+    try:
+        cut_still(source, offset_s, crop, target)
+    except MediaError as e:
+        raise HTTPException(404, str(e)) from e
+    return FileResponse(target, media_type="image/jpeg")
+
+
+def _recording_at(
+    conn: Connection, root: Path, camera_id: UUID, at: datetime
+) -> tuple[Path, float]:
+    """The file that holds the camera's footage at ``at``, and the offset in it."""
+    closed = segments.overlapping(conn, camera_id, at, at + timedelta(milliseconds=1))
+    if closed:
+        return segment_file(root, closed[0].path), (at - closed[0].start_at).total_seconds()
+    growing = segments.open_segment(conn, camera_id)
+    if growing is not None and growing.start_at <= at:
+        return segment_file(root, growing.path), (at - growing.start_at).total_seconds()
+    raise HTTPException(404, "no recording of that moment (purged, or never recorded)")

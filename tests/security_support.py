@@ -19,7 +19,7 @@ from api.app import ApiConfig, create_app
 from api.auth import Users
 from api.exports import ExportJob
 from events.archive import EventArchive, EventLog
-from events.catalogue import AlertRaised, BoundingBox, ObjectDetected
+from events.catalogue import AlertRaised, BoundingBox, ObjectDetected, TrackEnded
 from events.store import RedisEventStore
 from projector.postgres import PostgresReadModels
 from projector.readmodels import (
@@ -46,6 +46,7 @@ class World:
     hidden_segment: UUID
     hidden_alert: UUID
     hidden_export: UUID
+    hidden_track: UUID
 
     def login(self, username: str, password: str) -> dict[str, str]:
         answer = self.client.post(
@@ -70,8 +71,8 @@ def fold(store: RedisEventStore, database_url: str) -> None:
                              PostgresReadModels(conn), "t").step()  # fmt: skip
 
 
-def _footage(store: RedisEventStore, name: str) -> tuple[UUID, UUID, UUID]:
-    """A camera with a segment, a detection and an alert: their ids."""
+def _footage(store: RedisEventStore, name: str) -> tuple[UUID, UUID, UUID, UUID]:
+    """A camera with a segment, a detection, a tracked object and an alert: their ids."""
     added = camera_added(name)
     segment = segment_closed(added.camera_id)
     detection = ObjectDetected(
@@ -85,8 +86,14 @@ def _footage(store: RedisEventStore, name: str) -> tuple[UUID, UUID, UUID]:
         label="person", confidence=0.9, detected_at=detection.detected_at,
         snapshot_path=f"{name}/snapshot.jpg",
     )  # fmt: skip
-    store.append_many([added, segment, detection, alert])
-    return added.camera_id, segment.segment_id, alert.alert_id
+    tracked = TrackEnded(
+        track_id=uuid4(), camera_id=added.camera_id, segment_id=segment.segment_id,
+        model_id="yolox_nano", label="person", start=detection.detected_at,
+        last_seen=detection.detected_at, best_detection_id=detection.detection_id,
+        best_at=detection.detected_at, best_confidence=0.9, best_box=detection.box, sightings=1,
+    )  # fmt: skip
+    store.append_many([added, segment, detection, tracked, alert])
+    return added.camera_id, segment.segment_id, alert.alert_id, tracked.track_id
 
 
 def make_world(
@@ -96,8 +103,8 @@ def make_world(
     tmp_path: Path,
     **config: object,
 ) -> Iterator[World]:
-    seen, _, _ = _footage(store, "Door")
-    hidden, hidden_segment, hidden_alert = _footage(store, "Garden")
+    seen, _, _, _ = _footage(store, "Door")
+    hidden, hidden_segment, hidden_alert, hidden_track = _footage(store, "Garden")
     fold(store, database_url)
     with psycopg.connect(database_url) as conn:
         Users(conn).add("admin", ADMIN_PASSWORD, role="admin")
@@ -109,7 +116,9 @@ def make_world(
                            jwt_secret=SECRET, storage_root=tmp_path / "storage",
                            **config)  # type: ignore[arg-type]  # fmt: skip
     with TestClient(create_app(api_config)) as client:
-        yield World(client, seen, hidden, hidden_segment, hidden_alert, export.export_id)
+        yield World(
+            client, seen, hidden, hidden_segment, hidden_alert, export.export_id, hidden_track
+        )
 
 
 @dataclass

@@ -17,7 +17,6 @@ from detector.debounce import DebouncePolicy, Sighting, debounce
 from detector.frames import SamplePlan, sample_command, scaled_size
 from detector.historical import JobFilter
 from detector.live import frames_wanted, playlist_segments
-from detector.motion import Activity, MotionSample, activity
 from detector.model import (
     Candidates,
     Layout,
@@ -29,6 +28,7 @@ from detector.model import (
     select,
     yolox_grid,
 )
+from detector.motion import Activity, MotionSample, activity
 from events.errors import MediaError
 from tests.factories import T0, segment_closed
 

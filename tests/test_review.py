@@ -3,11 +3,14 @@ items with a severity, marked reviewed per user, and kept to the cameras a user 
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
+import cv2
+import numpy as np
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -15,10 +18,10 @@ from fastapi.testclient import TestClient
 from api.app import ApiConfig, create_app
 from api.auth import Users
 from events.archive import EventArchive, EventLog
-from events.catalogue import BoundingBox, DetectionJobStarted, TrackEnded
+from events.catalogue import BoundingBox, DetectionJobStarted, SegmentClosed, TrackEnded
 from events.store import RedisEventStore
 from projector.postgres import PostgresReadModels
-from projector.readmodels import detections_projection, tracks
+from projector.readmodels import detections_projection, recordings_projection, tracks
 from projector.runner import ProjectionRunner
 from tests.conftest import Servers
 from tests.factories import T0
@@ -56,6 +59,7 @@ def client(servers: Servers, database_url: str, tmp_path: Path) -> Iterator[Test
     config = ApiConfig(
         servers.redis_url, database_url, tmp_path / "none.duckdb", [],
         jwt_secret="test-secret-" + "r" * 40, alert_classes=frozenset({"person"}),
+        storage_root=tmp_path / "recordings",
     )  # fmt: skip
     with TestClient(create_app(config)) as test_client:
         yield test_client
@@ -158,3 +162,54 @@ def test_an_item_longer_than_the_window_asked_for_comes_back_whole(
         assert [(i.item_id, i.tracks) for i in newest] == [(whole[0], 20), (old.track_id, 1)]
         [only] = tracks.review_items(conn, tracks.ReviewFilter(), {}, 1)
         assert (only.item_id, only.start, only.tracks) == (whole[0], whole[1], 20)
+
+
+def test_an_item_has_a_thumbnail_cut_from_the_recording_and_a_preview_clip(
+    client: TestClient, store: RedisEventStore, database_url: str, tmp_path: Path
+) -> None:
+    root = client.app.state.storage_root  # type: ignore[attr-defined]
+    relative = "Door/2026-11-24/08-00-00.mp4"
+    (root / relative).parent.mkdir(parents=True)
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i",
+         "testsrc2=size=640x360:rate=10:duration=30", "-c:v", "libx264", "-preset",
+         "ultrafast", "-g", "10", "-y", str(root / relative)],
+        check=True,
+    )  # fmt: skip
+    segment = SegmentClosed(
+        segment_id=uuid4(), camera_id=DOOR, path=relative, start=T0,
+        end=T0 + timedelta(seconds=30), duration_s=30, bytes=(root / relative).stat().st_size,
+        video_codec="h264", width=640, height=360, fps=10,
+    )  # fmt: skip
+    seen = track(DOOR, "person", 12, 20)
+    store.append_many([segment, seen])
+    project(store, database_url)
+    with psycopg.connect(database_url) as conn, psycopg.connect(database_url) as archive:
+        runner = ProjectionRunner(recordings_projection(), store,
+                                  EventLog(store, EventArchive(archive)),
+                                  PostgresReadModels(conn), "t")  # fmt: skip
+        while runner.step():
+            pass
+        runner.release()
+    bob = login(client, "bob")
+    [item] = client.get("/api/review", headers=bob).json()
+    assert item["preview"] == {
+        "segment_id": str(segment.segment_id),
+        "start_s": 11.0,
+        "end_s": 20.0,
+    }
+    assert item["thumbnail_url"] == f"/api/tracks/{seen.track_id}/thumbnail"
+    picture = client.get(item["thumbnail_url"], headers=bob)
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+    still = cv2.imdecode(np.frombuffer(picture.content, np.uint8), cv2.IMREAD_COLOR)
+    assert still.shape[1] == 320  # the box with room around it, 320 px wide
+    assert client.get(item["thumbnail_url"], headers=bob).content == picture.content  # kept
+    token = client.post("/api/auth/media-token", headers=bob,
+                        json={"path": item["thumbnail_url"]}).json()["access_token"]  # fmt: skip
+    assert client.get(item["thumbnail_url"], params={"token": token}).status_code == 200
+    other = client.get(f"/api/tracks/{uuid4()}/thumbnail", headers=bob)
+    assert other.status_code == 404
+    yard = track(YARD, "person", 0, 5)  # a camera bob may not see: as if it did not exist
+    store.append(yard)
+    project(store, database_url)
+    assert client.get(f"/api/tracks/{yard.track_id}/thumbnail", headers=bob).status_code == 404

@@ -192,6 +192,8 @@ class ReviewItemRow:
     tracks: int
     best_detection_id: UUID
     best_at: datetime
+    best_track_id: UUID
+    """The track of its clearest sighting (whose thumbnail shows the item)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +246,8 @@ WITH latest AS (
                    AND in_required_zone) AS alert,
            count(*) AS tracks,
            (array_agg(best_detection_id ORDER BY best_confidence DESC))[1] AS best_detection_id,
-           (array_agg(best_at ORDER BY best_confidence DESC))[1] AS best_at
+           (array_agg(best_at ORDER BY best_confidence DESC))[1] AS best_at,
+           (array_agg(track_id ORDER BY best_confidence DESC))[1] AS best_track_id
     FROM grouped GROUP BY camera_id, grp
 )
 SELECT * FROM items
@@ -328,12 +331,13 @@ def review_items(
     }  # fmt: skip
     if where.start is not None or where.end is not None or limit is None:
         return _exact(conn, params, where.start, where.end, merge_s)
-    [span] = fetch(
+    spans = fetch(
         conn, _Newest,
         "SELECT max(start) AS newest, min(last_seen) AS oldest FROM detections.tracks WHERE "
         + _SCOPE,
         params,
     )  # fmt: skip
+    span = spans[0] if spans else _Newest(None, None)  # none: no table yet
     if span.newest is None or span.oldest is None:
         return []
     back = timedelta(days=1)
@@ -359,7 +363,7 @@ def _exact(
     margin = _WIDEN_FIRST
     for _ in range(_WIDEN_TIMES):
         window = {**params, "lower": lower, "upper": upper}
-        [cuts] = fetch(conn, _Cuts, _CUT_SQL, window)
+        cuts = (fetch(conn, _Cuts, _CUT_SQL, window) or [_Cuts(False, False)])[0]
         if not cuts.lower_cut and not cuts.upper_cut:
             return fetch(conn, ReviewItemRow, _REVIEW_SQL, window)
         if cuts.lower_cut and lower is not None:
@@ -368,6 +372,16 @@ def _exact(
             upper += margin
         margin *= 2
     return fetch(conn, ReviewItemRow, _REVIEW_SQL, {**params, "lower": None, "upper": None})
+
+
+def track(conn: psycopg.Connection, track_id: UUID) -> TrackPieceRow | None:
+    """One tracked object (its latest piece), if it exists."""
+    rows = fetch(
+        conn, TrackPieceRow,
+        "SELECT * FROM detections.tracks WHERE track_id = %s ORDER BY last_seen DESC LIMIT 1",
+        (track_id,),
+    )  # fmt: skip
+    return rows[0] if rows else None
 
 
 @dataclass(frozen=True, slots=True)

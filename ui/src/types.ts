@@ -200,5 +200,7 @@ export interface ReviewItem {
   tracks: number;
   best_detection_id: string;
   best_at: string;
+  thumbnail_url: string;
+  preview: { segment_id: string; start_s: number; end_s: number } | null;
   reviewed: boolean;
 }

@@ -13,7 +13,8 @@ function item(id: string, severity: ReviewItem["severity"] = "alert"): ReviewIte
   return {
     item_id: id, camera_id: "c1", start: new Date(AT).toISOString(), end: new Date(AT + 80_000).toISOString(),
     labels: ["person"], zones: ["porch"], severity, tracks: 1, best_detection_id: "d",
-    best_at: new Date(AT + 10_000).toISOString(), reviewed: false,
+    best_at: new Date(AT + 10_000).toISOString(), thumbnail_url: `/api/tracks/t-${id}/thumbnail`,
+    preview: { segment_id: "s1", start_s: 59, end_s: 69 }, reviewed: false,
   };
 }
 
@@ -37,7 +38,8 @@ describe("Review page", () => {
   it("lists items, marks one reviewed, then all the rest", async () => {
     const post = vi.fn(async () => ({}));
     const get = vi.fn(async () => [item("a"), item("b", "detection"), item("c")]);
-    const api = { get, post } as unknown as Api;
+    const mediaUrl = vi.fn(async (path: string) => `${path}?token=t`);
+    const api = { get, post, mediaUrl } as unknown as Api;
     render(<Review api={api} cameras={[{ camera_id: "c1", name: "Door" } as Camera]} />);
     expect(await screen.findAllByTestId("review-item")).toHaveLength(3);
     expect(get).toHaveBeenCalledWith("/api/review", expect.objectContaining({ reviewed: false }));
@@ -49,5 +51,18 @@ describe("Review page", () => {
     await vi.waitFor(() => expect(screen.queryAllByTestId("review-item")).toHaveLength(0));
     expect(post).toHaveBeenLastCalledWith("/api/review/reviewed", { item_ids: ["b", "c"], reviewed: true });
     expect(screen.getByText("Nothing to review.")).toBeTruthy();
+  });
+
+  it("shows each item's thumbnail, plays its clip while pointed at, and filters by zone", async () => {
+    const get = vi.fn(async () => [item("a")]);
+    const mediaUrl = vi.fn(async (path: string) => `${path}?token=t`);
+    render(<Review api={{ get, post: vi.fn(), mediaUrl } as unknown as Api} cameras={[]} />);
+    const thumb = (await screen.findByAltText("person thumbnail")) as HTMLImageElement;
+    expect(thumb.src).toContain("/api/tracks/t-a/thumbnail?token=t");
+    fireEvent.mouseEnter(thumb.parentElement!);
+    const clip = (await screen.findByTestId("review-preview")) as HTMLVideoElement;
+    expect(clip.src).toContain("/api/segments/s1/video?token=t#t=59.0,69.0");
+    fireEvent.change(screen.getByLabelText("Zone filter"), { target: { value: "porch" } });
+    await vi.waitFor(() => expect(get).toHaveBeenLastCalledWith("/api/review", expect.objectContaining({ zone: "porch" })));
   });
 });

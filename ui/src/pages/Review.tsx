@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import type { Api } from "../api";
-import { dateTime, labelColour } from "../format";
-import { dayWindow, duration, playbackLink } from "../review";
+import { ReviewCard } from "../detections/ReviewCard";
+import { dayWindow } from "../review";
 import type { Camera, ReviewItem } from "../types";
 
 type Shown = "open" | "reviewed" | "all";
@@ -12,6 +12,7 @@ export function Review({ api, cameras }: { api: Api; cameras: Camera[] }) {
   const [camera, setCamera] = useState("");
   const [severity, setSeverity] = useState("");
   const [label, setLabel] = useState("");
+  const [zone, setZone] = useState("");
   const [shown, setShown] = useState<Shown>("open");
   const [day, setDay] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -19,9 +20,9 @@ export function Review({ api, cameras }: { api: Api; cameras: Camera[] }) {
 
   const load = useCallback(() => {
     const reviewed = shown === "all" ? null : shown === "reviewed";
-    const query = { camera_id: camera || null, severity: severity || null, label: label || null, reviewed, ...dayWindow(day) };
+    const query = { camera_id: camera || null, severity: severity || null, label: label || null, zone: zone || null, reviewed, ...dayWindow(day) };
     api.get<ReviewItem[]>("/api/review", query).then(setItems, (e) => setError(String(e.message ?? e)));
-  }, [api, camera, severity, label, shown, day]);
+  }, [api, camera, severity, label, zone, shown, day]);
 
   useEffect(() => {
     load();
@@ -55,6 +56,7 @@ export function Review({ api, cameras }: { api: Api; cameras: Camera[] }) {
             <option value="detection">Detections</option>
           </select>
           <input value={label} onChange={(e) => setLabel(e.target.value.trim())} placeholder="class" aria-label="Class filter" />
+          <input value={zone} onChange={(e) => setZone(e.target.value.trim())} placeholder="zone" aria-label="Zone filter" />
           <input type="date" value={day} onChange={(e) => setDay(e.target.value)} aria-label="Day filter" />
           <select value={shown} onChange={(e) => setShown(e.target.value as Shown)} aria-label="Reviewed filter">
             <option value="open">Not reviewed</option>
@@ -67,15 +69,7 @@ export function Review({ api, cameras }: { api: Api; cameras: Camera[] }) {
       {error && <p className="error-box">{error}</p>}
       <div className="review-list">
         {items.map((i) => (
-          <article key={i.item_id} className={`review-item ${i.severity}`} data-testid="review-item" data-item={i.item_id}>
-            <span className={`badge ${i.severity}`}>{i.severity}</span>
-            <div className="review-what">
-              <strong>{i.labels.map((l) => <span key={l}><i className="dot" style={{ background: labelColour(l) }} />{l} </span>)}</strong>
-              <span className="muted small">{names.get(i.camera_id) ?? "camera"} · {dateTime(i.start)} · {duration(i)}{i.zones.length ? ` · ${i.zones.join(", ")}` : ""}</span>
-            </div>
-            <a className="button" href={playbackLink(i)}>Play</a>
-            <button onClick={() => void mark([i.item_id], !i.reviewed)}>{i.reviewed ? "Not reviewed" : "Reviewed"}</button>
-          </article>
+          <ReviewCard key={i.item_id} api={api} item={i} camera={names.get(i.camera_id) ?? "camera"} onMark={(reviewed) => void mark([i.item_id], reviewed)} />
         ))}
         {!items.length && <p className="empty">Nothing to review.</p>}
       </div>
