@@ -4,26 +4,39 @@ the historical worker on real Redis, the tracks read model on real PostgreSQL.""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
 
+from detector.alerts import AlertsConfig, AlertWorker
 from detector.analysis import AnalysisConfig
+from detector.debounce import DebouncePolicy
 from detector.historical import HistoricalConfig, HistoricalDetector
+from detector.live import LiveConfig, LiveDetector
 from detector.model import DetectorConfig, OnnxDetector
 from detector.track_carry import TrackCarry
 from detector.tracking import Sighting, TrackerState, step
 from events.archive import EventArchive, EventLog
-from events.catalogue import BoundingBox, Zone, ZoneConfig
-from events.store import RedisEventStore
+from events.catalogue import (
+    AlertRaised,
+    BoundingBox,
+    FrameSampled,
+    Topic,
+    TrackEnded,
+    TrackEvent,
+    Zone,
+    ZoneConfig,
+)
+from events.codec import decode
+from events.store import ZERO, RedisEventStore
 from projector.postgres import PostgresReadModels
 from projector.readmodels import detections_projection, motion
-from projector.readmodels.tracks import TrackFilter, search
+from projector.readmodels.tracks import ReviewFilter, TrackFilter, review_items, search
 from projector.runner import ProjectionRunner
-from tests.detection_support import Scene, require_model, scene_clip, segment_for
+from tests.detection_support import Scene, render, require_model, scene_clip, segment_for
 from tests.factories import T0
 
 
@@ -153,3 +166,85 @@ def test_an_object_mask_over_a_spot_leaves_no_track_there(
         assert search(conn, TrackFilter(camera_id=segment.camera_id), 10) == []
         people = conn.execute("SELECT count(*) FROM detections.detections").fetchone()
     assert people == (0,)
+
+
+def live_run(
+    store: RedisEventStore, detector: OnnxDetector, root: Path, scenes: list[Scene],
+    times: list[float],
+) -> tuple[list[AlertRaised], dict[UUID, list[TrackEvent]]]:  # fmt: skip
+    """Stills rendered from real photographs at ``times`` (seconds), sampled live as the
+    HLS tap would, through the live detector and the alerts worker: the alerts raised
+    and each track's reports."""
+    import cv2
+
+    camera = uuid4()
+    live = LiveDetector(store, detector, root, "live", LiveConfig(max_age_s=3600))
+    alerts = AlertWorker(store, root, "alerts", AlertsConfig(DebouncePolicy(30)))
+    live.step()
+    alerts.step()  # both groups start at their stream's end
+    base = datetime.now(UTC) - timedelta(seconds=max(times) + 30)
+    (root / ".frames").mkdir(parents=True, exist_ok=True)
+    for t in times:
+        relative = f".frames/{t:08.2f}.jpg"
+        cv2.imwrite(str(root / relative), render(scenes, t, 640, 360))
+        store.append(FrameSampled(camera_id=camera, source_path=relative, offset_s=0,
+                                  captured_at=base + timedelta(seconds=t),
+                                  frame_number=int(t * 10)))  # fmt: skip
+    while live.step():
+        pass
+    live.step()  # nothing new: what has not been seen for a while ends
+    while alerts.step():
+        pass
+    raised = [e for m in store.read_range(Topic.ALERTS, ZERO, 1000)
+              if isinstance(e := decode(m.fields), AlertRaised)]  # fmt: skip
+    reports: dict[UUID, list[TrackEvent]] = {}
+    for m in store.read_range(Topic.DETECTIONS, ZERO, 100_000):
+        if isinstance(e := decode(m.fields), TrackEvent) and e.camera_id == camera:
+            reports.setdefault(e.track_id, []).append(e)
+    return raised, reports
+
+
+def test_a_person_who_leaves_and_returns_after_a_minute_is_two_tracks_and_two_alerts(
+    tmp_path: Path, store: RedisEventStore, detector: OnnxDetector
+) -> None:
+    scenes = [Scene("astronaut", 0.0, 20.0, 0.3, 0.1, 0.85),
+              Scene("astronaut", 80.0, 90.0, 0.4, 0.1, 0.85)]  # fmt: skip
+    times = [*range(0, 20), *range(20, 80, 5), *range(80, 90)]  # the empty scene now and then
+    raised, reports = live_run(store, detector, tmp_path, scenes, [float(t) for t in times])
+    assert [a.label for a in raised] == ["person", "person"]
+    assert raised[0].track_id != raised[1].track_id
+    assert len(reports) == 2 and all(isinstance(r[-1], TrackEnded) for r in reports.values())
+
+
+def test_a_vehicle_parked_for_five_minutes_alerts_once_and_its_track_is_stationary(
+    tmp_path: Path, store: RedisEventStore, detector: OnnxDetector
+) -> None:
+    """The live tap passes a still every second while something is tracked: 300 looks
+    at a parked motorcycle with a 30-s cooldown are one alert, not ten."""
+    scenes = [Scene("motorcycle_left", 0.0, 400.0, 0.2, 0.2, 0.6)]
+    raised, reports = live_run(store, detector, tmp_path, scenes, [float(t) for t in range(300)])
+    assert [a.label for a in raised] == ["motorcycle"]
+    [track] = reports.values()
+    assert track[-1].stationary and (track[-1].last_seen - track[0].start).total_seconds() >= 295
+
+
+def test_two_people_at_once_are_two_tracks_in_one_review_item(
+    tmp_path: Path,
+    store: RedisEventStore,
+    event_log: EventLog,
+    database_url: str,
+    detector: OnnxDetector,
+) -> None:
+    scenes = [Scene("astronaut", 5.0, 15.0, 0.02, 0.1, 0.85),
+              Scene("astronaut", 5.0, 15.0, 0.55, 0.1, 0.85)]  # fmt: skip
+    scene_clip(tmp_path / "Door/a.mp4", scenes, 20)
+    segment = segment_for(tmp_path, "Door/a.mp4", 20)
+    store.append(segment)
+    analysed(store, event_log, detector, tmp_path, 1)
+    projected(store, event_log, database_url)
+    with psycopg.connect(database_url) as conn:
+        found = search(conn, TrackFilter(camera_id=segment.camera_id), 10)
+        [item] = review_items(conn, ReviewFilter(camera_id=segment.camera_id), {"person"}, 10)
+    assert [t.label for t in found] == ["person", "person"]
+    assert sorted(round(t.best_x1, 1) for t in found) == [0.0, 0.6]
+    assert item.tracks == 2 and item.alert
