@@ -118,6 +118,7 @@ def review_items(
     start: datetime | None = None,
     end: datetime | None = None,
     reviewed: bool | None = Query(None, description="only reviewed (true) or not (false)"),
+    min_duration_s: float | None = Query(None, ge=0, description="lasted at least this long"),
     model_id: str | None = Query(None, description="default: the primary model"),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[ReviewItem]:
@@ -129,6 +130,7 @@ def review_items(
         model_id=model_id or jobs.primary_model(conn), camera_id=camera_id,
         visible=user.camera_filter(), label=label, zone=zone,
         alert=None if severity is None else severity == "alert", start=start, end=end,
+        min_duration_s=min_duration_s,
     )  # fmt: skip
     wanted = limit if reviewed is None else 1000  # filtered below: read enough
     rows = tracks.review_items(conn, where, request.app.state.config.alert_classes, wanted)

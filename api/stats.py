@@ -2,6 +2,9 @@
 
 - ``GET /api/stats/detections?days=&camera_id=&model_id=``: detections per hour and class.
 - ``GET /api/stats/storage?days=``: bytes recorded per day and camera.
+- ``GET /api/stats/tracks?days=&camera_id=&label=&zone=&min_duration_s=``: tracked objects
+  per day and class, and how long they stayed ("people who stayed over 30 s in the
+  driveway, last week").
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ import duckdb
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from api.deps import SIGNED_IN, CurrentUser, ensure_visible
+from api.deps import SIGNED_IN, Connection, CurrentUser, ensure_visible
 from events.errors import StoreUnavailable
 from projector.analytics import open_snapshot
-from projector.readmodels import detections, segments
+from projector.readmodels import detections, jobs, segments, tracks
 
 router = APIRouter(prefix="/api/stats", tags=["stats"])
 log = logging.getLogger(__name__)
@@ -29,6 +32,14 @@ class HourlyDetections(BaseModel):
     hour: datetime
     label: str
     count: int
+
+
+class DailyTracks(BaseModel):
+    day: datetime
+    label: str
+    tracks: int
+    total_s: float
+    longest_s: float
 
 
 class DailyStorage(BaseModel):
@@ -82,3 +93,30 @@ def storage_per_day(
         for r in rows
         if user.may_see(r.camera_id)
     ]
+
+
+@router.get("/tracks", response_model=list[DailyTracks], **SIGNED_IN)
+def tracks_per_day(
+    request: Request,
+    user: CurrentUser,
+    conn: Connection,
+    days: int = Query(7, ge=1, le=366),
+    camera_id: UUID | None = None,
+    label: str | None = Query(None, max_length=64),
+    zone: str | None = Query(None, max_length=64, description="entered this zone"),
+    min_duration_s: float | None = Query(None, ge=0, description="stayed at least this long"),
+    model_id: str | None = Query(None, description="default: the primary model"),
+) -> list[DailyTracks]:
+    ensure_visible(user, camera_id)
+    model_id = model_id or jobs.primary_model(conn)
+    since = datetime.now(UTC) - timedelta(days=days)
+    where = tracks.TrackFilter(
+        model_id=model_id, camera_id=camera_id, visible=user.camera_filter(), label=label,
+        min_duration_s=min_duration_s, zone=zone,
+    )  # fmt: skip
+    rows = _from_snapshot(request, lambda con: tracks.per_day(con, since, where))
+    return [
+        DailyTracks(day=r.day, label=r.label, tracks=r.tracks, total_s=r.total_s,
+                    longest_s=r.longest_s)
+        for r in rows
+    ]  # fmt: skip

@@ -19,9 +19,16 @@ from api.app import ApiConfig, create_app
 from api.auth import Users
 from events.archive import EventArchive, EventLog
 from events.catalogue import BoundingBox, DetectionJobStarted, SegmentClosed, TrackEnded
-from events.store import RedisEventStore
+from events.store import RedisEventStore, StreamId
+from projector.analytics import DuckDBReadModels
 from projector.postgres import PostgresReadModels
-from projector.readmodels import detections_projection, recordings_projection, tracks
+from projector.readmodels import (
+    analytics_projections,
+    detections_projection,
+    recordings_projection,
+    tracks,
+)
+from projector.rows import fold
 from projector.runner import ProjectionRunner
 from tests.conftest import Servers
 from tests.factories import T0
@@ -91,6 +98,10 @@ def test_overlapping_tracks_are_one_item_with_a_severity_and_marks_are_per_user(
         (["person"], "alert", 1),
         (["car", "person"], "alert", 2),
     ]
+    long_ones = client.get(
+        "/api/review", headers=alice, params={"camera_id": str(DOOR), "min_duration_s": 30}
+    ).json()
+    assert [(i["labels"], i["tracks"]) for i in long_ones] == [(["car"], 1), (["car", "person"], 2)]
     first = items[-1]
     assert first["item_id"] == str(visit[0].track_id) and first["zones"] == ["porch"]
     assert first["end"] == (T0 + timedelta(seconds=40)).isoformat().replace("+00:00", "Z")
@@ -213,3 +224,32 @@ def test_an_item_has_a_thumbnail_cut_from_the_recording_and_a_preview_clip(
     store.append(yard)
     project(store, database_url)
     assert client.get(f"/api/tracks/{yard.track_id}/thumbnail", headers=bob).status_code == 404
+
+
+def test_how_long_people_stayed_per_day_comes_from_the_duckdb_analytics(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """ "People who stayed over 30 s on the porch": the tracks' analytics copy, the same
+    events folded into DuckDB, asked through the API."""
+    stayed = track(DOOR, "person", 0, 45)  # on the porch for 45 s
+    passed = track(DOOR, "person", 100, 110)  # 10 s
+    street = track(DOOR, "person", 200, 300, required=False)  # long, but not on the porch
+    hidden = track(YARD, "person", 0, 60)  # a camera bob may not see
+    [projection] = [p for p in analytics_projections() if p.name == "analytics_detections"]
+    sink = DuckDBReadModels(tmp_path / "none.duckdb")
+    sink.ensure(projection)
+    with sink.batch(projection) as batch:
+        ops = [op for e in (stayed, passed, street, hidden) for op in projection.project(e)]
+        batch.write(fold(ops))
+        batch.set_position(StreamId(1, 0))
+    sink.close()
+    alice, bob = login(client, "alice"), login(client, "bob")
+    query = {"days": 30, "zone": "porch", "min_duration_s": 30, "model_id": "m"}
+    [day] = client.get("/api/stats/tracks", headers=alice, params=query).json()
+    assert (day["label"], day["tracks"], day["longest_s"]) == ("person", 2, 60.0)
+    [day] = client.get("/api/stats/tracks", headers=bob, params=query).json()
+    assert (day["tracks"], day["longest_s"]) == (1, 45.0)  # the door's only
+    everyone = client.get("/api/stats/tracks", headers=alice, params={"days": 30}).json()
+    assert [(d["tracks"], d["total_s"]) for d in everyone] == [(4, 45 + 10 + 100 + 60)]
+    mine = client.get("/api/stats/tracks", headers=bob, params={"days": 30}).json()
+    assert [(d["tracks"], d["total_s"]) for d in mine] == [(3, 45 + 10 + 100)]  # not the yard

@@ -10,7 +10,8 @@ call. Nothing outside a read model's module writes SQL against its tables.
   (:mod:`.reviews`) and when the picture moved (:mod:`.motion`), in the ``detections``
   schema (detections topic).
 - :mod:`.alerts`: every alert raised, with its snapshot.
-- ``analytics_recordings`` / ``analytics_detections``: DuckDB copies for the charts.
+- ``analytics_recordings`` / ``analytics_detections``: DuckDB copies for the charts
+  (segments; detections and tracks).
 
 A projection here is a schema: the tables of the modules that follow one topic. A
 changed table is never migrated; it is rebuilt by replay (see ``Projection``).
@@ -74,11 +75,12 @@ def recordings_projection(name: str = "recordings") -> Projection:
     )
 
 
-def detections_projection(name: str = "detections", with_jobs: bool = True) -> Projection:
-    parts = [(detections.TABLES, detections.HANDLERS)]
-    if with_jobs:
-        parts += [(jobs.TABLES, jobs.HANDLERS), (tracks.TABLES, tracks.HANDLERS),
-                  (reviews.TABLES, reviews.HANDLERS), (motion.TABLES, motion.HANDLERS)]  # fmt: skip
+def detections_projection(name: str = "detections", analytics: bool = False) -> Projection:
+    """Detections and tracks; for the API also jobs, review marks and motion."""
+    parts = [(detections.TABLES, detections.HANDLERS), (tracks.TABLES, tracks.HANDLERS)]
+    if not analytics:
+        parts += [(jobs.TABLES, jobs.HANDLERS), (reviews.TABLES, reviews.HANDLERS),
+                  (motion.TABLES, motion.HANDLERS)]  # fmt: skip
     return _projection(name, Topic.DETECTIONS, *parts)
 
 
@@ -100,5 +102,5 @@ def analytics_projections() -> list[Projection]:
     """The DuckDB analytics tables the ``analytics`` worker keeps."""
     return [
         recordings_projection("analytics_recordings"),
-        detections_projection("analytics_detections", with_jobs=False),
+        detections_projection("analytics_detections", analytics=True),
     ]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+import duckdb
 import psycopg
 
 from events.catalogue import (
@@ -27,6 +28,7 @@ from events.catalogue import (
     TrackStarted,
     TrackUpdated,
 )
+from projector import analytics
 from projector.postgres import fetch
 from projector.rows import DeleteWhere, RowOp, Upsert, table_of
 
@@ -206,6 +208,7 @@ class ReviewFilter:
     alert: bool | None = None
     start: datetime | None = None
     end: datetime | None = None
+    min_duration_s: float | None = None
 
 
 _SCOPE = """(model_id = %(model)s OR %(model)s::text IS NULL)
@@ -256,6 +259,7 @@ WHERE ("end" >= %(start)s OR %(start)s::timestamptz IS NULL)
   AND (%(label)s = ANY(labels) OR %(label)s::text IS NULL)
   AND (%(zone)s = ANY(string_to_array(zones, ',')) OR %(zone)s::text IS NULL)
   AND (alert = %(alert)s OR %(alert)s::bool IS NULL)
+  AND (extract(epoch FROM "end" - start) >= %(min_duration)s OR %(min_duration)s::float8 IS NULL)
 ORDER BY start DESC
 LIMIT %(limit)s
 """
@@ -328,6 +332,7 @@ def review_items(
         "visible": None if where.visible is None else list(where.visible), "merge": merge_s,
         "alerting": list(alert_labels) or None, "start": where.start, "end": where.end,
         "label": where.label, "zone": where.zone, "alert": where.alert, "limit": limit,
+        "min_duration": where.min_duration_s,
     }  # fmt: skip
     if where.start is not None or where.end is not None or limit is None:
         return _exact(conn, params, where.start, where.end, merge_s)
@@ -398,3 +403,45 @@ def cameras_of(conn: psycopg.Connection, track_ids: Collection[UUID]) -> dict[UU
         (list(track_ids),),
     )  # fmt: skip
     return {row.track_id: row.camera_id for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class DailyTracks:
+    day: datetime
+    label: str
+    tracks: int
+    total_s: float
+    """How long they were in view, all together."""
+    longest_s: float
+
+
+def per_day(
+    con: duckdb.DuckDBPyConnection, since: datetime, where: TrackFilter
+) -> list[DailyTracks]:
+    """From the analytics copy: tracked objects per day and class that match ``where``
+    (its window, least duration and zone included), with how long they stayed."""
+    w = where
+    cameras = None if w.visible is None else list(w.visible)
+    return analytics.fetch(
+        con, DailyTracks,
+        """
+        WITH latest AS (
+            SELECT DISTINCT ON (track_id) track_id, camera_id, label, start, last_seen, zones,
+                   date_diff('millisecond', start, last_seen) / 1000.0 AS seconds
+            FROM analytics_detections.tracks
+            WHERE last_seen >= ? AND (model_id = ? OR ? IS NULL)
+              AND (camera_id = ? OR ? IS NULL) AND (label = ? OR ? IS NULL)
+              AND (?::uuid[] IS NULL OR list_contains(?::uuid[], camera_id))
+            ORDER BY track_id, last_seen DESC
+        )
+        SELECT date_trunc('day', start) AS day, label, count(*) AS tracks,
+               sum(seconds) AS total_s, max(seconds) AS longest_s
+        FROM latest
+        WHERE (seconds >= ? OR ? IS NULL)
+          AND (?::text IS NULL OR list_contains(string_split(zones, ','), ?))
+          AND (start < ? OR ? IS NULL)
+        GROUP BY 1, 2 ORDER BY 1, 2
+        """,
+        [since, w.model_id, w.model_id, w.camera_id, w.camera_id, w.label, w.label, cameras,
+         cameras, w.min_duration_s, w.min_duration_s, w.zone, w.zone, w.end, w.end],
+    )  # fmt: skip

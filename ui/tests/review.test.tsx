@@ -64,5 +64,7 @@ describe("Review page", () => {
     expect(clip.src).toContain("/api/segments/s1/video?token=t#t=59.0,69.0");
     fireEvent.change(screen.getByLabelText("Zone filter"), { target: { value: "porch" } });
     await vi.waitFor(() => expect(get).toHaveBeenLastCalledWith("/api/review", expect.objectContaining({ zone: "porch" })));
+    fireEvent.change(screen.getByLabelText("Least duration filter"), { target: { value: "30" } });
+    await vi.waitFor(() => expect(get).toHaveBeenLastCalledWith("/api/review", expect.objectContaining({ zone: "porch", min_duration_s: "30" })));
   });
 });

@@ -13,6 +13,7 @@ export function Review({ api, cameras }: { api: Api; cameras: Camera[] }) {
   const [severity, setSeverity] = useState("");
   const [label, setLabel] = useState("");
   const [zone, setZone] = useState("");
+  const [longer, setLonger] = useState("");
   const [shown, setShown] = useState<Shown>("open");
   const [day, setDay] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -20,9 +21,9 @@ export function Review({ api, cameras }: { api: Api; cameras: Camera[] }) {
 
   const load = useCallback(() => {
     const reviewed = shown === "all" ? null : shown === "reviewed";
-    const query = { camera_id: camera || null, severity: severity || null, label: label || null, zone: zone || null, reviewed, ...dayWindow(day) };
+    const query = { camera_id: camera || null, severity: severity || null, label: label || null, zone: zone || null, min_duration_s: longer || null, reviewed, ...dayWindow(day) };
     api.get<ReviewItem[]>("/api/review", query).then(setItems, (e) => setError(String(e.message ?? e)));
-  }, [api, camera, severity, label, zone, shown, day]);
+  }, [api, camera, severity, label, zone, longer, shown, day]);
 
   useEffect(() => {
     load();
@@ -57,6 +58,7 @@ export function Review({ api, cameras }: { api: Api; cameras: Camera[] }) {
           </select>
           <input value={label} onChange={(e) => setLabel(e.target.value.trim())} placeholder="class" aria-label="Class filter" />
           <input value={zone} onChange={(e) => setZone(e.target.value.trim())} placeholder="zone" aria-label="Zone filter" />
+          <input type="number" min="0" value={longer} onChange={(e) => setLonger(e.target.value)} placeholder="≥ s" aria-label="Least duration filter" className="narrow" />
           <input type="date" value={day} onChange={(e) => setDay(e.target.value)} aria-label="Day filter" />
           <select value={shown} onChange={(e) => setShown(e.target.value as Shown)} aria-label="Reviewed filter">
             <option value="open">Not reviewed</option>
