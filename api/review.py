@@ -126,6 +126,8 @@ def review_items(
     ensure_visible(user, camera_id)
     if (start and start.tzinfo is None) or (end and end.tzinfo is None):
         raise HTTPException(422, "start and end need a time zone")
+    if start and end and start >= end:
+        raise HTTPException(422, "start must be before end")
     where = tracks.ReviewFilter(
         model_id=model_id or jobs.primary_model(conn), camera_id=camera_id,
         visible=user.camera_filter(), label=label, zone=zone,

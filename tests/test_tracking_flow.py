@@ -3,16 +3,18 @@ the historical worker on real Redis, the tracks read model on real PostgreSQL.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
+import numpy as np
 import psycopg
 import pytest
 
 from detector.alerts import AlertsConfig, AlertWorker
-from detector.analysis import AnalysisConfig
+from detector.analysis import AnalysisConfig, analyse_segment
 from detector.debounce import DebouncePolicy
 from detector.historical import HistoricalConfig, HistoricalDetector
 from detector.live import LiveConfig, LiveDetector
@@ -36,7 +38,15 @@ from projector.postgres import PostgresReadModels
 from projector.readmodels import detections_projection, motion
 from projector.readmodels.tracks import ReviewFilter, TrackFilter, review_items, search
 from projector.runner import ProjectionRunner
-from tests.detection_support import Scene, render, require_model, scene_clip, segment_for
+from tests.detection_support import (
+    Scene,
+    empty_scene,
+    encode_clip,
+    render,
+    require_model,
+    scene_clip,
+    segment_for,
+)
 from tests.factories import T0
 
 
@@ -166,6 +176,31 @@ def test_an_object_mask_over_a_spot_leaves_no_track_there(
         assert search(conn, TrackFilter(camera_id=segment.camera_id), 10) == []
         people = conn.execute("SELECT count(*) FROM detections.detections").fetchone()
     assert people == (0,)
+
+
+def test_a_motion_mask_over_a_flickering_corner_causes_no_inference(
+    tmp_path: Path, detector: OnnxDetector
+) -> None:
+    """A corner that never keeps still (a ticker, the camera's clock): without a mask
+    most sampled frames go to the model; masked, only the first one does."""
+
+    def flickering() -> Iterator[np.ndarray]:
+        for n in range(200):  # 20 s at 10 fps; a bright bar runs through the corner
+            frame = empty_scene(640, 360)
+            x = 480 + (n * 37) % 110
+            frame[10:70, x : x + 40] = 255
+            yield frame
+
+    encode_clip(tmp_path / "Door/a.mp4", flickering(), 640, 360, 10)
+    segment = segment_for(tmp_path, "Door/a.mp4", 20)
+    clock = ((0.7, 0.0), (1.0, 0.0), (1.0, 0.25), (0.7, 0.25))
+    bare = analyse_segment(segment, tmp_path, detector, AnalysisConfig())
+    masked = analyse_segment(
+        segment, tmp_path, detector, AnalysisConfig(), zones=ZoneConfig(motion_masks=(clock,))
+    )
+    assert bare.frames_sampled == masked.frames_sampled >= 38
+    assert bare.frames_analysed >= bare.frames_sampled * 3 // 4  # the flicker opens the gate
+    assert masked.frames_analysed == 1 and masked.events == []  # the first frame only
 
 
 def live_run(

@@ -334,6 +334,8 @@ def review_items(
         "label": where.label, "zone": where.zone, "alert": where.alert, "limit": limit,
         "min_duration": where.min_duration_s,
     }  # fmt: skip
+    if where.start is not None and where.end is not None and where.start >= where.end:
+        return []  # nothing is in view during an empty window
     if where.start is not None or where.end is not None or limit is None:
         return _exact(conn, params, where.start, where.end, merge_s)
     spans = fetch(
@@ -347,13 +349,21 @@ def review_items(
         return []
     back = timedelta(days=1)
     while True:
-        lower = span.newest - back
-        if lower <= span.oldest:
+        lower = _moved(span.newest, -back)
+        if lower is None or lower <= span.oldest:
             return _exact(conn, params, None, None, merge_s)
         rows = _exact(conn, {**params, "start": lower}, lower, None, merge_s)
         if len([r for r in rows if r.start >= lower]) >= limit:
             return rows
         back *= 8
+
+
+def _moved(moment: datetime, by: timedelta) -> datetime | None:
+    """``moment + by``, or None (unbounded) past what a datetime holds."""
+    try:
+        return moment + by
+    except OverflowError:
+        return None
 
 
 def _exact(
@@ -372,9 +382,9 @@ def _exact(
         if not cuts.lower_cut and not cuts.upper_cut:
             return fetch(conn, ReviewItemRow, _REVIEW_SQL, window)
         if cuts.lower_cut and lower is not None:
-            lower -= margin
+            lower = _moved(lower, -margin)
         if cuts.upper_cut and upper is not None:
-            upper += margin
+            upper = _moved(upper, margin)
         margin *= 2
     return fetch(conn, ReviewItemRow, _REVIEW_SQL, {**params, "lower": None, "upper": None})
 
