@@ -171,6 +171,10 @@ try {
       const found = page.locator("[data-testid=review-item]");
       return (await found.count()) > 0 ? found : null;
     }, 60_000, 2000);
+    await until("the item's thumbnail, cut from the recording", () =>
+      page.$eval("[data-testid=review-item] img", (img) => img.complete && img.naturalWidth > 0)
+        .catch(() => false), 30_000);
+    log("review thumbnail shown");
     await shot("review");
     await items.first().locator("text=Play").click();
     await until("Playback at the item's moment", () =>

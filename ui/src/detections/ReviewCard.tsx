@@ -15,12 +15,16 @@ export function ReviewCard({ api, item, camera, onMark }: { api: Api; item: Revi
   const [thumb, setThumb] = useState<string | null>(null);
   const [clip, setClip] = useState<string | null>(null);
   const [hover, setHover] = useState(false);
+  const [attempt, setAttempt] = useState(0);
 
   useEffect(() => {
     let live = true;
     api.mediaUrl(item.thumbnail_url).then((u) => live && setThumb(u), () => undefined);
     return () => { live = false; };
-  }, [api, item.thumbnail_url]);
+  }, [api, item.thumbnail_url, attempt]);
+
+  // a moment just recorded may not be on disk yet: look again a little later
+  const retry = () => { setThumb(null); if (attempt < 5) setTimeout(() => setAttempt((a) => a + 1), 3000); };
 
   useEffect(() => {
     if (!hover || !item.preview || clip) return;
@@ -34,7 +38,7 @@ export function ReviewCard({ api, item, camera, onMark }: { api: Api; item: Revi
         {hover && clip ? (
           <video src={clip} autoPlay muted playsInline data-testid="review-preview" />
         ) : thumb ? (
-          <img src={thumb} alt={`${item.labels.join(", ")} thumbnail`} loading="lazy" />
+          <img src={thumb} alt={`${item.labels.join(", ")} thumbnail`} loading="lazy" onError={retry} />
         ) : <div className="placeholder small" />}
       </div>
       <span className={`badge ${item.severity}`}>{item.severity}</span>
