@@ -19,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -120,27 +121,36 @@ def main() -> None:
         measure(args, data, redis_url, database_url)
 
 
-def measure(args: argparse.Namespace, data: Path, redis_url: str, database_url: str) -> None:
-    api = None
+@contextmanager
+def served_api(redis_url: str, database_url: str, data: Path, **env: str) -> Iterator[httpx.Client]:
+    """``ronin api`` on a free loopback port, and a client logged in as ``bench``."""
+    port = free_port()
+    environment = {"REDIS_URL": redis_url, "DATABASE_URL": database_url,
+                   "RONIN_DATA_DIR": str(data), "PATH": "/usr/bin:/bin", **env}  # fmt: skip
+    api = subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", "api", "--port", str(port)],
+        env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
-        with psycopg.connect(database_url) as conn:
-            migrate(conn)
-        console.print(f"filling {args.days} days of segments and {args.detections:,} detections")
-        camera, day = fill(database_url, args.days, args.detections)
-        port = free_port()
-        env = {"REDIS_URL": redis_url, "DATABASE_URL": database_url, "RONIN_DATA_DIR": str(data),
-               "PATH": "/usr/bin:/bin"}  # fmt: skip
-        api = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "api", "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: server_up(base), 60, "api")
-        client = httpx.Client(base_url=base, timeout=30)
+        client = httpx.Client(base_url=base, timeout=60)
         token = client.post(
             "/api/auth/login", json={"username": "bench", "password": "bench password 1"}
         ).json()["access_token"]
         client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+    finally:
+        api.terminate()
+        api.wait()
+
+
+def measure(args: argparse.Namespace, data: Path, redis_url: str, database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        migrate(conn)
+    console.print(f"filling {args.days} days of segments and {args.detections:,} detections")
+    camera, day = fill(database_url, args.days, args.detections)
+    with served_api(redis_url, database_url, data) as client:
         day_start = datetime.combine(day, datetime.min.time(), UTC)
         day_end = day_start + timedelta(days=1)
         conn = psycopg.connect(database_url)
@@ -180,10 +190,6 @@ def measure(args: argparse.Namespace, data: Path, redis_url: str, database_url: 
             table.add_row(name, f"{o50:.2f}", f"{o99:.2f}", f"{b50:.2f}", f"{b99:.2f}",
                           f"{o50 / b50:.1f}x", f"{o99 / b99:.1f}x")  # fmt: skip
         console.print(table)
-    finally:
-        if api is not None:
-            api.terminate()
-            api.wait()
 
 
 def server_up(base: str) -> bool:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,14 +24,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
-import httpx
 import psycopg
 from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api_bench import free_port, percentiles, server_up
+from api_bench import percentiles, served_api
 
 from api.auth import Users
 from detector.analysis import SegmentTracks, detection_events, unmasked
@@ -40,7 +38,7 @@ from detector.frames import SamplePlan, read_frames
 from detector.model import DetectorConfig, OnnxDetector
 from detector.tracking import TrackerConfig, TrackerState
 from events.catalogue import Zone, ZoneConfig
-from infra.embedded import stores_for, wait_until
+from infra.embedded import stores_for
 from projector.migrations import migrate
 from projector.postgres import PostgresReadModels
 from projector.readmodels import detections_projection
@@ -139,21 +137,7 @@ def review_latency(args: argparse.Namespace, data: Path, redis_url: str, url: st
         migrate(conn)
     console.print(f"filling {args.tracks:,} tracks")
     cameras = fill_tracks(url, args.tracks)
-    port = free_port()
-    env = {"REDIS_URL": redis_url, "DATABASE_URL": url, "RONIN_DATA_DIR": str(data),
-           "PATH": "/usr/bin:/bin", "ALERT_CLASSES": "person,car"}  # fmt: skip
-    api = subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "api", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: server_up(base), 60, "api")
-        client = httpx.Client(base_url=base, timeout=60)
-        token = client.post(
-            "/api/auth/login", json={"username": "bench", "password": "bench password 1"}
-        ).json()["access_token"]
-        client.headers["Authorization"] = f"Bearer {token}"
+    with served_api(redis_url, url, data, ALERT_CLASSES="person,car") as client:
         conn = psycopg.connect(url)
         day = START + timedelta(days=15)
         cases = {
@@ -183,9 +167,6 @@ def review_latency(args: argparse.Namespace, data: Path, redis_url: str, url: st
             table.add_row(name, f"{o50:.1f}", f"{o99:.1f}", f"{b50:.2f}", f"{b99:.2f}",
                           f"{o50 / b50:.0f}x", f"{o99 / b99:.0f}x")  # fmt: skip
         return table
-    finally:
-        api.terminate()
-        api.wait()
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from events.catalogue import BoundingBox, DetectionJobStarted, SegmentClosed, Tr
 from events.store import RedisEventStore, StreamId
 from projector.analytics import DuckDBReadModels
 from projector.postgres import PostgresReadModels
+from projector.projection import Projection
 from projector.readmodels import (
     analytics_projections,
     detections_projection,
@@ -48,9 +49,11 @@ def track(
     )  # fmt: skip
 
 
-def project(store: RedisEventStore, database_url: str) -> None:
+def project(
+    store: RedisEventStore, database_url: str, projection: Projection | None = None
+) -> None:
     with psycopg.connect(database_url) as conn, psycopg.connect(database_url) as archive:
-        runner = ProjectionRunner(detections_projection(), store,
+        runner = ProjectionRunner(projection or detections_projection(), store,
                                   EventLog(store, EventArchive(archive)),
                                   PostgresReadModels(conn), "t")  # fmt: skip
         while runner.step():
@@ -199,13 +202,7 @@ def test_an_item_has_a_thumbnail_cut_from_the_recording_and_a_preview_clip(
     seen = track(DOOR, "person", 12, 20)
     store.append_many([segment, seen])
     project(store, database_url)
-    with psycopg.connect(database_url) as conn, psycopg.connect(database_url) as archive:
-        runner = ProjectionRunner(recordings_projection(), store,
-                                  EventLog(store, EventArchive(archive)),
-                                  PostgresReadModels(conn), "t")  # fmt: skip
-        while runner.step():
-            pass
-        runner.release()
+    project(store, database_url, recordings_projection())
     bob = login(client, "bob")
     [item] = client.get("/api/review", headers=bob).json()
     assert item["preview"] == {
