@@ -28,6 +28,7 @@ from api.health import HealthReport, check_health
 from api.http_headers import add_security_headers
 from api.live import router as live_router
 from api.live_events import router as events_router
+from api.live_feed import LiveFeeds
 from api.recordings import router as recordings_router
 from api.review import router as review_router
 from api.sessions import router as sessions_router
@@ -109,11 +110,13 @@ def create_app(config: ApiConfig) -> FastAPI:
         app.state.connection_tests = set()
         app.state.cipher = CredentialCipher(config.encryption_key)
         app.state.storage_root = config.storage_root
+        app.state.live_feeds = LiveFeeds(config.storage_root)
         app.state.redis_url = config.redis_url
         app.state.config = config
         try:
             yield
         finally:
+            await app.state.live_feeds.close()
             pool.close()
             store.client.close()
 

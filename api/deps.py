@@ -23,6 +23,7 @@ import psycopg
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import PoolTimeout
+from starlette.requests import HTTPConnection
 
 from api.auth import AuthError, Forbidden, TokenClaims, Tokens, User
 from api.user_directory import UserDirectory
@@ -31,7 +32,7 @@ from events.store import RedisEventStore
 _bearer = HTTPBearer(auto_error=False)
 
 
-def _known(request: Request, claims: TokenClaims) -> User:
+def _known(request: HTTPConnection, claims: TokenClaims) -> User:
     """The token's user as they are now: a password, role or access change, a removal
     or a logout ends older tokens at once."""
     directory: UserDirectory = request.app.state.users
@@ -112,6 +113,28 @@ def media_grant(
     if credentials is None:
         raise AuthError("log in first: no media token")
     return MediaGrant(_known(request, tokens.verify(credentials.credentials)), None, "")
+
+
+def socket_grant(connection: HTTPConnection, token: str | None) -> MediaGrant:
+    """A WebSocket's media token (a browser cannot send a header when it opens one); the
+    same rules as :func:`media_grant`. Raises AuthError."""
+    if not token:
+        raise AuthError("log in first: no media token")
+    tokens: Tokens = connection.app.state.tokens
+    claims = tokens.verify(token, scope="media")
+    if claims.resource is None:
+        raise AuthError("this media token names no resource: ask for a new one")
+    return MediaGrant(_known(connection, claims), claims.resource, token)
+
+
+def still_valid(connection: HTTPConnection, grant: MediaGrant) -> bool:
+    """Whether an open stream's user still exists with the same generation (a logout, a
+    password, role or access change ends it) and may still see what it opened."""
+    try:
+        user = connection.app.state.users.get(grant.user.username)
+    except (PoolTimeout, psycopg.OperationalError):
+        return True  # PostgreSQL restarting: the stream goes on, checked again later
+    return user is not None and user.generation == grant.user.generation
 
 
 def visible_camera(camera_id: UUID, user: Annotated[User, Depends(current_user)]) -> UUID:

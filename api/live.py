@@ -1,24 +1,51 @@
-"""Live streams, protected: the HLS playlist and its segments need a token too.
+"""Live streams, protected: every path needs a media token for that camera.
 
-``POST /api/cameras/{id}/stream/start`` answers the playlist URL with a short-lived
-media token in its query; the playlist is rewritten on each request so that every
-segment URL carries the same token, so hls.js and a ``<video>`` element play while a
-stranger gets 401.
+``POST /api/cameras/{id}/stream/start`` answers two URLs with a short-lived media token
+in their query:
+
+- ``socket_url``: a WebSocket carrying the camera's fragmented MP4 as it is written
+  (one fragment per frame, from the live ring), for Media Source Extensions: first a
+  text message ``{"mime": "video/mp4; codecs=..."}``, then the init segment and
+  fragments as binary messages, starting at the newest keyframe. It closes with a code
+  that says why: 4401 no valid token or the session ended, 4404 no such camera, 4000
+  the stream started again, 4008 the connection is too slow (the player reconnects);
+- ``playlist_url``: the HLS playlist, the fallback for browsers without MSE; it is
+  rewritten on each request so that every segment URL carries the same token, so
+  hls.js and a ``<video>`` element play while a stranger gets 401.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import re
+from collections.abc import Awaitable
 from pathlib import Path
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Request
+import anyio
+from fastapi import APIRouter, HTTPException, Request, WebSocket
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocketDisconnect
 
-from api.auth import Tokens
-from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, Media, VisibleCamera
+from api.auth import AuthError, Tokens
+from api.deps import (
+    MEDIA,
+    SIGNED_IN,
+    Connection,
+    CurrentUser,
+    Media,
+    MediaGrant,
+    VisibleCamera,
+    socket_grant,
+    still_valid,
+)
+from api.live_feed import Ending, LiveFeeds, Viewer
 from api.media_resources import LIVE_TOKEN_S, live_resource
+from ingest.live.fmp4 import InitSegment
 from projector.readmodels import cameras
 
 router = APIRouter(prefix="/api/cameras", tags=["live"])
@@ -26,8 +53,13 @@ router = APIRouter(prefix="/api/cameras", tags=["live"])
 _LIVE_FILE = re.compile(r"^(stream\.m3u8|init\.mp4|seg\d{8}\.m4s)$")
 
 
+RECHECK_S = 30.0
+"""How often an open live socket checks that its user's session still stands."""
+
+
 class LiveStream(BaseModel):
     camera_id: UUID
+    socket_url: str
     playlist_url: str
     expires_in: int
     status: str
@@ -60,6 +92,7 @@ def start_stream(
     token = tokens.issue(user, "media", LIVE_TOKEN_S, resource=live_resource(camera_id))
     return LiveStream(
         camera_id=camera_id,
+        socket_url=f"/api/cameras/{camera_id}/live/socket?token={token}",
         playlist_url=f"/api/cameras/{camera_id}/live/stream.m3u8?token={token}",
         expires_in=LIVE_TOKEN_S,
         status=row.status,
@@ -91,3 +124,61 @@ def live_file(camera_id: UUID, name: str, request: Request, grant: Media) -> Res
         )
     media = "video/mp4" if name.endswith(".mp4") else "video/iso.segment"
     return FileResponse(path, media_type=media, headers=headers)
+
+
+@router.websocket("/{camera_id}/live/socket")
+async def live_socket(websocket: WebSocket, camera_id: UUID, token: str | None = None) -> None:
+    """The camera's live fragmented MP4 for Media Source Extensions (see the module)."""
+    await websocket.accept()
+    try:
+        grant = await run_in_threadpool(socket_grant, websocket, token)
+    except AuthError as e:
+        await websocket.close(4401, str(e)[:120])
+        return
+    if not grant.opens(live_resource(camera_id), camera_id):
+        await websocket.close(4404, "no such camera")
+        return
+    feeds: LiveFeeds = websocket.app.state.live_feeds
+    viewer = feeds.join(camera_id)
+    try:
+        async with anyio.create_task_group() as group:
+            for step in (_send(websocket, viewer), _until_closed(websocket),
+                         _until_invalid(websocket, grant)):  # fmt: skip
+                group.start_soon(_then_stop, step, group.cancel_scope)
+    finally:
+        feeds.leave(camera_id, viewer)
+
+
+async def _then_stop(step: Awaitable[None], scope: anyio.CancelScope) -> None:
+    """Run one of a socket's tasks; when it ends, so do the others."""
+    await step
+    scope.cancel()
+
+
+async def _send(websocket: WebSocket, viewer: Viewer) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            piece = await viewer.queue.get()
+            if isinstance(piece, Ending):
+                await websocket.close(piece.code, piece.reason)
+                return
+            if isinstance(piece, InitSegment):
+                await websocket.send_text(json.dumps({"mime": piece.mime}))
+            await websocket.send_bytes(piece.data)
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+
+
+async def _until_invalid(websocket: WebSocket, grant: MediaGrant) -> None:
+    while True:
+        await asyncio.sleep(RECHECK_S)
+        if not await run_in_threadpool(still_valid, websocket, grant):
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await websocket.close(4401, "this session has ended: log in again")
+            return

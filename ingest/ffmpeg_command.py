@@ -9,8 +9,12 @@ The ``tee`` muxer writes both outputs from one read of the camera and one audio 
    numbered ``%08d.mp4`` in a per-run staging folder, each listed in ``segments.csv``
    (``name,start,end`` in media seconds) when it is complete;
 2. live HLS: fMP4 segments of about one GOP (``hls_time``), a short rolling playlist,
-   old segments deleted; if it fails (disk, permissions) recording goes on
-   (``onfail=ignore``).
+   old segments deleted;
+3. the live ring: fragmented MP4 with one fragment per frame, flushed at once, in a ring
+   of a few files (``ingest.live.ring``), which the API follows to feed browsers over a
+   WebSocket with no delay of its own.
+
+If a live output fails (disk, permissions) recording goes on (``onfail=ignore``).
 
 Video is copied, never re-encoded (H.264 and H.265 alike; H.265 is tagged ``hvc1`` for
 browsers); audio, when present, becomes AAC. Progress goes to stdout every second for
@@ -22,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.live.ring import RING_FILES, RING_PATTERN, RING_SECONDS
 from ingest.source_input import Options, input_arguments, probe_input, script_text
 
 
@@ -123,6 +128,22 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
         },
         plan.playlist,
     )
+    ring = _slave(
+        {
+            "f": "segment",
+            "onfail": "ignore",
+            "segment_time": str(RING_SECONDS),
+            "segment_wrap": str(RING_FILES),
+            "segment_format": "mp4",
+            "segment_format_options": _nested(
+                {
+                    "movflags": "+empty_moov+default_base_moof+frag_every_frame+skip_trailer",
+                    "flush_packets": "1",
+                }
+            ),
+        },
+        plan.hls_dir / RING_PATTERN,
+    )
     tag = ["-tag:v", "hvc1"] if plan.video_codec == "hevc" else []
     source = input_arguments(
         plan.input_url, plan.camera_options, plan.demuxer_options, plan.source_script
@@ -141,7 +162,7 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
         "-c:a", "aac",
         "-b:a", "64k",
         "-f", "tee",
-        f"{recording}|{live}",
+        f"{recording}|{live}|{ring}",
         "-progress", "pipe:1",
         "-stats_period", "1",
     ]  # fmt: skip

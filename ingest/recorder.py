@@ -251,8 +251,9 @@ class _Run:
 
     def _note_log(self, line: str) -> None:
         opened = opened_file(line)
-        if opened is not None and opened[0] == "hls":
-            return  # a live segment and the playlist every second: nothing to keep
+        live = opened is not None and Path(opened[1]).parent != self.folder
+        if live:
+            return  # a live segment, the playlist or the live ring: nothing to keep
         self.stderr_tail.append(line)
         self._logger.info(line)
         if opened is not None and opened[0] == "segment" and opened[1].endswith(".mp4"):

@@ -8,21 +8,18 @@ So is logout, which would end the fuzzing users' sessions (tests/test_security.p
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import ApiConfig, create_app
 from api.auth import Users
+from tests.api_server import served
 from tests.conftest import Servers
-from tests.ingest_support import free_port
 
 LEFT_OUT = {("POST", "/api/cameras"), ("POST", "/api/cameras/test"),
                ("PUT", "/api/cameras/{camera_id}"), ("GET", "/api/events/stream"),
@@ -37,14 +34,7 @@ def test_no_operation_answers_5xx(servers: Servers, database_url: str, store, tm
     config = ApiConfig(servers.redis_url, database_url, tmp_path / "none.duckdb", [],
                        jwt_secret="f" * 40, storage_root=tmp_path / "storage")  # fmt: skip
     app = create_app(config)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with served(app) as base:
         import httpx
 
         tokens = [
@@ -74,9 +64,6 @@ def test_no_operation_answers_5xx(servers: Servers, database_url: str, store, tm
             call()
             checked += 1
         assert checked >= 12
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 pytestmark = pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
+from starlette.websockets import WebSocketDisconnect
+from websockets.sync.client import connect
 
 from api.app import ApiConfig, create_app
 from api.auth import Users
@@ -21,10 +24,12 @@ from api.timeline import Span, gaps
 from events.archive import EventArchive, EventLog
 from events.catalogue import CameraAdded, CameraRemoved, SegmentClosed
 from events.store import RedisEventStore
+from ingest.live.fmp4 import Fragment, InitSegment, StreamParser
 from projector.postgres import PostgresReadModels
 from projector.readmodels import cameras_projection, recordings_projection
 from projector.readmodels.segments import SEGMENTS, SegmentRow
 from projector.runner import ProjectionRunner
+from tests.api_server import served
 from tests.conftest import Servers
 from tests.factories import insert_row
 from tests.ingest_support import recorder, run_until, segments, sim
@@ -224,3 +229,56 @@ def test_status_keeps_a_removed_cameras_footage_under_its_id(
     assert answer.status_code == 200, answer.text
     [camera] = [c for c in answer.json()["cameras"] if c["camera_id"] == str(camera_id)]
     assert camera["status"] == "removed" and camera["segments"] == len(segments(events))
+
+
+def _socket_url(client: TestClient, headers: dict[str, str], camera_id: object) -> str:
+    started = client.post(f"/api/cameras/{camera_id}/stream/start", headers=headers).json()
+    return str(started["socket_url"])
+
+
+def test_live_socket_streams_fmp4_from_a_keyframe_as_it_is_written(api) -> None:
+    client, headers, camera_id, _, _ = api
+    url = _socket_url(client, headers, camera_id)
+    parser = StreamParser()
+    with client.websocket_connect(url) as socket:
+        mime = json.loads(socket.receive_text())["mime"]
+        assert mime.startswith('video/mp4; codecs="avc1.')
+        init = parser.feed(socket.receive_bytes())
+        assert isinstance(init[0], InitSegment) and init[0].mime == mime
+        first = parser.feed(socket.receive_bytes())
+        assert isinstance(first[0], Fragment) and first[0].keyframe
+        frames = [p for _ in range(40) for p in parser.feed(socket.receive_bytes())]
+        times = [p.decode_time for p in frames if isinstance(p, Fragment) and p.decode_time]
+        assert len(times) >= 20 and times == sorted(times)  # one fragment per frame, in order
+
+
+def test_many_viewers_of_a_camera_share_one_reader(api) -> None:
+    client, headers, camera_id, _, _ = api
+    app = create_app(client.app.state.config)  # type: ignore[attr-defined]
+    with served(app) as base:
+        url = "ws" + base[4:] + _socket_url(client, headers, camera_id)
+        with connect(url) as one, connect(url) as two:
+            for socket in (one, two):
+                assert json.loads(socket.recv())["mime"].startswith("video/mp4")
+                assert isinstance(socket.recv(), bytes)
+            feeds = app.state.live_feeds
+            assert feeds.viewers(camera_id) == 2 and len(feeds._feeds) == 1
+            fragments = [two.recv() for _ in range(10)]
+            assert all(isinstance(f, bytes) for f in fragments)
+
+
+@pytest.mark.parametrize("which", ["none", "access token", "other camera"])
+def test_live_socket_refuses_without_this_cameras_media_token(api, which: str) -> None:
+    client, headers, camera_id, _, _ = api
+    other = f"/api/cameras/{uuid4()}/live/socket"
+    token = {
+        "none": "",
+        "access token": headers["Authorization"].split()[1],
+        "other camera": client.post(
+            "/api/auth/media-token", headers=headers, json={"path": other}
+        ).json()["access_token"],
+    }[which]
+    url = f"/api/cameras/{camera_id}/live/socket?token={token}"
+    with client.websocket_connect(url) as socket, pytest.raises(WebSocketDisconnect) as closed:
+        socket.receive_text()
+    assert closed.value.code == (4404 if which == "other camera" else 4401)

@@ -4,10 +4,11 @@
 //   BASE_URL=http://127.0.0.1:8000 PASSWORD=... SECOND_CAMERA_URL=rtsp://... \
 //   ARTIFACTS=dir EXPECT_DETECTIONS=1 node e2e/run.mjs
 //
-// Steps: log in; a live tile's <video> advances; add a second camera through Setup
+// Steps: log in; a live tile's <video> advances over the WebSocket (MSE); add a second camera through Setup
 // (testing its connection first); open Playback for today, click the timeline and see
 // the video seek there; see an alert toast and a detection marker (when a model is
-// configured) and jump to the marker; visit every page; a phone-width screenshot; nothing
+// configured) and jump to the marker; visit every page; a phone-width screenshot; with
+// WebSockets blocked the live tile falls back to HLS and plays; nothing
 // refused by the Content-Security-Policy.
 // Saves a screenshot of each page under ARTIFACTS.
 
@@ -40,6 +41,18 @@ async function until(what, check, timeoutMs, everyMs = 500) {
   throw new Error(`timed out waiting for ${what} (last: ${last})`);
 }
 
+/** The first live tile plays through ``path`` (its data-path) and its video advances. */
+async function livePlays(page, path) {
+  await page.waitForSelector(`[data-testid=live-tile][data-path=${path}] video`, { timeout: 30_000 });
+  const first = await until(`the live video to start (${path})`, () =>
+    page.$eval("[data-testid=live-tile] video", (v) => (v.currentTime > 0 ? v.currentTime : 0)), 45_000);
+  await until(`the live video to advance (${path})`, () =>
+    page.$eval("[data-testid=live-tile] video", (v, t) => v.currentTime > t + 1, first), 30_000);
+  const shown = await page.$eval("[data-testid=live-tile]", (t) => t.dataset.path);
+  if (shown !== path) throw new Error(`the live tile plays through ${shown}, not ${path}`);
+  log(`live video advances (${path})`);
+}
+
 const context = await chromium.launchPersistentContext(join(ARTIFACTS, `profile-${Date.now()}`), {
   executablePath: CHROMIUM,
   headless: true,
@@ -67,13 +80,8 @@ try {
   await page.waitForSelector("[data-testid=nav-live]");
   log("logged in");
 
-  // 2. live: the tile's video advances
-  await page.waitForSelector("[data-testid=live-tile] video", { timeout: 30_000 });
-  const first = await until("the live video to start", () =>
-    page.$eval("[data-testid=live-tile] video", (v) => (v.currentTime > 0 ? v.currentTime : 0)), 45_000);
-  await until("the live video to advance", () =>
-    page.$eval("[data-testid=live-tile] video", (v, t) => v.currentTime > t + 1, first), 30_000);
-  log("live video advances");
+  // 2. live: the tile plays over the WebSocket (MSE) and its video advances
+  await livePlays(page, "mse");
   await shot("live");
 
   // 3. setup: add a second camera, testing the connection first
@@ -205,6 +213,18 @@ try {
   await page.waitForSelector("[data-testid=live-tile] video");
   await page.waitForTimeout(2000);
   await shot("live-phone");
+
+  // 6b. where the WebSocket path is unavailable, the tile falls back to HLS by itself
+  await page.setViewportSize({ width: 1366, height: 860 });
+  await page.addInitScript(() => {
+    window.WebSocket = class {
+      constructor() {
+        throw new Error("WebSockets are blocked here");
+      }
+    };
+  });
+  await page.reload();
+  await livePlays(page, "hls");
 
   // 7. session expiry sends you back to the login page
   await page.evaluate(() => localStorage.setItem("ronin.token", "expired.eyJleHAiOjF9.x"));

@@ -2,21 +2,31 @@ import Hls from "hls.js";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { type Api, tokenOf } from "../api";
 import { HlsPlayer } from "../components/HlsPlayer";
+import { MsePlayer } from "../components/MsePlayer";
 import type { Camera } from "../types";
+import { type LivePath, firstPath } from "./liveEdge";
 
-/** One camera's live stream, its name and state; the media token is renewed before it
- * expires (hls.js sends the newest with every request). */
+interface LiveUrls {
+  socket_url: string;
+  playlist_url: string;
+  expires_in: number;
+}
+
+/** One camera's live stream, its name and state. It plays over a WebSocket into Media
+ * Source Extensions (a fraction of a second behind) and falls back to HLS where that
+ * path is unavailable; the media token is renewed before it expires. */
 export function Tile({ api, camera, onOpen, large }: { api: Api; camera: Camera; onOpen: () => void; large?: boolean }) {
-  const [src, setSrc] = useState<string | null>(null);
+  const [urls, setUrls] = useState<LiveUrls | null>(null);
+  const [path, setPath] = useState<LivePath>(() => firstPath("MediaSource" in window, localStorage.getItem("ronin.livePath")));
   const [problem, setProblem] = useState<string | null>(null);
   const token = useRef("");
   useEffect(() => {
     let renew: ReturnType<typeof setTimeout> | undefined;
     const start = async () => {
       try {
-        const live = await api.post<{ playlist_url: string; expires_in: number }>(`/api/cameras/${camera.camera_id}/stream/start`);
-        token.current = tokenOf(live.playlist_url); // hls.js sends the newest; Safari reloads
-        setSrc((old) => (old && Hls.isSupported() ? old : live.playlist_url));
+        const live = await api.post<LiveUrls>(`/api/cameras/${camera.camera_id}/stream/start`);
+        token.current = tokenOf(live.playlist_url); // players send the newest; Safari reloads
+        setUrls((old) => (old && Hls.isSupported() ? old : live));
         renew = setTimeout(() => void start(), Math.max(30, live.expires_in - 60) * 1000);
       } catch (e) {
         setProblem(e instanceof Error ? e.message : String(e));
@@ -35,12 +45,18 @@ export function Tile({ api, camera, onOpen, large }: { api: Api; camera: Camera;
     setPlaying(true);
     setProblem(null);
   }, []);
+  const onUnavailable = useCallback((why: string) => {
+    console.info(`live view of ${camera.name} falls back to HLS: ${why}`);
+    setPath("hls");
+  }, [camera.name]);
   return (
-    <div className={`tile ${large ? "large" : ""}`} onClick={onOpen} data-testid="live-tile">
-      {src ? (
-        <HlsPlayer src={src} token={token} onError={onError} onPlaying={onPlaying} controls={large} />
-      ) : (
+    <div className={`tile ${large ? "large" : ""}`} onClick={onOpen} data-testid="live-tile" data-path={path}>
+      {!urls ? (
         <div className="placeholder">Connecting…</div>
+      ) : path === "mse" ? (
+        <MsePlayer src={urls.socket_url} token={token} onError={onError} onPlaying={onPlaying} onUnavailable={onUnavailable} controls={large} />
+      ) : (
+        <HlsPlayer src={urls.playlist_url} token={token} onError={onError} onPlaying={onPlaying} controls={large} />
       )}
       <div className="tile-bar">
         <span className={`status-dot ${camera.status}`} title={camera.status} />

@@ -1,0 +1,165 @@
+"""Live video for browsers: one follower of a camera's live ring, any number of viewers.
+
+The camera's one ffmpeg writes a fragment per frame into its live ring
+(``ingest.live.ring``); a :class:`CameraFeed` follows the newest ring file while anyone
+watches (every ``poll_s``) and hands each fragment to every viewer's queue, so many
+viewers of a camera cost one reader, and nothing is decoded or re-encoded. A new viewer
+starts with the init segment and the current group of pictures (a picture at once; the
+player then jumps to the live edge). A viewer that falls ``max_backlog`` pieces behind
+(a stalled network) is dropped and reconnects; when the stream starts again (a new
+ffmpeg run) every viewer is told to start again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from uuid import UUID
+
+from ingest.live.fmp4 import Piece
+from ingest.live.gop import LiveState, Step
+from ingest.live.ring import RingFollower
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """Why a viewer's stream ends: a WebSocket close code (4000-4999: ours) and words."""
+
+    code: int
+    reason: str
+
+
+RESTARTED = Ending(4000, "the stream started again: reconnect")
+TOO_SLOW = Ending(4008, "the connection is too slow for live video: reconnect")
+
+
+@dataclass(eq=False, slots=True)
+class Viewer:
+    max_backlog: int
+    queue: asyncio.Queue[Piece | Ending] = field(default_factory=asyncio.Queue)
+    started: bool = False
+    ended: bool = False
+
+    def push(self, pieces: list[Piece]) -> None:
+        if self.ended:
+            return
+        if self.queue.qsize() + len(pieces) > self.max_backlog:
+            self.end(TOO_SLOW)
+            return
+        for piece in pieces:
+            self.queue.put_nowait(piece)
+
+    def end(self, why: Ending) -> None:
+        if not self.ended:
+            self.ended = True
+            self.queue.put_nowait(why)
+
+
+class CameraFeed:
+    """One camera's live ring, read while anyone watches."""
+
+    def __init__(self, folder: Path, poll_s: float, max_backlog: int, linger_s: float) -> None:
+        self._follower = RingFollower(folder)
+        self._poll_s, self._max_backlog, self._linger_s = poll_s, max_backlog, linger_s
+        self.state = LiveState()
+        self.viewers: set[Viewer] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def join(self) -> Viewer:
+        viewer = Viewer(self._max_backlog)
+        self._offer_start(viewer)
+        self.viewers.add(viewer)
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._follow())
+        return viewer
+
+    def leave(self, viewer: Viewer) -> None:
+        self.viewers.discard(viewer)
+
+    async def _follow(self) -> None:
+        idle_since: float | None = None
+        loop = asyncio.get_running_loop()
+        try:
+            for piece in self._follower.read():  # catching up: only the newest GOP is sent
+                self.state.add(piece)
+            for viewer in list(self.viewers):
+                self._offer_start(viewer)
+            while True:
+                for piece in self._follower.read():
+                    self._dispatch(piece)
+                if self.viewers:
+                    idle_since = None
+                elif idle_since is None:
+                    idle_since = loop.time()
+                elif loop.time() - idle_since > self._linger_s:
+                    return
+                await asyncio.sleep(self._poll_s)
+        except Exception:  # a broken file must not take the API down: viewers reconnect
+            log.exception("the live feed of %s failed", self._follower.folder)
+            for viewer in self.viewers:
+                viewer.end(RESTARTED)
+        finally:
+            self._follower.close()
+
+    def _dispatch(self, piece: Piece) -> None:
+        step = self.state.add(piece)
+        if step is Step.SKIP:
+            return
+        for viewer in list(self.viewers):
+            if step is Step.RESTART:
+                viewer.end(RESTARTED)
+                self.viewers.discard(viewer)
+            elif viewer.started:
+                viewer.push([piece])
+            else:
+                self._offer_start(viewer)
+
+    def _offer_start(self, viewer: Viewer) -> None:
+        start = self.state.start()
+        if start:
+            viewer.started = True
+            viewer.push(start)
+
+
+class LiveFeeds:
+    """Every camera's feed in this API process."""
+
+    def __init__(
+        self,
+        storage_root: Path,
+        poll_s: float = 0.02,
+        max_backlog: int = 3000,
+        linger_s: float = 10.0,
+    ) -> None:
+        self._root = storage_root
+        self._poll_s, self._max_backlog, self._linger_s = poll_s, max_backlog, linger_s
+        self._feeds: dict[UUID, CameraFeed] = {}
+
+    def join(self, camera_id: UUID) -> Viewer:
+        feed = self._feeds.get(camera_id)
+        if feed is None or (feed.task is not None and feed.task.done()):
+            folder = self._root / ".streams" / str(camera_id)
+            feed = CameraFeed(folder, self._poll_s, self._max_backlog, self._linger_s)
+            self._feeds[camera_id] = feed
+        return feed.join()
+
+    def leave(self, camera_id: UUID, viewer: Viewer) -> None:
+        feed = self._feeds.get(camera_id)
+        if feed is not None:
+            feed.leave(viewer)
+
+    def viewers(self, camera_id: UUID) -> int:
+        feed = self._feeds.get(camera_id)
+        return len(feed.viewers) if feed else 0
+
+    async def close(self) -> None:
+        for feed in self._feeds.values():
+            if feed.task is not None:
+                feed.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await feed.task

@@ -1,0 +1,144 @@
+"""The live stream's pieces: fMP4 parsing, what a new viewer gets, following the ring."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.live.fmp4 import Fragment, InitSegment, StreamParser, boxes, hevc_codec
+from ingest.live.gop import LiveState, Step
+from ingest.live.ring import RingFollower
+
+FPS, GOP = 10, 5
+
+
+def _encode(path: Path, seconds: float, audio: bool = True) -> bytes:
+    """Per-frame fragmented MP4 as the live ring holds it (H.264 High, AAC), a keyframe
+    every GOP frames."""
+    sources = ["-f", "lavfi", "-i", f"testsrc=size=320x240:rate={FPS}"]
+    if audio:
+        sources += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", *sources, "-t", str(seconds),
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-profile:v", "high", "-g", str(GOP), "-bf", "0",
+         *(["-c:a", "aac"] if audio else []),
+         "-movflags", "+empty_moov+default_base_moof+frag_every_frame+skip_trailer", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return _encode(tmp_path_factory.mktemp("live") / "live.mp4", 2.0)
+
+
+def _pieces(data: bytes) -> list[InitSegment | Fragment]:
+    return StreamParser().feed(data)
+
+
+def test_the_init_segment_names_the_codecs_and_the_video_track(stream: bytes) -> None:
+    init = _pieces(stream)[0]
+    assert isinstance(init, InitSegment)
+    assert init.codecs.startswith("avc1.6400") and init.codecs.endswith(",mp4a.40.2")
+    assert init.video is not None and init.video.handler == "vide"
+
+
+def test_each_video_frame_is_a_fragment_and_every_gopth_one_a_keyframe(stream: bytes) -> None:
+    fragments = [p for p in _pieces(stream) if isinstance(p, Fragment)]
+    video = [f for f in fragments if f.decode_time is not None]
+    assert len(video) == 2 * FPS
+    assert [i for i, f in enumerate(video) if f.keyframe] == list(range(0, 2 * FPS, GOP))
+    times = [f.decode_time for f in video]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    assert all(f.duration > 0 for f in video)
+    assert not any(f.keyframe for f in fragments if f.decode_time is None)  # audio
+
+
+@given(cuts=st.lists(st.integers(0, 10**6), max_size=30))
+def test_any_chunking_gives_the_same_pieces(stream: bytes, cuts: list[int]) -> None:
+    parser, pieces, at = StreamParser(), [], 0
+    for cut in [*sorted({c % (len(stream) + 1) for c in cuts}), len(stream)]:
+        pieces += parser.feed(stream[at:cut])
+        at = cut
+    assert [p.data for p in pieces] == [p.data for p in _pieces(stream)]
+
+
+def test_a_box_walk_stops_at_a_truncated_box() -> None:
+    box = (12).to_bytes(4, "big") + b"free" + b"abcd"
+    assert list(boxes(box + box[:10])) == [("free", b"abcd")]
+
+
+def test_hevc_codec_string_follows_rfc_6381() -> None:
+    # Main profile, main tier, level 3.1 (93), compatibility flags 1 and 2, progressive
+    config = bytes([1, 0x01, 0x60, 0, 0, 0, 0xB0, 0, 0, 0, 0, 0, 93])
+    assert hevc_codec("hvc1", config) == "hvc1.1.6.L93.B0"
+
+
+def _video(keyframe: bool, time: int) -> Fragment:
+    return Fragment(b"v%d" % time, keyframe, time, 1)
+
+
+INIT = InitSegment(b"init", "avc1.640028", None)
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=60))
+def test_a_new_viewer_starts_at_the_newest_keyframe(keys: list[bool]) -> None:
+    state = LiveState()
+    assert state.add(INIT) is Step.SEND
+    fragments = [_video(key, t) for t, key in enumerate(keys)]
+    assert all(state.add(f) is Step.SEND for f in fragments)
+    start = state.start()
+    if True not in keys:
+        assert start == []
+        return
+    last_key = len(keys) - 1 - keys[::-1].index(True)
+    assert start == [INIT, *fragments[last_key:]]
+
+
+def test_the_same_init_again_is_skipped_and_a_new_run_restarts_viewers() -> None:
+    state = LiveState()
+    state.add(INIT)
+    state.add(_video(True, 100))
+    assert state.add(InitSegment(b"init", "avc1.640028", None)) is Step.SKIP  # next ring file
+    assert state.add(_video(False, 101)) is Step.SEND
+    assert state.add(_video(True, 0)) is Step.RESTART  # a new ffmpeg run: time starts again
+    assert state.start() == [INIT, _video(True, 0)]
+    assert state.add(InitSegment(b"other", "hvc1", None)) is Step.RESTART  # another codec
+    assert state.start() == []
+
+
+def test_the_follower_reads_as_written_and_moves_to_the_next_ring_file(
+    stream: bytes, tmp_path: Path
+) -> None:
+    follower = RingFollower(tmp_path)
+    assert follower.read() == []  # no live output yet
+    whole = _pieces(stream)
+    first = tmp_path / "live0.mp4"
+    first.write_bytes(stream[: len(stream) // 2])
+    got = follower.read()
+    with first.open("ab") as f:
+        f.write(stream[len(stream) // 2 :])
+    got += follower.read()
+    assert [p.data for p in got] == [p.data for p in whole]
+    assert follower.read() == []
+    second = tmp_path / "live1.mp4"
+    second.write_bytes(stream)  # the ring moved on: a newer file begins
+    assert [p.data for p in follower.read()] == [p.data for p in whole]
+    first.write_bytes(stream[:2000])  # the ring came round: live0 is written anew
+    assert [p.data for p in follower.read()] == [p.data for p in _pieces(stream[:2000])]
+    follower.close()
+
+
+def test_the_follower_notices_a_new_run_replacing_the_folder(stream: bytes, tmp_path: Path) -> None:
+    (tmp_path / "live0.mp4").write_bytes(stream)
+    follower = RingFollower(tmp_path)
+    assert follower.read()
+    (tmp_path / "live0.mp4").unlink()  # a new run starts with a fresh folder
+    (tmp_path / "live0.mp4").write_bytes(stream[:3000])
+    assert [p.data for p in follower.read()] == [p.data for p in _pieces(stream[:3000])]
+    follower.close()
