@@ -9,9 +9,10 @@ in their query:
   fragments as binary messages, starting at the newest keyframe. It closes with a code
   that says why: 4401 no valid token or the session ended, 4404 no such camera, 4000
   the stream started again, 4008 the connection is too slow (the player reconnects);
-- ``playlist_url``: the HLS playlist, the fallback for browsers without MSE; it is
-  rewritten on each request so that every segment URL carries the same token, so
-  hls.js and a ``<video>`` element play while a stranger gets 401.
+- ``playlist_url``: the HLS playlist, the fallback for browsers without MSE, made from
+  the same feed (one media segment per group of pictures, served from memory); every
+  URI in it carries the same token, so hls.js and a ``<video>`` element play while a
+  stranger gets 401.
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ import contextlib
 import json
 import re
 from collections.abc import Awaitable
-from pathlib import Path
 from uuid import UUID
 
 import anyio
 from fastapi import APIRouter, HTTPException, Request, WebSocket
-from fastapi.responses import FileResponse, PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
@@ -46,11 +46,12 @@ from api.deps import (
 from api.live_feed import Ending, LiveFeeds, Viewer
 from api.media_resources import LIVE_TOKEN_S, live_resource
 from ingest.live.fmp4 import InitSegment
+from ingest.live.hls import find_init, playlist
 from projector.readmodels import cameras
 
 router = APIRouter(prefix="/api/cameras", tags=["live"])
 
-_LIVE_FILE = re.compile(r"^(stream\.m3u8|init\.mp4|seg\d{8}\.m4s)$")
+_LIVE_FILE = re.compile(r"^(stream\.m3u8|init[0-9a-f]{8}\.mp4|seg(\d{8})\.m4s)$")
 
 
 RECHECK_S = 30.0
@@ -105,25 +106,35 @@ def start_stream(
     responses={401: {"description": "no valid media token"}},
     **MEDIA,
 )
-def live_file(camera_id: UUID, name: str, request: Request, grant: Media) -> Response:
-    """The live playlist (rewritten with the token) or one of its files."""
+async def live_file(camera_id: UUID, name: str, request: Request, grant: Media) -> Response:
+    """The live HLS playlist (with the token on every URI), an init segment or a media
+    segment (a group of pictures), from the camera's live feed."""
     if not grant.opens(live_resource(camera_id), camera_id):
         raise HTTPException(404, "no such camera")
-    if not _LIVE_FILE.match(name):
+    found = _LIVE_FILE.match(name)
+    if found is None:
         raise HTTPException(404, "no such live file")
-    folder: Path = request.app.state.storage_root / ".streams" / str(camera_id)
-    path = folder / name
-    if not path.is_file():
-        raise HTTPException(404, "the live stream is not running")
+    feeds: LiveFeeds = request.app.state.live_feeds
+    state = await feeds.for_hls(camera_id)
     headers = {"Cache-Control": "no-cache"}
     if name == "stream.m3u8":
+        text = playlist(state.recent)
+        if text is None:
+            raise HTTPException(404, "the live stream is not running")
         return PlainTextResponse(
-            rewrite_playlist(path.read_text(), grant.token),
+            rewrite_playlist(text, grant.token),
             media_type="application/vnd.apple.mpegurl",
             headers=headers,
         )
-    media = "video/mp4" if name.endswith(".mp4") else "video/iso.segment"
-    return FileResponse(path, media_type=media, headers=headers)
+    if name.startswith("init"):
+        init = find_init(name, [g.init for g in state.recent])
+        if init is None:
+            raise HTTPException(404, "no longer live: reload the playlist")
+        return Response(init.data, media_type="video/mp4", headers=headers)
+    gop = state.find(int(found.group(2)))
+    if gop is None:
+        raise HTTPException(404, "no longer live: reload the playlist")
+    return Response(gop.data, media_type="video/iso.segment", headers=headers)
 
 
 @router.websocket("/{camera_id}/live/socket")

@@ -2,8 +2,10 @@
 
 The camera's one ffmpeg writes a fragment per frame into its live ring
 (``ingest.live.ring``); a :class:`CameraFeed` follows the newest ring file while anyone
-watches (every ``poll_s``) and hands each fragment to every viewer's queue, so many
-viewers of a camera cost one reader, and nothing is decoded or re-encoded. A new viewer
+watches (every ``poll_s``) and hands each fragment to every WebSocket viewer's queue,
+so many viewers of a camera cost one reader, and nothing is decoded or re-encoded. The
+same feed keeps the last complete groups of pictures, which the HLS fallback serves
+from memory (an HLS request keeps the feed going for ``linger_s``). A new viewer
 starts with the init segment and the current group of pictures (a picture at once; the
 player then jumps to the live edge). A viewer that falls ``max_backlog`` pieces behind
 (a stalled network) is dropped and reconnects; when the stream starts again (a new
@@ -69,13 +71,24 @@ class CameraFeed:
         self.state = LiveState()
         self.viewers: set[Viewer] = set()
         self.task: asyncio.Task[None] | None = None
+        self.caught_up = asyncio.Event()
+        self._hls_until = 0.0
+
+    def watched_over_hls(self) -> None:
+        """An HLS player asked for something: keep the feed going a while."""
+        self._hls_until = asyncio.get_running_loop().time() + self._linger_s
+        self._ensure_running()
+
+    def _ensure_running(self) -> None:
+        if self.task is None or self.task.done():
+            self.caught_up.clear()
+            self.task = asyncio.create_task(self._follow())
 
     def join(self) -> Viewer:
         viewer = Viewer(self._max_backlog)
         self._offer_start(viewer)
         self.viewers.add(viewer)
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._follow())
+        self._ensure_running()
         return viewer
 
     def leave(self, viewer: Viewer) -> None:
@@ -87,12 +100,13 @@ class CameraFeed:
         try:
             for piece in self._follower.read():  # catching up: only the newest GOP is sent
                 self.state.add(piece)
+            self.caught_up.set()
             for viewer in list(self.viewers):
                 self._offer_start(viewer)
             while True:
                 for piece in self._follower.read():
                     self._dispatch(piece)
-                if self.viewers:
+                if self.viewers or loop.time() < self._hls_until:
                     idle_since = None
                 elif idle_since is None:
                     idle_since = loop.time()
@@ -141,12 +155,23 @@ class LiveFeeds:
         self._feeds: dict[UUID, CameraFeed] = {}
 
     def join(self, camera_id: UUID) -> Viewer:
+        return self._feed(camera_id).join()
+
+    async def for_hls(self, camera_id: UUID, wait_s: float = 5.0) -> LiveState:
+        """The camera's live state once its feed has read the ring (an HLS request)."""
+        feed = self._feed(camera_id)
+        feed.watched_over_hls()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(feed.caught_up.wait(), wait_s)
+        return feed.state
+
+    def _feed(self, camera_id: UUID) -> CameraFeed:
         feed = self._feeds.get(camera_id)
         if feed is None or (feed.task is not None and feed.task.done()):
             folder = self._root / ".streams" / str(camera_id)
             feed = CameraFeed(folder, self._poll_s, self._max_backlog, self._linger_s)
             self._feeds[camera_id] = feed
-        return feed.join()
+        return feed
 
     def leave(self, camera_id: UUID, viewer: Viewer) -> None:
         feed = self._feeds.get(camera_id)

@@ -1,9 +1,10 @@
-"""Live detection: frames tapped from each camera's HLS output, never a second RTSP session.
+"""Live detection: frames tapped from each camera's live ring, never a second RTSP session.
 
-- :class:`HlsTap` watches one camera's rolling playlist; each new fMP4 segment (init +
-  fragment) is decoded by ffmpeg at LIVE_DETECTION_FPS (one keyframe when that is at most
-  one frame per segment), passed through the motion pre-filter, saved as a short-lived
-  JPEG still under ``{storage}/.frames/`` and announced as FrameSampled.
+- :class:`RingTap` follows one camera's live ring (``ingest.live.ring``); each newly
+  complete group of pictures (init segment + its fragments) is decoded by ffmpeg at
+  LIVE_DETECTION_FPS (only its keyframe when that is at most one frame per group),
+  passed through the motion pre-filter, saved as a short-lived JPEG still under
+  ``{storage}/.frames/`` and announced as FrameSampled.
 - :class:`LiveDetector` is a consumer group on FrameSampled: it runs the model on batches
   of stills and emits ObjectDetected without a segment (``frame_path`` set), which the
   alerts worker debounces. Stills older than ``max_age_s`` are skipped as stale.
@@ -40,26 +41,13 @@ from events.codec import decode
 from events.errors import CodecError, MediaError
 from events.progress import LiveRate
 from events.store import ZERO, Message, RedisEventStore
+from ingest.live.gop import LiveState
+from ingest.live.ring import RingFollower
 
 log = logging.getLogger(__name__)
 
 FRAMES_DIR = ".frames"
 LIVE_GROUP = "live-detector"
-
-
-def playlist_segments(text: str) -> list[tuple[str, float]]:
-    """(file name, duration) of each media segment in an HLS playlist, in order."""
-    segments, duration = [], 0.0
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("#EXTINF:"):
-            try:
-                duration = float(line[8:].split(",")[0])
-            except ValueError:
-                duration = 0.0
-        elif line and not line.startswith("#"):
-            segments.append((line, duration))
-    return segments
 
 
 def frames_wanted(fps: float, segment_s: float) -> int:
@@ -78,8 +66,8 @@ class TapStats:
         return self.frames / max(time.monotonic() - self.started, 1e-3)
 
 
-class HlsTap:
-    """Samples one camera's newest HLS segments into FrameSampled stills."""
+class RingTap:
+    """Samples one camera's newest groups of pictures into FrameSampled stills."""
 
     def __init__(
         self,
@@ -94,13 +82,15 @@ class HlsTap:
         motion_masks: Sequence[Polygon] = (),
     ) -> None:
         self.camera_id = camera_id
-        self._dir, self._root, self._fps = stream_dir, storage_root, fps
+        self._root, self._fps = storage_root, fps
         self._max_width = max_width
         self.motion_masks = tuple(motion_masks)
         self._motion = MotionFilter(motion, self.motion_masks)
         self._watching, self._recheck_s = watching, recheck_s
         self._passed_at: float | None = None
-        self._last: str | None = None
+        self._follower = RingFollower(stream_dir)
+        self._state = LiveState(keep_gops=2)
+        self._last: int | None = None
         self._frame_number = 0
         self._size: tuple[int, int] | None = None
         self.stats = TapStats()
@@ -110,23 +100,20 @@ class HlsTap:
         return self._root / FRAMES_DIR / str(self.camera_id)
 
     def poll(self) -> list[FrameSampled]:
-        """Stills from segments that appeared since the last poll (the newest one only)."""
-        try:
-            text = (self._dir / "stream.m3u8").read_text()
-            init = (self._dir / "init.mp4").read_bytes()
-        except OSError:
-            return []  # not streaming (yet)
-        segments = playlist_segments(text)
-        if not segments or segments[-1][0] == self._last:
+        """Stills from the group of pictures completed since the last poll (the newest
+        only; it was complete when the next keyframe arrived, about now)."""
+        for piece in self._follower.read():
+            self._state.add(piece)
+        gop = self._state.newest()
+        if gop is None or gop.sequence == self._last:
             return []
-        name, duration = segments[-1]
-        self._last = name
-        try:
-            data = init + (self._dir / name).read_bytes()
-            mtime = (self._dir / name).stat().st_mtime
-        except OSError:
-            return []  # rotated away between reading the playlist and the file
-        return self._sample(data, datetime.fromtimestamp(mtime, UTC), duration)
+        self._last = gop.sequence
+        wanted = frames_wanted(self._fps, gop.duration_s)
+        media = gop.fragments[0].data if wanted == 1 else gop.data  # its keyframe only
+        return self._sample(gop.init.data + media, datetime.now(UTC), gop.duration_s)
+
+    def close(self) -> None:
+        self._follower.close()
 
     def _sample(self, data: bytes, written_at: datetime, duration: float) -> list[FrameSampled]:
         import cv2
@@ -222,7 +209,7 @@ def _fit(image: Frame, size: tuple[int, int]) -> Frame:
     return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
-def live_rates(taps: Sequence[HlsTap]) -> dict[UUID, LiveRate]:
+def live_rates(taps: Sequence[RingTap]) -> dict[UUID, LiveRate]:
     """What the status page shows of each live camera's sampling."""
     return {
         t.camera_id: LiveRate(t.stats.fps(), t.stats.frames, t.stats.skipped, t.stats.last_frame_at)

@@ -21,7 +21,7 @@ from uuid import UUID
 import psycopg
 
 from detector.historical import HistoricalDetector
-from detector.live import HlsTap, LiveDetector, live_rates
+from detector.live import LiveDetector, RingTap, live_rates
 from detector.motion import MotionConfig
 from events.catalogue import FrameSampled, ZoneConfig
 from events.errors import StoreUnavailable
@@ -81,7 +81,7 @@ class LiveTaps:
         watching: Callable[[UUID], bool] = lambda camera_id: False,
     ) -> None:
         self._cameras, self.config, self._watching = cameras, config, watching
-        self.taps: dict[UUID, HlsTap] = {}
+        self.taps: dict[UUID, RingTap] = {}
         self._refreshed = 0.0
 
     def poll(self) -> list[FrameSampled]:
@@ -95,12 +95,12 @@ class LiveTaps:
     def _refresh(self) -> None:
         wanted = set(self._cameras.detection_cameras())
         for gone in set(self.taps) - wanted:
-            del self.taps[gone]
+            self.taps.pop(gone).close()
         for camera_id, tap in list(self.taps.items()):
             if tap.motion_masks != self._cameras.zones(camera_id).motion_masks:
-                del self.taps[camera_id]  # made again with the new masks
+                self.taps.pop(camera_id).close()  # made again with the new masks
         for camera_id in wanted - set(self.taps):
-            self.taps[camera_id] = HlsTap(
+            self.taps[camera_id] = RingTap(
                 camera_id,
                 self.config.streams_root / str(camera_id),
                 self.config.storage_root,

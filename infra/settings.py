@@ -101,7 +101,6 @@ class Settings(BaseSettings):
     """How often the demo camera's person walks in (``ronin up --demo``)."""
 
     segment_seconds: float = Field(900.0, ge=10, le=3600)
-    hls_seconds: float = Field(1.0, ge=0.5, le=10)
     ingest_stall_s: float = Field(15.0, ge=2)
 
     archive_interval_s: float = Field(5.0, gt=0)

@@ -220,8 +220,8 @@ class Supervisor:
         store = RedisEventStore.from_url(env["REDIS_URL"])
         outcome = register_demo_camera(store, env["DATABASE_URL"], camera.url)
         self.say(f"demo camera {outcome}: {camera.url}")
-        live = self.settings.recordings_root / ".streams" / str(DEMO_CAMERA_ID) / "stream.m3u8"
-        self.say(f"live playlist: {live}")
+        live = self.settings.recordings_root / ".streams" / str(DEMO_CAMERA_ID)
+        self.say(f"live ring: {live}/live0.mp4 (the Live page plays it)")
         if self.settings.model_path() is None:
             self.say("detection is off: `ronin model install yolox-nano` (or ML_MODEL_PATH) "
                      "gives it a model, and alerts")  # fmt: skip

@@ -231,7 +231,6 @@ def run_ingest(settings: Settings, name: str = "ingest") -> None:
         settings=RecorderSettings(
             log_dir=settings.log_dir / "cameras",
             segment_seconds=settings.segment_seconds,
-            hls_seconds=settings.hls_seconds,
             stall_s=settings.ingest_stall_s,
         ),
         client=store.client,

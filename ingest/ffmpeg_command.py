@@ -8,13 +8,10 @@ The ``tee`` muxer writes both outputs from one read of the camera and one audio 
    fragment; cut at the first keyframe after ``segment_seconds``,
    numbered ``%08d.mp4`` in a per-run staging folder, each listed in ``segments.csv``
    (``name,start,end`` in media seconds) when it is complete;
-2. live HLS: fMP4 segments of about one GOP (``hls_time``), a short rolling playlist,
-   old segments deleted;
-3. the live ring: fragmented MP4 with one fragment per frame, flushed at once, in a ring
-   of a few files (``ingest.live.ring``), which the API follows to feed browsers over a
-   WebSocket with no delay of its own.
-
-If a live output fails (disk, permissions) recording goes on (``onfail=ignore``).
+2. the live ring: fragmented MP4 with one fragment per frame, flushed at once, in a ring
+   of a few files (``ingest.live.ring``), which the API follows to feed browsers (over
+   a WebSocket, and the HLS fallback) and live detection reads; if it fails (disk,
+   permissions) recording goes on (``onfail=ignore``).
 
 Video is copied, never re-encoded (H.264 and H.265 alike; H.265 is tagged ``hvc1`` for
 browsers); audio, when present, becomes AAC. Progress goes to stdout every second for
@@ -34,10 +31,8 @@ from ingest.source_input import Options, input_arguments, probe_input, script_te
 class RecorderPlan:
     input_url: str
     staging_dir: Path
-    hls_dir: Path
+    live_dir: Path
     segment_seconds: float = 900.0
-    hls_seconds: float = 1.0
-    hls_list_size: int = 6
     video_codec: str | None = None  # "hevc" adds the hvc1 tag
     socket_timeout_s: float = 5.0
     fragment_seconds: float = 0.5
@@ -67,10 +62,6 @@ class RecorderPlan:
     @property
     def segment_list(self) -> Path:
         return self.staging_dir / "segments.csv"
-
-    @property
-    def playlist(self) -> Path:
-        return self.hls_dir / "stream.m3u8"
 
 
 def _escape(value: str) -> str:
@@ -115,19 +106,6 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
         },
         plan.staging_dir / "%08d.mp4",
     )
-    live = _slave(
-        {
-            "f": "hls",
-            "onfail": "ignore",
-            "hls_time": f"{plan.hls_seconds:g}",
-            "hls_list_size": str(plan.hls_list_size),
-            "hls_flags": "delete_segments+omit_endlist+independent_segments+temp_file",
-            "hls_segment_type": "fmp4",
-            "hls_fmp4_init_filename": "init.mp4",
-            "hls_segment_filename": str(plan.hls_dir / "seg%08d.m4s"),
-        },
-        plan.playlist,
-    )
     ring = _slave(
         {
             "f": "segment",
@@ -142,7 +120,7 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
                 }
             ),
         },
-        plan.hls_dir / RING_PATTERN,
+        plan.live_dir / RING_PATTERN,
     )
     tag = ["-tag:v", "hvc1"] if plan.video_codec == "hevc" else []
     source = input_arguments(
@@ -162,7 +140,7 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
         "-c:a", "aac",
         "-b:a", "64k",
         "-f", "tee",
-        f"{recording}|{live}|{ring}",
+        f"{recording}|{ring}",
         "-progress", "pipe:1",
         "-stats_period", "1",
     ]  # fmt: skip

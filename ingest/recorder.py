@@ -103,7 +103,6 @@ class CameraSource:
 class RecorderSettings:
     log_dir: Path
     segment_seconds: float = 900.0
-    hls_seconds: float = 1.0
     stall_s: float = 15.0
     connect_timeout_s: float = 30.0
     backoff_base_s: float = 1.0
@@ -297,7 +296,8 @@ class CameraRecorder:
         self._source_script = settings.log_dir / "sources" / f"{source.camera_id}.ffconcat"
 
     @property
-    def hls_dir(self) -> Path:
+    def live_dir(self) -> Path:
+        """The camera's live ring (``ingest.live.ring``)."""
         return self._store.root / ".streams" / str(self.source.camera_id)
 
     def recover(self) -> RecoveryReport:
@@ -397,14 +397,13 @@ class CameraRecorder:
 
     def _start(self) -> None:
         folder = self._store.new_run(self.source.camera_id)
-        shutil.rmtree(self.hls_dir, ignore_errors=True)
-        self.hls_dir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.live_dir, ignore_errors=True)
+        self.live_dir.mkdir(parents=True, exist_ok=True)
         plan = RecorderPlan(
             input_url=self.source.url,
             staging_dir=folder,
-            hls_dir=self.hls_dir,
+            live_dir=self.live_dir,
             segment_seconds=self._settings.segment_seconds,
-            hls_seconds=self._settings.hls_seconds,
             video_codec=self._video_codec,
             quick_start=self._quick_start,
             source_script=self._source_script,

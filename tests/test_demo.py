@@ -52,7 +52,7 @@ def test_demo_records_and_its_live_playlist_plays() -> None:
         assert all(path.startswith("Demo/") for path, _, _ in rows)
         assert rows[0][2] == "recording"
         assert all((data / "recordings" / path).exists() for path, _, _ in rows)
-        [playlist] = (data / "recordings" / ".streams").glob("*/stream.m3u8")
+        [playlist] = (data / "recordings" / ".streams").glob("*/live0.mp4")
         probed = subprocess.run(
             ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
              str(playlist)], capture_output=True, text=True, timeout=30,

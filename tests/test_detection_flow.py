@@ -21,7 +21,7 @@ from api.auth import Users
 from detector.alerts import AlertsConfig, AlertWorker
 from detector.debounce import DebouncePolicy
 from detector.historical import HistoricalConfig, HistoricalDetector, reprocess_group
-from detector.live import HlsTap, LiveDetector
+from detector.live import LiveDetector, RingTap
 from detector.model import DetectorConfig, OnnxDetector
 from events.archive import EventArchive, EventLog
 from events.catalogue import AlertRaised, CameraAdded, DetectionJobFailed, Topic
@@ -317,12 +317,12 @@ def test_a_worker_killed_mid_job_is_taken_over_without_duplicate_detections(
     assert store.groups(Topic.RECORDINGS)[0].pending == 0
 
 
-def make_hls(source: Path, target: Path) -> None:
+def make_ring(source: Path, target: Path) -> None:
+    """A live ring file as the camera's ffmpeg writes it: one fragment per frame."""
     target.mkdir(parents=True)
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-i", str(source), "-c", "copy", "-f", "hls",
-         "-hls_time", "1", "-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4",
-         "-hls_segment_filename", str(target / "seg%08d.m4s"), str(target / "stream.m3u8")],
+        ["ffmpeg", "-loglevel", "error", "-i", str(source), "-c", "copy", "-movflags",
+         "+empty_moov+default_base_moof+frag_every_frame+skip_trailer", str(target / "live0.mp4")],
         check=True,
     )  # fmt: skip
 
@@ -336,18 +336,18 @@ def test_live_frames_become_a_debounced_alert_with_a_snapshot(
     tmp_path: Path,
 ) -> None:
     scene_clip(tmp_path / "clip.mp4", [Scene("astronaut", 0, 10, 0.3, 0.1, 0.85)], 10)
-    hls = tmp_path / "rec/.streams/cam"
-    make_hls(tmp_path / "clip.mp4", hls)
+    ring = tmp_path / "rec/.streams/cam"
+    make_ring(tmp_path / "clip.mp4", ring)
     camera = UUID(int=7)
     camera_for(store, camera)
-    tap = HlsTap(camera, hls, tmp_path / "rec", fps=1.0)
+    tap = RingTap(camera, ring, tmp_path / "rec", fps=1.0)
     live = LiveDetector(store, detector, tmp_path / "rec", "live")
     alerts = AlertWorker(store, tmp_path / "rec", "alerts", AlertsConfig(DebouncePolicy(30)))
     live.step()
     alerts.step()  # groups start at the stream's end: only new frames and detections count
     frames = tap.poll()
     assert len(frames) == 1 and (tmp_path / "rec" / frames[0].source_path).is_file()
-    assert tap.poll() == []  # nothing new in the playlist
+    assert tap.poll() == []  # nothing new in the ring
     store.append_many(frames * 3)  # redelivered frames: same detections, no new alert
     while live.step():
         pass

@@ -16,7 +16,7 @@ from api.timeline import markers
 from detector.debounce import DebouncePolicy, Sighting, debounce
 from detector.frames import SamplePlan, sample_command, scaled_size
 from detector.historical import JobFilter
-from detector.live import frames_wanted, playlist_segments
+from detector.live import frames_wanted
 from detector.model import (
     Candidates,
     Layout,
@@ -171,9 +171,7 @@ def test_markers_merge_a_class_within_the_gap_and_keep_classes_apart():
     assert merged[0].end == t + timedelta(seconds=8) and merged[0].max_confidence == 0.58
 
 
-def test_playlist_and_sampling_plans():
-    text = '#EXTM3U\n#EXT-X-MAP:URI="init.mp4"\n#EXTINF:1.000,\nseg1.m4s\n#EXTINF:2.5,\nseg2.m4s\n'
-    assert playlist_segments(text) == [("seg1.m4s", 1.0), ("seg2.m4s", 2.5)]
+def test_sampling_plans():
     assert frames_wanted(1.0, 1.0) == 1 and frames_wanted(2.0, 2.5) == 5
     assert frames_wanted(0.2, 1.0) == 1
     assert scaled_size(1920, 1080) == (640, 360) and scaled_size(320, 240) == (320, 240)

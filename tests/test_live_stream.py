@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.live.fmp4 import Fragment, InitSegment, StreamParser, boxes, hevc_codec
-from ingest.live.gop import LiveState, Step
+from ingest.live.gop import Gop, LiveState, Step
+from ingest.live.hls import find_init, init_name, playlist
 from ingest.live.ring import RingFollower
 
 FPS, GOP = 10, 5
@@ -142,3 +143,39 @@ def test_the_follower_notices_a_new_run_replacing_the_folder(stream: bytes, tmp_
     (tmp_path / "live0.mp4").write_bytes(stream[:3000])
     assert [p.data for p in follower.read()] == [p.data for p in _pieces(stream[:3000])]
     follower.close()
+
+
+def test_complete_groups_of_pictures_are_numbered_with_their_duration(stream: bytes) -> None:
+    state = LiveState()
+    for piece in _pieces(stream):
+        state.add(piece)
+    gops = list(state.recent)
+    assert [g.sequence for g in gops] == list(range(len(gops)))
+    assert len(gops) == 2 * FPS // GOP - 1  # the last group is not complete yet
+    assert all(g.fragments[0].keyframe and abs(g.duration_s - GOP / FPS) < 0.05 for g in gops)
+    assert state.start()[1] is state.gop[0] and state.gop[0].keyframe
+
+
+def _gop(sequence: int, epoch: int = 0, init: InitSegment = INIT, duration: float = 1.0) -> Gop:
+    return Gop(sequence, epoch, init, (_video(True, sequence),), duration)
+
+
+def test_the_hls_playlist_lists_the_newest_groups_with_their_init_segment() -> None:
+    text = playlist([_gop(n) for n in range(10)], window=6)
+    assert text is not None
+    lines = text.splitlines()
+    assert "#EXT-X-MEDIA-SEQUENCE:4" in lines and "#EXT-X-TARGETDURATION:1" in lines
+    assert [ln for ln in lines if ln.startswith("seg")] == [f"seg{n:08d}.m4s" for n in range(4, 10)]
+    assert lines.count(f'#EXT-X-MAP:URI="{init_name(INIT)}"') == 1
+    assert playlist([]) is None
+
+
+def test_a_restart_is_a_discontinuity_and_a_new_init_a_new_map() -> None:
+    other = InitSegment(b"other", "hvc1", None)
+    text = playlist([_gop(5), _gop(6), _gop(7, epoch=1, init=other), _gop(8, epoch=1, init=other)])
+    assert text is not None
+    assert text.count("#EXT-X-DISCONTINUITY\n") == 1 and "#EXT-X-DISCONTINUITY-SEQUENCE:0" in text
+    assert text.index(init_name(other)) > text.index("seg00000006.m4s")
+    later = playlist([_gop(7, epoch=1), _gop(8, epoch=1)])
+    assert later is not None and "#EXT-X-DISCONTINUITY-SEQUENCE:1" in later
+    assert find_init(init_name(other), [INIT, other]) is other
