@@ -24,6 +24,7 @@ from api.client_address import Network
 from api.deps import PUBLIC, optional_admin
 from api.detections import router as detections_router
 from api.exports import router as exports_router
+from api.footage import router as footage_router
 from api.health import HealthReport, check_health
 from api.http_headers import add_security_headers
 from api.live import router as live_router
@@ -185,6 +186,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(events_router)
     app.include_router(status_router)
     app.include_router(exports_router)
+    app.include_router(footage_router)
     app.include_router(detections_router)
     app.include_router(stats_router)
     app.include_router(tracks_router)

@@ -17,6 +17,7 @@ _KINDS = (
     (re.compile(rf"^/api/alerts/{_UUID}/snapshot$"), "snapshot"),
     (re.compile(rf"^/api/exports/{_UUID}/download$"), "export"),
     (re.compile(rf"^/api/tracks/{_UUID}/thumbnail$"), "thumbnail"),
+    (re.compile(rf"^/api/cameras/{_UUID}/footage\.mp4$"), "footage"),
 )
 
 LIVE_TOKEN_S = 300

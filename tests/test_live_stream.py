@@ -127,21 +127,75 @@ def test_the_follower_reads_as_written_and_moves_to_the_next_ring_file(
     got += follower.read()
     assert [p.data for p in got] == [p.data for p in whole]
     assert follower.read() == []
-    second = tmp_path / "live1.mp4"
-    second.write_bytes(stream)  # the ring moved on: a newer file begins
-    assert [p.data for p in follower.read()] == [p.data for p in whole]
-    first.write_bytes(stream[:2000])  # the ring came round: live0 is written anew
-    assert [p.data for p in follower.read()] == [p.data for p in _pieces(stream[:2000])]
+    (tmp_path / "live1.mp4").write_bytes(stream)  # the ring moved on: a newer file begins
+    later = follower.read()
+    assert len(later) == len(whole) and _video_times(got + later) == _continuous(got + later)
+    first.write_bytes(stream)  # the ring came round: live0 is written anew
+    again = follower.read()
+    assert _video_times(got + later + again) == _continuous(got + later + again)
     follower.close()
+
+
+def _video_times(pieces: list[InitSegment | Fragment]) -> list[int]:
+    return [p.decode_time for p in pieces if isinstance(p, Fragment) and p.decode_time is not None]
+
+
+def _continuous(pieces: list[InitSegment | Fragment]) -> list[int]:
+    """The decode times one timeline would have: each video frame where the last ended."""
+    video = [p for p in pieces if isinstance(p, Fragment) and p.decode_time is not None]
+    times = [video[0].decode_time or 0]
+    for f in video[:-1]:
+        times.append(times[-1] + f.duration)
+    return times
+
+
+def test_real_ring_files_join_into_one_timeline_for_every_track(tmp_path: Path) -> None:
+    """ffmpeg starts each ring file's decode times at zero; the follower's stream runs on,
+    and so do the bytes a player parses (tfdt of audio and video alike)."""
+    ring = tmp_path / "ring"
+    ring.mkdir()
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc=size=160x120:rate={FPS}",
+         "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "6", "-c:v", "libx264",
+         "-pix_fmt", "yuv420p", "-g", str(GOP), "-c:a", "aac", "-f", "segment",
+         "-segment_time", "2", "-segment_format", "mp4", "-segment_format_options",
+         "movflags=+empty_moov+default_base_moof+frag_every_frame+skip_trailer",
+         str(tmp_path / "live%d.mp4")],
+        check=True,
+    )  # fmt: skip
+    files = sorted(tmp_path.glob("live*.mp4"))
+    assert len(files) >= 3 and all(_video_times(_pieces(f.read_bytes()))[0] == 0 for f in files)
+    follower, got = RingFollower(ring), []
+    for n, made in enumerate(files):
+        (ring / f"live{n}.mp4").write_bytes(made.read_bytes())
+        got += follower.read()
+    follower.close()
+    assert _video_times(got) == _continuous(got)
+    reparsed = StreamParser()  # what a player sees: the rewritten bytes, in order
+    pieces = [q for p in got for q in reparsed.feed(p.data) if isinstance(p, Fragment)]
+    assert _video_times(pieces) == _video_times(got)
+    audio = [_tfdt(p.data) for p in got if isinstance(p, Fragment) and p.decode_time is None]
+    assert audio == sorted(audio) and len(set(audio)) == len(audio)
+
+
+def _tfdt(data: bytes) -> int:
+    """The decode time in a fragment's first track run."""
+    moof = next(p for k, p in boxes(data) if k == "moof")
+    traf = next(p for k, p in boxes(moof) if k == "traf")
+    tfdt = next(p for k, p in boxes(traf) if k == "tfdt")
+    return int.from_bytes(tfdt[4:12] if tfdt[0] == 1 else tfdt[4:8], "big")
 
 
 def test_the_follower_notices_a_new_run_replacing_the_folder(stream: bytes, tmp_path: Path) -> None:
     (tmp_path / "live0.mp4").write_bytes(stream)
     follower = RingFollower(tmp_path)
-    assert follower.read()
+    before = follower.read()
     (tmp_path / "live0.mp4").unlink()  # a new run starts with a fresh folder
-    (tmp_path / "live0.mp4").write_bytes(stream[:3000])
-    assert [p.data for p in follower.read()] == [p.data for p in _pieces(stream[:3000])]
+    (tmp_path / "live0.mp4").write_bytes(stream[:20000])
+    after = follower.read()
+    assert len(after) == len(_pieces(stream[:20000])) and after[0].data == before[0].data
+    assert len(_video_times(after)) >= 2
+    assert _video_times(before + after) == _continuous(before + after)  # one timeline
     follower.close()
 
 

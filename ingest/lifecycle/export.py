@@ -1,4 +1,9 @@
-"""Cut a time range out of consecutive segments into one MP4 (stream copy, keyframe cut)."""
+"""Cut a time range out of consecutive segments into one MP4 (stream copy, keyframe cut).
+
+An export is a plain MP4 with its index first (``+faststart``), for downloading; the
+Playback player's footage of any range is a fragmented MP4 (:data:`FRAGMENTED`), which
+ffmpeg writes as it goes, with an index of its fragments at the end for seeking; it
+starts at the first keyframe at or after the cut (within one GOP of it)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from uuid import uuid4
 
 from events.errors import RoninError
 
@@ -42,26 +48,43 @@ def plan_export(pieces: Sequence[ExportPiece], start: datetime, end: datetime) -
     return ExportPlan(chosen, offset, (stop - max(start, first.start)).total_seconds())
 
 
-def export_command(plan: ExportPlan, concat_list: Path, target: Path) -> list[str]:
+FASTSTART = "+faststart"
+FRAGMENTED = "+frag_keyframe+empty_moov+default_base_moof"
+
+
+def export_command(
+    plan: ExportPlan, concat_list: Path, target: Path, movflags: str = FASTSTART
+) -> list[str]:
+    """A plain MP4 seeks on input (fast; the frames before the cut are hidden by an edit
+    list); a fragmented one has no edit list, so it seeks on output: the stream copy
+    drops what comes before the cut and starts at the first keyframe after it."""
+    concat = ["-f", "concat", "-safe", "0"]
+    seek = ["-ss", f"{plan.offset_s:.3f}"]
+    source = ["-i", str(concat_list)]
+    order = [*concat, *source, *seek] if movflags == FRAGMENTED else [*concat, *seek, *source]
     return [
-        "ffmpeg", "-nostdin", "-v", "error", "-y",
-        "-f", "concat", "-safe", "0", "-ss", f"{plan.offset_s:.3f}", "-i", str(concat_list),
-        "-t", f"{plan.duration_s:.3f}", "-c", "copy", "-movflags", "+faststart",
+        "ffmpeg", "-nostdin", "-v", "error", "-y", *order,
+        "-t", f"{plan.duration_s:.3f}", "-c", "copy", "-movflags", movflags, "-f", "mp4",
         "-progress", "pipe:1", str(target),
     ]  # fmt: skip
 
 
-def run_export(plan: ExportPlan, target: Path, progress: Callable[[float], None]) -> None:
+def run_export(
+    plan: ExportPlan,
+    target: Path,
+    progress: Callable[[float], None],
+    movflags: str = FASTSTART,
+) -> None:
     """Write ``target`` (atomically), reporting progress from 0 to 1."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.stem + ".partial.mp4")
+    partial = target.with_name(f"{target.stem}.{uuid4().hex[:8]}.partial.mp4")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", dir=target.parent) as listing:
         for piece in plan.pieces:
             quoted = str(piece.path).replace("'", "'\\''")
             listing.write(f"file '{quoted}'\n")
         listing.flush()
         proc = subprocess.Popen(
-            export_command(plan, Path(listing.name), partial),
+            export_command(plan, Path(listing.name), partial, movflags),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         assert proc.stdout is not None

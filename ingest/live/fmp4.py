@@ -36,6 +36,7 @@ class InitSegment:
     data: bytes
     codecs: str
     video: Track | None
+    tracks: tuple[Track, ...] = ()
 
     @property
     def mime(self) -> str:
@@ -162,7 +163,7 @@ def init_segment(data: bytes) -> InitSegment:
         if codec:
             codecs.append(codec)
     video = next((t for t in tracks if t.handler == "vide"), None)
-    return InitSegment(data, ",".join(codecs), video)
+    return InitSegment(data, ",".join(codecs), video, tuple(tracks))
 
 
 def _track(trak: bytes, defaults: dict[int, tuple[int, int]]) -> Track | None:
@@ -241,6 +242,44 @@ def _aac_object_type(esds: bytes) -> int:
         else:
             at += size
     return 2
+
+
+def _spans(data: bytes, start: int, end: int) -> Iterator[tuple[str, int, int]]:
+    """(type, payload start, box end) of each complete box in ``data[start:end]``."""
+    at = start
+    while at + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, at)
+        header = 8
+        if size == 1:
+            size, header = struct.unpack_from(">Q", data, at + 8)[0], 16
+        if size < header or at + size > end:
+            return
+        yield kind.decode("latin-1"), at + header, at + size
+        at += size
+
+
+def shift_decode_times(data: bytes, shifts: dict[int, int]) -> bytes:
+    """A ``moof`` + ``mdat`` with each track's ``tfdt`` moved on by ``shifts[track_id]``
+    (in that track's timescale): the same bytes otherwise, so offsets stay valid."""
+    out = bytearray(data)
+    for kind, start, end in _spans(data, 0, len(data)):
+        if kind != "moof":
+            continue
+        for traf_kind, traf_start, traf_end in _spans(data, start, end):
+            if traf_kind != "traf":
+                continue
+            inner = {k: s for k, s, _ in _spans(data, traf_start, traf_end)}
+            if "tfhd" not in inner or "tfdt" not in inner:
+                continue
+            shift = shifts.get(struct.unpack_from(">I", data, inner["tfhd"] + 4)[0], 0)
+            at = inner["tfdt"]
+            if data[at] == 1:
+                value = struct.unpack_from(">Q", data, at + 4)[0]
+                struct.pack_into(">Q", out, at + 4, max(0, value + shift) % (1 << 64))
+            else:
+                value = struct.unpack_from(">I", data, at + 4)[0]
+                struct.pack_into(">I", out, at + 4, max(0, value + shift) % (1 << 32))
+    return bytes(out)
 
 
 def fragment(data: bytes, video: Track | None) -> Fragment:

@@ -3,20 +3,25 @@
 ffmpeg writes the camera's stream a second time as fragmented MP4 with one fragment per
 frame into a ring of ``RING_FILES`` files (``live0.mp4`` ...; a new one at the first
 keyframe after ``RING_SECONDS``, the oldest overwritten), so a reader that follows the
-newest file sees each frame the moment it is written, and the ring never grows. Each
-file starts with its own init segment and the timestamps run on from file to file (a
-new ffmpeg run starts them again, which :class:`~ingest.live.gop.LiveState` notices).
+newest file sees each frame the moment it is written, and the ring never grows.
+
+Each file starts with its own init segment, and ffmpeg starts each file's decode times
+at zero. A player needs one timeline, so the follower moves every later file's decode
+times on to where the stream had reached (:class:`Rebase`, pure: the next file, or a
+new ffmpeg run's, continues the same timeline; a player sees a continuous stream).
 
 :class:`RingFollower` is the I/O: it keeps the newest file open, reads what was added
-since the last call, and moves to a newer file when the current one stops growing.
+since the last call, and moves to a newer file once it has read the current one to its
+end.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
-from ingest.live.fmp4 import Piece, StreamParser
+from ingest.live.fmp4 import Fragment, InitSegment, Piece, StreamParser, shift_decode_times
 
 RING_FILES = 3
 RING_SECONDS = 10
@@ -38,6 +43,47 @@ def newest(folder: Path) -> tuple[Path, os.stat_result] | None:
     return max(found, key=lambda f: f[1].st_mtime_ns) if found else None
 
 
+class Rebase:
+    """Keeps one timeline across ring files: the first video fragment of each new file
+    is moved to where the previous one ended, every track by the same time."""
+
+    def __init__(self) -> None:
+        self._init: InitSegment | None = None
+        self._shift: dict[int, int] = {}
+        self._video_shift = 0
+        self._reached: int | None = None  # the video's end so far, on the one timeline
+        self._new_file = False
+
+    def next_file(self) -> None:
+        self._new_file = True
+
+    def apply(self, piece: Piece) -> Piece:
+        if isinstance(piece, InitSegment):
+            self._init = piece
+            return piece
+        video = self._init.video if self._init else None
+        if piece.decode_time is None or video is None:
+            return self._shifted(piece)
+        if self._new_file and self._reached is not None:
+            self._video_shift = self._reached - piece.decode_time
+            self._shift = {
+                t.track_id: round(self._video_shift * t.timescale / video.timescale)
+                for t in (self._init.tracks if self._init else ())
+            }
+        self._new_file = False
+        shifted = self._shifted(piece)
+        assert shifted.decode_time is not None
+        self._reached = shifted.decode_time + shifted.duration
+        return shifted
+
+    def _shifted(self, piece: Fragment) -> Fragment:
+        if not any(self._shift.values()):
+            return piece
+        data = shift_decode_times(piece.data, self._shift)
+        time = None if piece.decode_time is None else piece.decode_time + self._video_shift
+        return dataclasses.replace(piece, data=data, decode_time=time)
+
+
 class RingFollower:
     """Reads the newest ring file as it grows, as :data:`Piece` s."""
 
@@ -48,6 +94,7 @@ class RingFollower:
         self._identity: tuple[Path, int] | None = None  # (path, inode): a new run's file
         self._offset = 0
         self._parser = StreamParser()
+        self._rebase = Rebase()
 
     def read(self) -> list[Piece]:
         """What was written since the last call (nothing when nothing was)."""
@@ -56,9 +103,13 @@ class RingFollower:
         pieces = self._read_new()
         if pieces:
             return pieces
-        if self._truncated() or self._newer_exists():
+        if self._truncated():
             self._open_newest()
             return self._read_new()
+        if self._newer_exists():
+            rest = self._read_new()  # what was written between the last read and now
+            self._open_newest()
+            return rest + self._read_new()
         return []
 
     def close(self) -> None:
@@ -74,7 +125,7 @@ class RingFollower:
             if not data:
                 return pieces
             self._offset += len(data)
-            pieces += self._parser.feed(data)
+            pieces += [self._rebase.apply(p) for p in self._parser.feed(data)]
 
     def _open_newest(self) -> bool:
         self.close()
@@ -87,6 +138,8 @@ class RingFollower:
         except OSError:
             self.close()
             return False
+        if self._identity is not None:
+            self._rebase.next_file()
         self._identity = (found[0], found[1].st_ino)
         self._offset, self._parser = 0, StreamParser()
         return True

@@ -4,10 +4,11 @@
 //   BASE_URL=http://127.0.0.1:8000 PASSWORD=... SECOND_CAMERA_URL=rtsp://... \
 //   ARTIFACTS=dir EXPECT_DETECTIONS=1 node e2e/run.mjs
 //
-// Steps: log in; a live tile's <video> advances over the WebSocket (MSE); add a second camera through Setup
-// (testing its connection first); open Playback for today, click the timeline and see
-// the video seek there; see an alert toast and a detection marker (when a model is
-// configured) and jump to the marker; visit every page; a phone-width screenshot; with
+// Steps: log in; a live tile's <video> advances over the WebSocket (MSE); add a second
+// camera through Setup (testing its connection first); open Playback for today, click the
+// timeline and see the video seek there; the last 25 s across segments as one MP4 plays
+// and seeks; see an alert toast and a detection marker (when a model is configured) and
+// jump to the marker; visit every page; a phone-width screenshot; with
 // WebSockets blocked the live tile falls back to HLS and plays; nothing
 // refused by the Content-Security-Policy.
 // Saves a screenshot of each page under ARTIFACTS.
@@ -156,6 +157,27 @@ try {
     (await page.locator(".segment-bar.open").count()) > 0, 30_000);
   await shot("playback");
 
+  // 4b. any range as one MP4: the last 25 s (three 10-s segments, the open one included)
+  // plays and seeks in the browser
+  const seekedTo = await page.evaluate(async () => {
+    const headers = { Authorization: `Bearer ${localStorage.getItem("ronin.token")}`, "Content-Type": "application/json" };
+    const cameras = await (await fetch("/api/cameras", { headers })).json();
+    const demo = cameras.find((c) => c.name === "Demo") ?? cameras[0];
+    const path = `/api/cameras/${demo.camera_id}/footage.mp4`;
+    const media = await (await fetch("/api/auth/media-token", { method: "POST", headers, body: JSON.stringify({ path }) })).json();
+    const end = new Date(Date.now() - 2000), start = new Date(end.getTime() - 25_000);
+    const video = document.createElement("video");
+    video.muted = true;
+    video.src = `${path}?start=${start.toISOString()}&end=${end.toISOString()}&token=${media.access_token}`;
+    await new Promise((ok, no) => { video.onloadedmetadata = ok; video.onerror = () => no(new Error(`footage: ${video.error?.message}`)); });
+    if (!(video.duration > 8 && video.duration < 27)) throw new Error(`footage lasts ${video.duration} s, not up to 25`);
+    video.currentTime = video.duration - 3;
+    await new Promise((ok) => { video.onseeked = ok; });
+    return { at: video.currentTime, duration: video.duration };
+  });
+  if (Math.abs(seekedTo.at - (seekedTo.duration - 3)) > 1.5) throw new Error(`footage seeked to ${seekedTo.at}`);
+  log(`a 25-s range across segments plays as one MP4 (${seekedTo.duration.toFixed(1)} s) and seeks`);
+
   // 5. detections: an alert toast, then a tracked object (or a marker) on the timeline
   // that jumps there
   if (EXPECT_DETECTIONS) {
@@ -214,8 +236,19 @@ try {
   await page.waitForTimeout(2000);
   await shot("live-phone");
 
-  // 6b. where the WebSocket path is unavailable, the tile falls back to HLS by itself
+  // 6b. from the enlarged live view, "30 s back" opens Playback at that moment
   await page.setViewportSize({ width: 1366, height: 860 });
+  await page.click("[data-testid=live-tile]");
+  const asked = Date.now() - 30_000;
+  await page.click("[data-testid=rewind-30]");
+  const rewound = await until("Playback 30 s back", () =>
+    page.$eval("[data-testid=playback-video]", (v) =>
+      v.readyState >= 2 && v.dataset.segmentStart ? Number(v.dataset.segmentStart) + v.currentTime * 1000 : 0), 30_000);
+  if (Math.abs(rewound - asked) > 3000) throw new Error(`30 s back played ${(asked - rewound) / 1000} s off`);
+  log("30 s back opens Playback at that moment");
+  await page.click("[data-testid=nav-live]");
+
+  // 6c. where the WebSocket path is unavailable, the tile falls back to HLS by itself
   await page.addInitScript(() => {
     window.WebSocket = class {
       constructor() {

@@ -7,6 +7,11 @@ export function playbackLink(item: ReviewItem, leadMs = 3000): string {
   return `#/playback?camera=${encodeURIComponent(item.camera_id)}&at=${Math.max(Date.parse(item.start) - leadMs, at)}`;
 }
 
+/** Playback of a camera from ``backMs`` before ``now`` ("back 30 s" in the live view). */
+export function rewindLink(cameraId: string, backMs: number, now = Date.now()): string {
+  return `#/playback?camera=${encodeURIComponent(cameraId)}&at=${now - backMs}`;
+}
+
 /** The camera and moment a Playback link asks for, or null. */
 export function parseLink(hash: string): { camera: string; at: number } | null {
   const query = new URLSearchParams(hash.split("?")[1] ?? "");

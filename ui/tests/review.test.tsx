@@ -3,7 +3,7 @@ import { cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Api } from "../src/api";
 import { Review } from "../src/pages/Review";
-import { dayWindow, duration, parseLink, playbackLink } from "../src/review";
+import { dayWindow, duration, parseLink, playbackLink, rewindLink } from "../src/review";
 import type { Camera, ReviewItem } from "../src/types";
 
 afterEach(cleanup);
@@ -23,6 +23,7 @@ describe("review links", () => {
     const link = playbackLink(item("a"));
     expect(parseLink(link)).toEqual({ camera: "c1", at: AT + 7000 });
     expect(parseLink("#/playback")).toBeNull();
+    expect(parseLink(rewindLink("c2", 30_000, AT))).toEqual({ camera: "c2", at: AT - 30_000 });
     expect(duration(item("a"))).toBe("1 min 20 s");
   });
 

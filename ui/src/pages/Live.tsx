@@ -2,6 +2,7 @@ import { useState } from "react";
 import type { Api } from "../api";
 import { LAYOUTS, type Layout, columns, loadLayout, page, saveLayout } from "../layout";
 import { Tile } from "../live/Tile";
+import { rewindLink } from "../review";
 import type { Camera } from "../types";
 
 export function Live({ api, cameras }: { api: Api; cameras: Camera[] }) {
@@ -62,9 +63,16 @@ export function Live({ api, cameras }: { api: Api; cameras: Camera[] }) {
         </div>
         {big ? (
           <div className="enlarged">
-            <button className="back" onClick={() => setEnlarged(null)}>
-              ← Back to the grid
-            </button>
+            <div className="enlarged-bar">
+              <button className="back" onClick={() => setEnlarged(null)}>
+                ← Back to the grid
+              </button>
+              {[30_000, 300_000].map((ms) => (
+                <button key={ms} onClick={() => (window.location.hash = rewindLink(big.camera_id, ms))} data-testid={`rewind-${ms / 1000}`}>
+                  ⟲ {ms < 60_000 ? `${ms / 1000} s` : `${ms / 60_000} min`} back
+                </button>
+              ))}
+            </div>
             <Tile api={api} camera={big} onOpen={() => {}} large />
           </div>
         ) : (
