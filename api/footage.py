@@ -19,9 +19,10 @@ import hashlib
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 
 from api.deps import MEDIA, Connection, Media
@@ -39,6 +40,14 @@ CACHE = Path(".cache") / "footage"
 
 def footage_resource(camera_id: UUID) -> str:
     return f"footage:{camera_id}"
+
+
+def footage_camera(camera_id: UUID, grant: Media) -> UUID:
+    """A camera whose footage the token opens (others do not exist for the caller); a
+    dependency, so it answers before the range is even read."""
+    if not grant.opens(footage_resource(camera_id), camera_id):
+        raise HTTPException(404, "no such camera")
+    return camera_id
 
 
 def _pieces(conn: Connection, camera_id: UUID, start: datetime, end: datetime,
@@ -86,17 +95,14 @@ def _prune(folder: Path) -> None:
     **MEDIA,
 )  # fmt: skip
 def footage(
-    camera_id: UUID,
+    camera_id: Annotated[UUID, Depends(footage_camera)],
     request: Request,
-    grant: Media,
     conn: Connection,
     start: datetime,
     end: datetime,
 ) -> Response:
     """``[start, end)`` of the camera's footage as one fragmented, seekable MP4 (stream
     copy; it starts at the first keyframe from ``start`` on); Range requests honoured."""
-    if not grant.opens(footage_resource(camera_id), camera_id):
-        raise HTTPException(404, "no such camera")
     if start.tzinfo is None or end.tzinfo is None or end <= start:
         raise HTTPException(422, "start and end need a time zone, and end must follow start")
     if (end - start).total_seconds() > MAX_SPAN_S:
