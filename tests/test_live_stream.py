@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from api.live_feed import RESTARTED, TOO_SLOW, Ending, LiveFeeds
 from ingest.live.fmp4 import Fragment, InitSegment, StreamParser, boxes, hevc_codec
 from ingest.live.gop import Gop, LiveState, Step
 from ingest.live.hls import find_init, init_name, playlist
@@ -233,3 +236,59 @@ def test_a_restart_is_a_discontinuity_and_a_new_init_a_new_map() -> None:
     later = playlist([_gop(7, epoch=1), _gop(8, epoch=1)])
     assert later is not None and "#EXT-X-DISCONTINUITY-SEQUENCE:1" in later
     assert find_init(init_name(other), [INIT, other]) is other
+
+
+def test_a_feed_sends_a_new_viewer_the_newest_keyframe_on_and_drops_one_too_slow(
+    stream: bytes, tmp_path: Path
+) -> None:
+    whole = _pieces(stream)
+
+    async def watch() -> tuple[list[object], list[object]]:
+        camera = uuid4()
+        ring = tmp_path / ".streams" / str(camera)
+        ring.mkdir(parents=True)
+        (ring / "live0.mp4").write_bytes(stream)
+        feeds = LiveFeeds(tmp_path, poll_s=0.005, max_backlog=len(whole))
+        reader, slow = feeds.join(camera), feeds.join(camera)
+        got: list[object] = []
+
+        async def drain() -> None:
+            for _ in range(50):
+                await asyncio.sleep(0.01)
+                while not reader.queue.empty():
+                    got.append(reader.queue.get_nowait())
+
+        await drain()
+        (ring / "live1.mp4").write_bytes(stream)  # the next ring file: the slow one never reads
+        await drain()
+        left = [slow.queue.get_nowait() for _ in range(slow.queue.qsize())]
+        await feeds.close()
+        return got, left
+
+    got, left = asyncio.run(watch())
+    assert isinstance(got[0], InitSegment)
+    assert isinstance(got[1], Fragment) and got[1].keyframe  # from the newest keyframe on
+    assert len(got) < len(whole) + len(whole) - 1  # not the first file's older groups
+    video = [p for p in got if isinstance(p, Fragment)]
+    assert _video_times(video)[-1] > _video_times(whole)[-1]  # the second file, moved on
+    assert not any(isinstance(p, Ending) for p in got) and left[-1] == TOO_SLOW
+
+
+def test_a_feed_restarts_its_viewers_when_the_stream_changes(stream: bytes, tmp_path: Path) -> None:
+    async def watch() -> list[object]:
+        camera = uuid4()
+        ring = tmp_path / ".streams" / str(camera)
+        ring.mkdir(parents=True)
+        (ring / "live0.mp4").write_bytes(stream)
+        feeds = LiveFeeds(tmp_path, poll_s=0.005)
+        viewer = feeds.join(camera)
+        await asyncio.sleep(0.1)
+        other = _encode(tmp_path / "other.mp4", 1.0, audio=False)  # another codec set
+        (ring / "live1.mp4").write_bytes(other)
+        await asyncio.sleep(0.2)
+        got = [viewer.queue.get_nowait() for _ in range(viewer.queue.qsize())]
+        await feeds.close()
+        return got
+
+    got = asyncio.run(watch())
+    assert isinstance(got[0], InitSegment) and got[-1] == RESTARTED

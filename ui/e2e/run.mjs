@@ -81,8 +81,15 @@ try {
   await page.waitForSelector("[data-testid=nav-live]");
   log("logged in");
 
-  // 2. live: the tile plays over the WebSocket (MSE) and its video advances
+  // 2. live: the tile plays over the WebSocket (MSE) and its video advances; sound on
+  // plays the demo camera's audio (muted by default)
   await livePlays(page, "mse");
+  if (!(await page.$eval("[data-testid=live-tile] video", (v) => v.muted))) throw new Error("live audio is on by default");
+  await page.click("[data-testid=tile-sound]");
+  await until("the live audio to play", () =>
+    page.$eval("[data-testid=live-tile] video", (v) => !v.muted && v.webkitAudioDecodedByteCount > 0), 15_000);
+  log("live audio plays when turned on");
+  await page.click("[data-testid=tile-sound]");
   await shot("live");
 
   // 3. setup: add a second camera, testing the connection first

@@ -2,6 +2,7 @@ import Hls from "hls.js";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { type Api, tokenOf } from "../api";
 import { HlsPlayer } from "../components/HlsPlayer";
+import { Icon } from "../components/Icon";
 import { MsePlayer } from "../components/MsePlayer";
 import type { Camera } from "../types";
 import { type LivePath, firstPath } from "./liveEdge";
@@ -19,6 +20,7 @@ export function Tile({ api, camera, onOpen, large }: { api: Api; camera: Camera;
   const [urls, setUrls] = useState<LiveUrls | null>(null);
   const [path, setPath] = useState<LivePath>(() => firstPath("MediaSource" in window, localStorage.getItem("ronin.livePath")));
   const [problem, setProblem] = useState<string | null>(null);
+  const [muted, setMuted] = useState(true);
   const token = useRef("");
   useEffect(() => {
     let renew: ReturnType<typeof setTimeout> | undefined;
@@ -54,14 +56,20 @@ export function Tile({ api, camera, onOpen, large }: { api: Api; camera: Camera;
       {!urls ? (
         <div className="placeholder">Connecting…</div>
       ) : path === "mse" ? (
-        <MsePlayer src={urls.socket_url} token={token} onError={onError} onPlaying={onPlaying} onUnavailable={onUnavailable} controls={large} />
+        <MsePlayer src={urls.socket_url} token={token} muted={muted} onError={onError} onPlaying={onPlaying} onUnavailable={onUnavailable} controls={large} />
       ) : (
-        <HlsPlayer src={urls.playlist_url} token={token} onError={onError} onPlaying={onPlaying} controls={large} />
+        <HlsPlayer src={urls.playlist_url} token={token} muted={muted} onError={onError} onPlaying={onPlaying} controls={large} />
       )}
       <div className="tile-bar">
         <span className={`status-dot ${camera.status}`} title={camera.status} />
         <span className="tile-name">{camera.name}</span>
         <span className="tile-status">{camera.status}</span>
+        <button
+          className="tile-sound" data-testid="tile-sound" aria-label={muted ? "Sound on" : "Sound off"}
+          title={muted ? "Sound on" : "Sound off"} onClick={(e) => { e.stopPropagation(); setMuted(!muted); }}
+        >
+          <Icon name={muted ? "muted" : "sound"} size={16} />
+        </button>
       </div>
       {!playing && (camera.status === "offline" || problem) && (
         <div className="tile-problem">{camera.last_error ?? problem ?? "offline"}</div>
