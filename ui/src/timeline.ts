@@ -46,6 +46,28 @@ export function pan(view: View, dx: number, bounds: Span): View {
   return { ...view, ...clampSpan(view.start + dt, view.end + dt, bounds) };
 }
 
+/** A pan that may leave the day: past its end the view moves on to the next day (``cross``
+ * 1) or back to the day before (-1), keeping its span, at that day's near edge. */
+export function panAcross(view: View, dx: number, bounds: Span): { view: View; cross: -1 | 0 | 1 } {
+  const dt = (dx / view.width) * (view.end - view.start);
+  const span = view.end - view.start;
+  if (dt > 0 && view.end >= bounds.end && span < bounds.end - bounds.start) return { view, cross: 1 };
+  if (dt < 0 && view.start <= bounds.start && span < bounds.end - bounds.start) return { view, cross: -1 };
+  return { view: pan(view, dx, bounds), cross: 0 };
+}
+
+/** The view over a new day after crossing into it: the same span, at the edge it was
+ * entered from. */
+export function enteredView(span: number, cross: -1 | 1, day: Span, width: number): View {
+  const length = Math.min(span, day.end - day.start);
+  return cross > 0 ? { start: day.start, end: day.start + length, width } : { start: day.end - length, end: day.end, width };
+}
+
+/** The first day after ``day`` ("YYYY-MM-DD") with footage, or null. */
+export function nextFootageDay(days: Iterable<string>, day: string): string | null {
+  return [...days].filter((d) => d > day).sort()[0] ?? null;
+}
+
 export interface Seek<T extends Span> {
   segment: T;
   offsetS: number;

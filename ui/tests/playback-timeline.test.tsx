@@ -27,7 +27,7 @@ const TRACKED: Loaded = {
 const FULL: View = { ...DAY, width: 1000 }; // 86.4 s a pixel; jsdom puts the bar at x = 0
 
 function show(view: View = FULL, loaded: Loaded = LOADED) {
-  const handlers = { onPlay: vi.fn(), onSelect: vi.fn(), onView: vi.fn() };
+  const handlers = { onPlay: vi.fn(), onSelect: vi.fn(), onView: vi.fn(), onCross: vi.fn() };
   render(<Timeline loaded={loaded} view={view} caption="today" selection={null} playhead={null} bar={createRef()} {...handlers} />);
   return { ...handlers, bar: screen.getByTestId("timeline") };
 }
@@ -101,6 +101,18 @@ describe("Timeline", () => {
     expect(onView.mock.calls[0][0].start).toBeCloseTo(half.start + 1.2 * HOUR);
     fireEvent.wheel(bar, { deltaY: 100_000, shiftKey: true, clientX: 10 });
     expect(onView.mock.calls[1][0]).toMatchObject({ start: DAY.start + 12 * HOUR, end: DAY.end });
+  });
+
+  it("pans on past midnight into the next day, and back before it into the day before", () => {
+    const evening: View = { start: DAY.end - 2 * HOUR, end: DAY.end, width: 1000 };
+    const late = show(evening);
+    fireEvent.wheel(late.bar, { deltaY: 100, shiftKey: true, clientX: 10 });
+    expect(late.onCross).toHaveBeenCalledWith(1, 2 * HOUR);
+    expect(late.onView).not.toHaveBeenCalled();
+    cleanup();
+    const early = show({ start: DAY.start, end: DAY.start + 2 * HOUR, width: 1000 });
+    fireEvent.wheel(early.bar, { deltaY: -100, shiftKey: true, clientX: 10 });
+    expect(early.onCross).toHaveBeenCalledWith(-1, 2 * HOUR);
   });
 
   it("draws each track from start to end, in its own lane when tracks overlap", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MIN_SPAN_MS, lanes, pan, resumeAt, seekTo, ticks, timeToX, xToTime, zoom } from "../src/timeline";
+import { MIN_SPAN_MS, enteredView, lanes, nextFootageDay, pan, panAcross, resumeAt, seekTo, ticks, timeToX, xToTime, zoom } from "../src/timeline";
 
 const DAY = { start: Date.UTC(2026, 10, 24), end: Date.UTC(2026, 10, 25) };
 const view = { ...DAY, width: 960 };
@@ -78,5 +78,25 @@ describe("lanes", () => {
       { start: 21, end: 30 },
     ];
     expect(lanes(bars)).toEqual([0, 1, 0, 0]);
+  });
+});
+
+describe("crossing midnight", () => {
+  const day = { start: 0, end: 86_400_000 };
+  it("pans within the day, and past its end into the next day with the same span", () => {
+    const view = { start: 82_800_000, end: 86_400_000, width: 1000 };
+    expect(panAcross(view, 100, day).cross).toBe(1);
+    expect(panAcross(view, -100, day)).toEqual({ view: { ...view, start: 82_440_000, end: 86_040_000 }, cross: 0 });
+    expect(panAcross({ start: 0, end: 3_600_000, width: 1000 }, -100, day).cross).toBe(-1);
+    expect(panAcross({ ...day, width: 1000 }, 100, day).cross).toBe(0); // the whole day: nowhere to go
+  });
+  it("enters a day at the edge it came from", () => {
+    const next = { start: 86_400_000, end: 172_800_000 };
+    expect(enteredView(3_600_000, 1, next, 800)).toEqual({ start: 86_400_000, end: 90_000_000, width: 800 });
+    expect(enteredView(3_600_000, -1, next, 800)).toEqual({ start: 169_200_000, end: 172_800_000, width: 800 });
+  });
+  it("finds the next day with footage", () => {
+    expect(nextFootageDay(["2026-03-01", "2026-03-04", "2026-02-27"], "2026-03-01")).toBe("2026-03-04");
+    expect(nextFootageDay(["2026-03-01"], "2026-03-01")).toBeNull();
   });
 });

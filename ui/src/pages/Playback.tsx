@@ -3,11 +3,12 @@ import type { Api } from "../api";
 import { isoDay, labelColour } from "../format";
 import { Calendar } from "../playback/Calendar";
 import { ExportPanel } from "../playback/ExportPanel";
-import { useDayTimeline, useFootageDays, useWidth } from "../playback/hooks";
+import { dayStart, useCrossing, useDayTimeline, useFootageDays, useWidth } from "../playback/hooks";
 import type { Range } from "../playback/model";
 import { Player, usePlayer } from "../playback/Player";
 import { Timeline } from "../playback/Timeline";
 import { parseLink } from "../review";
+import { nextFootageDay } from "../timeline";
 import type { Camera } from "../types";
 
 /** Footage of one camera and day: calendar, player, timeline and export. */
@@ -23,7 +24,15 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
   const onError = useCallback((message: string | null) => setError(message), []);
   const days = useFootageDays(api, cameraId, day, onError);
   const timeline = useDayTimeline(api, cameraId, day, width, onError);
-  const player = usePlayer(api, timeline.loadedRef, timeline.load, onError);
+  const onPastDay = useCallback((t: number) => { // playback goes on after midnight
+    const next = nextFootageDay(days, day);
+    if (!next) return false;
+    link.current = { camera: cameraId, at: Math.max(t, dayStart(next)) };
+    setDay(next);
+    return true;
+  }, [days, day, cameraId]);
+  const player = usePlayer(api, timeline.loadedRef, timeline.load, onError, onPastDay);
+  const crossed = useCrossing(timeline, day, setDay);
   const { loaded } = timeline;
   const { setPlaying } = player;
 
@@ -32,8 +41,9 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
   }, [cameras, cameraId]);
   useEffect(() => setPlaying(null), [cameraId, day, setPlaying]);
   useEffect(() => {
-    if (!loaded || !link.current) return;
-    void player.play(link.current.at);
+    const at = link.current?.at;
+    if (!loaded || at === undefined || at < loaded.day.start || at >= loaded.day.end) return;
+    void player.play(at);
     link.current = null;
   }, [loaded, player]);
 
@@ -65,7 +75,7 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
         <Timeline
           loaded={loaded} view={timeline.view} caption={caption} selection={selection}
           playhead={player.playhead} bar={bar} onPlay={(t) => void player.play(t)}
-          onSelect={setSelection} onView={timeline.setView}
+          onSelect={setSelection} onView={timeline.setView} onCross={crossed}
         />
         <p className="muted small">Click to play · drag to select a range to export · scroll to zoom, shift+scroll to move.</p>
         {selection && <ExportPanel api={api} cameraId={cameraId} selection={selection} onError={onError} />}

@@ -10,8 +10,12 @@ export interface Playing {
 }
 
 /** Plays the footage from a moment on, one segment after another: when a segment ends the
- * next one starts where the footage goes on (a growing segment is fetched again first). */
-export function usePlayer(api: Api, loadedRef: RefObject<Loaded | null>, load: () => Promise<void>, onError: (m: string | null) => void) {
+ * next one starts where the footage goes on (a growing segment is fetched again first);
+ * past the day's last footage ``onPastDay`` may go on into the next day. */
+export function usePlayer(
+  api: Api, loadedRef: RefObject<Loaded | null>, load: () => Promise<void>, onError: (m: string | null) => void,
+  onPastDay: (t: number) => boolean = () => false,
+) {
   const video = useRef<HTMLVideoElement>(null);
   const [playing, setPlaying] = useState<Playing | null>(null);
   const [now, setNow] = useState<number | null>(null);
@@ -20,7 +24,7 @@ export function usePlayer(api: Api, loadedRef: RefObject<Loaded | null>, load: (
     async (t: number) => {
       const found = loadedRef.current && seekTo(loadedRef.current.segments, t);
       if (!found) {
-        onError("no footage after this moment");
+        if (!onPastDay(t)) onError("no footage after this moment");
         return;
       }
       onError(null);
@@ -32,7 +36,7 @@ export function usePlayer(api: Api, loadedRef: RefObject<Loaded | null>, load: (
       element.currentTime = found.offsetS;
       element.play().catch(() => {});
     },
-    [api, loadedRef, onError],
+    [api, loadedRef, onError, onPastDay],
   );
 
   const goOn = useCallback(async () => {

@@ -1,7 +1,7 @@
 import { type MouseEvent, type RefObject, type WheelEvent, useMemo, useRef } from "react";
 import { Icon } from "../components/Icon";
 import { clock, labelColour, percent, shortTime } from "../format";
-import { type View, lanes, pan, ticks, timeToX, xToTime, zoom } from "../timeline";
+import { type View, lanes, panAcross, ticks, timeToX, xToTime, zoom } from "../timeline";
 import type { Loaded, Range } from "./model";
 import { MotionStrip } from "./MotionStrip";
 
@@ -15,6 +15,8 @@ interface Props {
   onPlay: (t: number) => void;
   onSelect: (range: Range | null) => void;
   onView: (view: View) => void;
+  /** Panned past the day's end (1) or start (-1), with the view's span. */
+  onCross?: (cross: -1 | 1, span: number) => void;
 }
 
 const CLICK_PX = 5; // a press that moves less than this is a click, not a drag
@@ -22,7 +24,7 @@ const CLICK_PX = 5; // a press that moves less than this is a click, not a drag
 /** The day's segments, motion, tracked objects (or detection markers), selection and
  * playhead on a zoomable bar:
  * click to play, drag to select, wheel to zoom (shift+wheel to pan). */
-export function Timeline({ loaded, view, caption, selection, playhead, bar, onPlay, onSelect, onView }: Props) {
+export function Timeline({ loaded, view, caption, selection, playhead, bar, onPlay, onSelect, onView, onCross }: Props) {
   const drag = useRef<{ x: number; t: number } | null>(null);
   const marks = useMemo(() => (view ? ticks(view, 70) : []), [view]);
   const trackLanes = useMemo(() => lanes(loaded?.tracks ?? []), [loaded]);
@@ -41,7 +43,11 @@ export function Timeline({ loaded, view, caption, selection, playhead, bar, onPl
 
   function onWheel(e: WheelEvent<HTMLDivElement>) {
     if (!view || !loaded) return;
-    if (e.shiftKey) onView(pan(view, e.deltaY, loaded.day));
+    if (e.shiftKey) {
+      const moved = panAcross(view, e.deltaY, loaded.day);
+      if (moved.cross && onCross) onCross(moved.cross, view.end - view.start);
+      else onView(moved.view);
+    }
     else onView(zoom(view, e.deltaY < 0 ? 1.5 : 1 / 1.5, e.clientX - e.currentTarget.getBoundingClientRect().left, loaded.day));
   }
 

@@ -1,7 +1,7 @@
 import { type RefObject, useCallback, useEffect, useRef, useState } from "react";
 import type { Api } from "../api";
-import { timezone } from "../format";
-import type { View } from "../timeline";
+import { isoDay, timezone } from "../format";
+import { type View, enteredView } from "../timeline";
 import type { DayTimeline } from "../types";
 import { type Loaded, fromTimeline } from "./model";
 
@@ -58,4 +58,26 @@ export function useDayTimeline(api: Api, cameraId: string, day: string, width: n
   }, [load, growing, onError]);
 
   return { loaded, loadedRef, load, view: view ? { ...view, width } : null, setView };
+}
+
+/** Local midnight at the start of a day "YYYY-MM-DD" (epoch milliseconds). */
+export function dayStart(day: string): number {
+  const [y, m, d] = day.split("-").map(Number);
+  return new Date(y, m - 1, d).getTime();
+}
+
+/** Panning the timeline past midnight moves to the next (or previous) day, and the view
+ * keeps its span at the edge it entered from. */
+export function useCrossing(timeline: ReturnType<typeof useDayTimeline>, day: string, setDay: (d: string) => void) {
+  const carried = useRef<{ span: number; cross: -1 | 1 } | null>(null);
+  const { loaded, setView, view } = timeline;
+  useEffect(() => {
+    if (!loaded || !carried.current || loaded.day.start !== dayStart(day)) return; // the new day's
+    setView(enteredView(carried.current.span, carried.current.cross, loaded.day, view?.width ?? 900));
+    carried.current = null;
+  }, [loaded, setView, view?.width, day]);
+  return useCallback((cross: -1 | 1, span: number) => {
+    carried.current = { span, cross };
+    setDay(isoDay(new Date(dayStart(day) + (cross > 0 ? 36 : -12) * 3_600_000)));
+  }, [day, setDay]);
 }
