@@ -341,3 +341,39 @@ def test_footage_of_any_range_is_one_mp4_across_segments_and_midnight(
     assert client.get(path, params={**too_long, "token": token}).status_code == 422
     other = f"/api/cameras/{uuid4()}/footage.mp4"
     assert client.get(other, params={**window, "token": token}).status_code == 404
+
+
+def test_a_live_viewer_goes_on_through_an_ffmpeg_crash(
+    servers: Servers, database_url: str, tmp_path: Path
+) -> None:
+    """kill -9 of the camera's ffmpeg: the viewer's socket stays open and, once ingest has
+    restarted it, frames come again on the same timeline (no reconnect, no jump back)."""
+    camera, server = sim(gop=15)
+    rec, _ = recorder(tmp_path, camera.url)
+    camera_id = rec.source.camera_id
+    try:
+        run_until(rec, lambda: rec.status == "recording", 30)
+        with psycopg.connect(database_url) as conn:
+            Users(conn).add("alice", "correct horse battery")
+        config = ApiConfig(servers.redis_url, database_url, tmp_path / "none.duckdb", [],
+                           jwt_secret="s" * 40, storage_root=tmp_path)  # fmt: skip
+        with TestClient(create_app(config)) as client:
+            login = {"username": "alice", "password": "correct horse battery"}
+            access = client.post("/api/auth/login", json=login).json()["access_token"]
+            path = f"/api/cameras/{camera_id}/live/socket"
+            token = client.post("/api/auth/media-token", json={"path": path},
+                                headers={"Authorization": f"Bearer {access}"}).json()  # fmt: skip
+            parser = StreamParser()
+            with client.websocket_connect(f"{path}?token={token['access_token']}") as socket:
+                socket.receive_text()
+                before = [p for _ in range(16) for p in parser.feed(socket.receive_bytes())]
+                killed = rec._run.proc.pid if rec._run else 0
+                os.kill(killed, 9)
+                run_until(rec, lambda: bool(rec._run) and rec._run.proc.pid != killed  # type: ignore[union-attr]
+                          and rec.status == "recording", 30)  # fmt: skip
+                after = [p for _ in range(30) for p in parser.feed(socket.receive_bytes())]
+        times = [p.decode_time for p in before + after if isinstance(p, Fragment) and p.decode_time]
+        assert len(times) >= 44 and times == sorted(times) and len(set(times)) == len(times)
+    finally:
+        rec.stop("test over")
+        server.terminate()
