@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -30,8 +29,10 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ingest_bench import running_cpu
+
 from tests.conftest import make_data_dir
-from tests.test_up import free_port, wait_healthy
+from tests.test_up import free_port, stop_up, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 UI = ROOT / "ui"
@@ -50,17 +51,6 @@ def api_pids() -> list[int]:
         if b"infra.cli" in words and b"api" in words:
             found.append(int(proc.name))
     return found
-
-
-def cpu_s(pids: list[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def p95(values: list[float]) -> float:
@@ -110,19 +100,15 @@ def main() -> None:
             for path in ("mse", "hls"):
                 console.print(f"{path}, {viewers} viewer(s)")
                 pids, started = api_pids(), time.monotonic()
-                before = cpu_s(pids)
+                before = running_cpu(pids)
                 got = measure(f"http://127.0.0.1:{port}", path, viewers, args.samples)
-                api = 100 * (cpu_s(pids) - before) / (time.monotonic() - started)
+                api = 100 * (running_cpu(pids) - before) / (time.monotonic() - started)
                 met = median(got) <= AIM_MEDIAN_S and p95(got) <= AIM_P95_S
                 aim = f"<= {AIM_MEDIAN_S} / {AIM_P95_S} " + ("met" if met else "missed")
                 table.add_row(path, str(viewers), str(len(got)), f"{median(got):.2f}",
                               f"{p95(got):.2f}", f"{max(got):.2f}", aim, f"{api:.1f}")  # fmt: skip
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_up(proc)
         shutil.rmtree(data, ignore_errors=True)
     console.print(table)
 

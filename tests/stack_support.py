@@ -25,7 +25,7 @@ from events.codec import decode
 from events.store import ZERO, RedisEventStore
 from infra.embedded import EmbeddedPostgres
 from tests.conftest import make_data_dir
-from tests.test_up import descendants, free_port, wait_healthy
+from tests.test_up import descendants, free_port, stop_up, wait_healthy
 
 
 @dataclass
@@ -167,11 +167,7 @@ def running_stack(prefix: str, **env: str) -> Iterator[Stack]:
         yield stack
     finally:
         tree = descendants(proc.pid)
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_up(proc)
         for pid in tree:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

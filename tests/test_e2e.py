@@ -4,7 +4,6 @@ the day's timeline, fetch one with a Range header, export a range spanning two."
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from ingest.probe import probe
 from tests.conftest import make_data_dir
 from tests.ingest_support import sim
 from tests.stack_support import running_stack
-from tests.test_up import free_port, wait_healthy
+from tests.test_up import free_port, stop_up, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -83,11 +82,7 @@ def test_camera_added_through_the_api_is_recorded_played_and_exported(tmp_path: 
         out.write_bytes(api.get(job["download_url"]).content)
         assert abs(probe(out).duration_s - (3 + second["duration_s"])) <= 1.1
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_up(proc)
         server.terminate()
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from tests.conftest import make_data_dir
 from tests.detection_support import MODEL_PATH
 from tests.ingest_support import sim
-from tests.test_up import free_port, wait_healthy
+from tests.test_up import free_port, stop_up, wait_healthy
 
 pytestmark = pytest.mark.slow
 UI = Path(__file__).resolve().parents[1] / "ui"
@@ -67,11 +66,7 @@ def test_the_web_ui_works_in_a_real_browser() -> None:
             assert (artifacts / "playback-marker.png").exists()
             assert (artifacts / "review.png").exists()
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_up(proc)
         second_server.terminate()
         second_server.wait()
         for profile in artifacts.glob("profile-*"):

@@ -72,6 +72,15 @@ def start(data: Path, port: int) -> subprocess.Popen[bytes]:
     )
 
 
+def stop_up(proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    """Stop ``ronin up`` as Ctrl-C does (it stops what it started), killed if it hangs."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     last = None
