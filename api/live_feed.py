@@ -98,8 +98,9 @@ class CameraFeed:
         idle_since: float | None = None
         loop = asyncio.get_running_loop()
         try:
-            for piece in self._follower.read():  # catching up: only the newest GOP is sent
-                self.state.add(piece)
+            while caught := self._follower.read():  # catching up: only the newest GOP is sent
+                for piece in caught:
+                    self.state.add(piece)
             self.caught_up.set()
             for viewer in list(self.viewers):
                 self._offer_start(viewer)

@@ -149,6 +149,13 @@ def test_live_stream_needs_a_token(api) -> None:
     assert segment.status_code == 200 and len(segment.content) > 1000
     assert client.get(f"/api/cameras/{camera_id}/live/{uri.split('?')[0]}").status_code == 401
     assert started["expires_in"] <= 300  # minutes, renewed by the player
+    init_uri = playlist.text.split('#EXT-X-MAP:URI="')[1].split('"')[0]
+    init = client.get(f"/api/cameras/{camera_id}/live/{init_uri}")
+    assert init.status_code == 200 and init.content[4:8] == b"ftyp"
+    pieces = StreamParser().feed(init.content + segment.content)  # a group of pictures
+    assert isinstance(pieces[1], Fragment) and pieces[1].keyframe
+    gone = client.get(f"/api/cameras/{camera_id}/live/seg99999999.m4s?{uri.split('?')[1]}")
+    assert gone.status_code == 404
 
 
 @pytest.mark.parametrize("name", ["..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd", "stream.m3u8.bak",

@@ -32,15 +32,21 @@ def ring_files(folder: Path) -> list[Path]:
     return [folder / (RING_PATTERN % i) for i in range(RING_FILES)]
 
 
-def newest(folder: Path) -> tuple[Path, os.stat_result] | None:
-    """The ring file written last (None: no live output yet)."""
+def by_age(folder: Path) -> list[tuple[Path, os.stat_result]]:
+    """The ring's files, the one written last first."""
     found = []
     for path in ring_files(folder):
         try:
             found.append((path, path.stat()))
         except OSError:
             continue
-    return max(found, key=lambda f: f[1].st_mtime_ns) if found else None
+    return sorted(found, key=lambda f: f[1].st_mtime_ns, reverse=True)
+
+
+def newest(folder: Path) -> tuple[Path, os.stat_result] | None:
+    """The ring file written last (None: no live output yet)."""
+    files = by_age(folder)
+    return files[0] if files else None
 
 
 class Rebase:
@@ -128,10 +134,14 @@ class RingFollower:
             pieces += [self._rebase.apply(p) for p in self._parser.feed(data)]
 
     def _open_newest(self) -> bool:
+        """The newest file; the first time, the one before it, if any, so that a new
+        reader starts with a full ring file's groups of pictures, not a file just begun
+        (it moves on to the newest at the next read)."""
         self.close()
-        found = newest(self.folder)
-        if found is None:
+        files = by_age(self.folder)
+        if not files:
             return False
+        found = files[1] if self._identity is None and len(files) > 1 else files[0]
         try:
             self._file = os.open(found[0], os.O_RDONLY)
             found = (found[0], os.fstat(self._file))
