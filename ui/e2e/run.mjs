@@ -79,6 +79,7 @@ try {
   await page.fill("input[name=password]", PASSWORD);
   await page.click("button[type=submit]");
   await page.waitForSelector("[data-testid=nav-live]");
+  const loggedInAt = Date.now(); // the demo camera has recorded since before this
   log("logged in");
 
   // 2. live: the tile plays over the WebSocket (MSE) and its video advances; sound on
@@ -245,7 +246,8 @@ try {
 
   // 6b. from the enlarged live view, "30 s back" opens Playback at that moment
   await page.setViewportSize({ width: 1366, height: 860 });
-  await page.click("[data-testid=live-tile]");
+  await page.waitForTimeout(Math.max(0, loggedInAt + 35_000 - Date.now())); // 30 s recorded
+  await page.locator("[data-testid=live-tile]", { hasText: "Demo" }).first().click();
   const asked = Date.now() - 30_000;
   await page.click("[data-testid=rewind-30]");
   const rewound = await until("Playback 30 s back", () =>
