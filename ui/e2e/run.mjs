@@ -161,6 +161,14 @@ try {
       v.readyState >= 2 && v.dataset.segmentStart ? Number(v.dataset.segmentStart) + v.currentTime * 1000 : 0), 30_000);
   if (Math.abs(landed - expected) > 3000) throw new Error(`seeked to ${landed}, expected about ${expected}`);
   log(`seeked within ${Math.round(Math.abs(landed - expected))} ms of the click`);
+  // one file across segments: playback passes the clicked segment's end without a reload
+  const src = await page.$eval("[data-testid=playback-video]", (v) => v.currentSrc);
+  const segmentEnd = view.start + ((target.x + target.w - view.left) / view.width) * (view.end - view.start);
+  await until("playback to pass into the next segment", () =>
+    page.$eval("[data-testid=playback-video]", (v, end) =>
+      Number(v.dataset.segmentStart) + v.currentTime * 1000 > end + 1000, segmentEnd), 20_000);
+  if ((await page.$eval("[data-testid=playback-video]", (v) => v.currentSrc)) !== src) throw new Error("the player reloaded at a segment's end");
+  log("playback went on into the next segment in the same file");
   await until("the segment being written on the timeline", async () =>
     (await page.locator(".segment-bar.open").count()) > 0, 30_000);
   await shot("playback");

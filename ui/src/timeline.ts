@@ -84,11 +84,13 @@ export function seekTo<T extends Span>(segments: readonly T[], t: number): Seek<
   return null;
 }
 
-/** Where playback goes on when a segment's video ends: the next footage after it, or,
- * for the segment still being written, the moment it reached (fetched again, it has
- * grown). */
-export function resumeAt(segment: Span & { open?: boolean }, reached: number): number {
-  return segment.open ? reached : segment.end + 1;
+/** Where to jump when playback at ``t`` is in a gap of the recording (more than a second
+ * from any segment): the start of the next segment; null when footage is there, or none
+ * follows. */
+export function gapSkip<T extends Span>(segments: readonly T[], t: number, toleranceMs = 1000): number | null {
+  const sorted = [...segments].sort((a, b) => a.start - b.start);
+  if (sorted.some((s) => s.start - toleranceMs <= t && t < s.end + toleranceMs)) return null;
+  return sorted.find((s) => s.start > t)?.start ?? null;
 }
 
 const STEPS = [

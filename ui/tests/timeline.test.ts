@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MIN_SPAN_MS, enteredView, lanes, nextFootageDay, pan, panAcross, resumeAt, seekTo, ticks, timeToX, xToTime, zoom } from "../src/timeline";
+import { MIN_SPAN_MS, enteredView, lanes, gapSkip, nextFootageDay, pan, panAcross, seekTo, ticks, timeToX, xToTime, zoom } from "../src/timeline";
 
 const DAY = { start: Date.UTC(2026, 10, 24), end: Date.UTC(2026, 10, 25) };
 const view = { ...DAY, width: 960 };
@@ -58,14 +58,19 @@ describe("timeline geometry", () => {
 });
 
 describe("following footage", () => {
-  it("goes on after a closed segment, and stays in the one still being written", () => {
+  it("plays on from the first footage at or after a moment", () => {
     const closed = { start: 1_000, end: 11_000 };
     const growing = { start: 11_000, end: 15_000, open: true };
-    expect(resumeAt(closed, 11_000)).toBe(11_001);
-    expect(seekTo([closed, growing], resumeAt(closed, 11_000))?.segment).toBe(growing);
-    expect(resumeAt(growing, 15_000)).toBe(15_000);
-    const grown = { ...growing, end: 20_000 };
-    expect(seekTo([closed, grown], resumeAt(growing, 15_000))).toEqual({ segment: grown, offsetS: 4 });
+    expect(seekTo([closed, growing], 11_001)?.segment).toBe(growing);
+    expect(seekTo([closed, growing], 500)).toEqual({ segment: closed, offsetS: 0 });
+    expect(seekTo([closed, growing], 15_000)).toBeNull();
+  });
+  it("jumps over a gap in the recording, not over a keyframe's seam", () => {
+    const segments = [{ start: 0, end: 10_000 }, { start: 10_400, end: 20_000 }, { start: 60_000, end: 70_000 }];
+    expect(gapSkip(segments, 10_200)).toBeNull(); // within a second of footage
+    expect(gapSkip(segments, 5_000)).toBeNull();
+    expect(gapSkip(segments, 30_000)).toBe(60_000);
+    expect(gapSkip(segments, 80_000)).toBeNull(); // nothing follows
   });
 });
 

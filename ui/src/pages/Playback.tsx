@@ -31,7 +31,7 @@ export function Playback({ api, cameras }: { api: Api; cameras: Camera[] }) {
     setDay(next);
     return true;
   }, [days, day, cameraId]);
-  const player = usePlayer(api, timeline.loadedRef, timeline.load, onError, onPastDay);
+  const player = usePlayer(api, cameraId, timeline.loadedRef, timeline.load, onError, onPastDay);
   const crossed = useCrossing(timeline, day, setDay);
   const { loaded } = timeline;
   const { setPlaying } = player;

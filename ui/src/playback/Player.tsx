@@ -1,6 +1,6 @@
 import { type RefObject, useCallback, useRef, useState } from "react";
-import type { Api } from "../api";
-import { resumeAt, seekTo } from "../timeline";
+import { type Api, withQuery } from "../api";
+import { gapSkip, seekTo } from "../timeline";
 import type { Loaded } from "./model";
 
 export interface Playing {
@@ -9,16 +9,22 @@ export interface Playing {
   offset: number;
 }
 
-/** Plays the footage from a moment on, one segment after another: when a segment ends the
- * next one starts where the footage goes on (a growing segment is fetched again first);
- * past the day's last footage ``onPastDay`` may go on into the next day. */
+/** How much footage one file holds: the player asks for the next when it ends. */
+const WINDOW_MS = 3_600_000;
+
+/** Plays the footage from a moment on as one file (`footage.mp4`: every segment of the
+ * next hour back to back on one timeline, so the video's own scrub bar crosses segment
+ * files), skipping gaps; then the next hour, or, at the segment still being written,
+ * what it has written since. Past the day's last footage ``onPastDay`` may go on into
+ * the next day. */
 export function usePlayer(
-  api: Api, loadedRef: RefObject<Loaded | null>, load: () => Promise<void>, onError: (m: string | null) => void,
-  onPastDay: (t: number) => boolean = () => false,
+  api: Api, cameraId: string, loadedRef: RefObject<Loaded | null>, load: () => Promise<void>,
+  onError: (m: string | null) => void, onPastDay: (t: number) => boolean = () => false,
 ) {
   const video = useRef<HTMLVideoElement>(null);
   const [playing, setPlaying] = useState<Playing | null>(null);
   const [now, setNow] = useState<number | null>(null);
+  const windowEnd = useRef(0);
 
   const play = useCallback(
     async (t: number) => {
@@ -27,27 +33,46 @@ export function usePlayer(
         if (!onPastDay(t)) onError("no footage after this moment");
         return;
       }
+      const from = Math.max(t, found.segment.start);
+      const path = `/api/cameras/${cameraId}/footage.mp4`;
+      const url = withQuery(path, {
+        start: new Date(from).toISOString(), end: new Date(from + WINDOW_MS).toISOString(), token: await api.mediaToken(path),
+      });
+      const head = await fetch(url, { headers: { Range: "bytes=0-0" } });
+      const origin = Date.parse(head.headers.get("x-footage-start") ?? "");
+      if (!head.ok || !origin) {
+        onError(head.status === 404 ? "no footage after this moment" : `cannot play: ${head.status}`);
+        return;
+      }
       onError(null);
-      setPlaying({ id: found.segment.id, start: found.segment.start, offset: found.offsetS });
+      windowEnd.current = from + WINDOW_MS;
+      setPlaying({ id: url, start: origin, offset: (from - origin) / 1000 });
       const element = video.current;
       if (!element) return;
-      element.src = await api.mediaUrl(`/api/segments/${found.segment.id}/video`);
-      element.dataset.segmentStart = String(found.segment.start);
-      element.currentTime = found.offsetS;
+      element.src = url;
+      element.dataset.segmentStart = String(origin);
+      element.currentTime = Math.max(0, (from - origin) / 1000);
       element.play().catch(() => {});
     },
-    [api, loadedRef, onError, onPastDay],
+    [api, cameraId, loadedRef, onError, onPastDay],
   );
 
   const goOn = useCallback(async () => {
-    const segment = playing && loadedRef.current?.segments.find((s) => s.id === playing.id);
-    if (!segment || !video.current) return;
-    if (segment.open) await load(); // it has grown since: fetch it again
-    void play(resumeAt(segment, segment.start + video.current.currentTime * 1000));
-  }, [playing, loadedRef, load, play]);
+    if (!playing || !video.current) return;
+    const reached = playing.start + video.current.currentTime * 1000;
+    if (reached < windowEnd.current - 2000) await load(); // the segment being written grew
+    void play(reached < windowEnd.current - 2000 ? reached : windowEnd.current);
+  }, [playing, load, play]);
+
+  /** In a gap of the recording, jump to where footage goes on. */
+  const skipGaps = useCallback((element: HTMLVideoElement) => {
+    const start = Number(element.dataset.segmentStart);
+    const to = start && loadedRef.current && gapSkip(loadedRef.current.segments, start + element.currentTime * 1000);
+    if (to && to < windowEnd.current) element.currentTime = (to - start) / 1000;
+  }, [loadedRef]);
 
   const playhead = now ?? (playing ? playing.start + playing.offset * 1000 : null);
-  return { video, playing, setPlaying, setNow, play, goOn, playhead };
+  return { video, playing, setPlaying, setNow, play, goOn, skipGaps, playhead };
 }
 
 export type PlayerState = ReturnType<typeof usePlayer>;
@@ -63,6 +88,7 @@ export function Player({ player }: { player: PlayerState }) {
         onTimeUpdate={(e) => {
           const start = Number(e.currentTarget.dataset.segmentStart);
           if (start) player.setNow(start + e.currentTarget.currentTime * 1000);
+          player.skipGaps(e.currentTarget);
         }}
         onEnded={() => void player.goOn()}
       />
