@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (UI / "dist" / "index.html").is_file() or shutil.which("node") is None:
         raise SystemExit("build the UI first: bash infra/bootstrap.sh setup")
-    console = Console()
+    console = Console(width=140)
     data, port = make_data_dir("ronin-latency-"), free_port()
     env = {**os.environ, "RONIN_DATA_DIR": str(data), "API_PORT": str(port),
            "ADMIN_PASSWORD": PASSWORD, "UI_DIST": str(UI / "dist")}  # fmt: skip
