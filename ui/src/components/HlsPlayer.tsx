@@ -1,6 +1,7 @@
 import Hls from "hls.js";
 import { type RefObject, useEffect, useRef, useState } from "react";
 import { withToken } from "../api";
+import { LiveVideo } from "./LiveVideo";
 
 interface Props {
   src: string | null;
@@ -58,16 +59,5 @@ export function HlsPlayer({ src, muted = true, controls = false, className, onEr
     return () => clearTimeout(retry);
   }, [src, attempt, onError, token]);
 
-  return (
-    <video
-      ref={video}
-      className={className}
-      muted={muted}
-      controls={controls}
-      playsInline
-      autoPlay
-      onPlaying={onPlaying}
-      data-testid="live-video"
-    />
-  );
+  return <LiveVideo ref={video} className={className} muted={muted} controls={controls} onPlaying={onPlaying} />;
 }

@@ -1,5 +1,6 @@
 import { type RefObject, useEffect, useRef, useState } from "react";
 import { withToken } from "../api";
+import { LiveVideo } from "./LiveVideo";
 import { keepLive, socketProblem, socketUrl, trimBefore } from "../live/liveEdge";
 
 interface Props {
@@ -99,17 +100,7 @@ export function MsePlayer({ src, token, muted = true, controls = false, onPlayin
     };
   }, [src, attempt, token, onError, onUnavailable]);
 
-  return (
-    <video
-      ref={video}
-      muted={muted}
-      controls={controls}
-      playsInline
-      autoPlay
-      onPlaying={onPlaying}
-      data-testid="live-video"
-    />
-  );
+  return <LiveVideo ref={video} muted={muted} controls={controls} onPlaying={onPlaying} />;
 }
 
 function join(chunks: ArrayBuffer[]): ArrayBuffer {
