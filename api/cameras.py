@@ -10,6 +10,7 @@ addresses (``camera_targets``).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid4
@@ -38,11 +39,37 @@ RtspUrl = Annotated[str, Field(pattern=r"^rtsps?://[^\s/@]+(/[^\s]*)?$", max_len
 
 class ConnectionTest(BaseModel):
     rtsp_url: RtspUrl
+    sub_rtsp_url: RtspUrl | None = None
+    """The camera's low-resolution second stream, if it has one (the same credentials)."""
     username: str | None = Field(None, max_length=200)
     password: str | None = Field(None, max_length=200)
 
+    def urls(self) -> list[str]:
+        return [self.rtsp_url] + ([self.sub_rtsp_url] if self.sub_rtsp_url else [])
 
-ConnectionAnswer = ConnectionResult  # the domain answer is the response model as it is
+
+class ConnectionAnswer(BaseModel):
+    """The main stream's answer, and the sub-stream's when there is one: ``ok`` only when
+    both open; ``reason`` says which failed."""
+
+    ok: bool
+    reason: str
+    video_codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    audio_codec: str | None = None
+    sub_stream: ConnectionResult | None = None
+
+
+def connection_answer(main: ConnectionResult, sub: ConnectionResult | None) -> ConnectionAnswer:
+    """Both streams' tests as one answer (pure)."""
+    reason = main.reason
+    if main.ok and sub is not None and not sub.ok:
+        reason = f"the sub-stream: {sub.reason}"
+    return ConnectionAnswer(
+        ok=main.ok and (sub is None or sub.ok), reason=reason, video_codec=main.video_codec,
+        width=main.width, height=main.height, audio_codec=main.audio_codec, sub_stream=sub,
+    )  # fmt: skip
 
 
 class CameraIn(ConnectionTest):
@@ -63,6 +90,7 @@ class CameraOut(BaseModel):
     name: str
     directory: str
     rtsp_url: str
+    sub_rtsp_url: str | None
     has_credentials: bool
     group: str | None
     position: int
@@ -98,24 +126,26 @@ _PASSWORD_AGAIN = (
 )
 
 
-def _allowed_target(request: Request, url: str) -> None:
-    refused = target_refusal(url, request.app.state.config.camera_deny_networks)
-    if refused is not None:
-        raise HTTPException(422, refused)
+def _allowed_targets(request: Request, body: ConnectionTest) -> None:
+    for url in body.urls():
+        refused = target_refusal(url, request.app.state.config.camera_deny_networks)
+        if refused is not None:
+            raise HTTPException(422, refused)
 
 
 async def _check(request: Request, user: str, body: ConnectionTest) -> ConnectionAnswer:
     """One connection test at a time per user (a test opens a connection to anywhere the
     URL says: no port scans in parallel)."""
-    _allowed_target(request, body.rtsp_url)
+    _allowed_targets(request, body)
     running: set[str] = request.app.state.connection_tests
     if user in running:
         raise HTTPException(429, "a connection test is running already: wait for its answer",
                             {"Retry-After": "10"})  # fmt: skip
     running.add(user)
     try:
-        url = with_credentials(body.rtsp_url, _credentials(body))
-        return await run_in_threadpool(test_connection, url)
+        urls = [with_credentials(url, _credentials(body)) for url in body.urls()]
+        results = await asyncio.gather(*(run_in_threadpool(test_connection, u) for u in urls))
+        return connection_answer(results[0], results[1] if len(results) > 1 else None)
     finally:
         running.discard(user)
 
@@ -132,6 +162,7 @@ def _configured(
         name=body.name,
         directory=directory,
         rtsp_url=body.rtsp_url,
+        sub_rtsp_url=body.sub_rtsp_url,
         credentials_ciphertext=ciphertext,
         group=body.group,
         position=body.position,
@@ -146,12 +177,20 @@ def _configured(
 def _out(row: cameras.CameraRow) -> CameraOut:
     return CameraOut(
         camera_id=row.camera_id, name=row.name, directory=row.directory, rtsp_url=row.rtsp_url,
-        has_credentials=row.credentials_ciphertext is not None, group=row.camera_group,
+        sub_rtsp_url=row.sub_rtsp_url, has_credentials=row.credentials_ciphertext is not None,
+        group=row.camera_group,
         position=row.position, enabled=row.enabled, detection_enabled=row.detection_enabled,
         status=row.status, last_error=row.last_error, status_changed_at=row.status_changed_at,
         retention_days=row.retention_days, retention_max_gb=row.retention_max_gb,
         retention_tiers=None if row.retention_tiers is None else row.tiers(),
     )  # fmt: skip
+
+
+def _saved_for(current: cameras.CameraRow, url: str) -> bool:
+    """Whether the stored password was saved for ``url``'s scheme, host and port (those of
+    the camera's main stream or its sub-stream)."""
+    saved = [current.rtsp_url] + ([current.sub_rtsp_url] if current.sub_rtsp_url else [])
+    return any(same_endpoint(old, url) for old in saved)
 
 
 def _found(conn: Connection, camera_id: UUID) -> cameras.CameraRow:
@@ -183,8 +222,8 @@ async def test_camera(body: ConnectionTest, request: Request, user: AdminUser) -
 async def add_camera(
     body: CameraIn, request: Request, user: AdminUser, conn: Connection, store: EventStoreDep
 ) -> Accepted:
-    """Test the connection, then add the camera (CameraAdded)."""
-    _allowed_target(request, body.rtsp_url)
+    """Test the connection (both streams), then add the camera (CameraAdded)."""
+    _allowed_targets(request, body)
     answer = None if body.skip_test else await _check(request, user.username, body)
     if answer is not None and not answer.ok:
         raise HTTPException(422, f"cannot connect to the camera: {answer.reason}")
@@ -211,18 +250,18 @@ async def update_camera(
     """Change a camera (CameraUpdated); without a new password the stored one is kept,
     as long as the URL still points at the same scheme, host and port."""
     current = _found(conn, camera_id)
-    _allowed_target(request, body.rtsp_url)
+    _allowed_targets(request, body)
     ciphertext = current.credentials_ciphertext
     credentials = _credentials(body)
     if credentials is not None and body.password is None and ciphertext:
-        if not same_endpoint(current.rtsp_url, body.rtsp_url):
+        if not all(_saved_for(current, url) for url in body.urls()):
             raise HTTPException(422, _PASSWORD_AGAIN)
         credentials = Credentials(
             credentials.username, _cipher(request).decrypt(ciphertext).password
         )
-    test_body = ConnectionTest(rtsp_url=body.rtsp_url, username=credentials.username if
-                               credentials else None, password=credentials.password if
-                               credentials else None)  # fmt: skip
+    test_body = ConnectionTest(rtsp_url=body.rtsp_url, sub_rtsp_url=body.sub_rtsp_url,
+                               username=credentials.username if credentials else None,
+                               password=credentials.password if credentials else None)  # fmt: skip
     answer = None if body.skip_test else await _check(request, user.username, test_body)
     if answer is not None and not answer.ok:
         raise HTTPException(422, f"cannot connect to the camera: {answer.reason}")
@@ -258,7 +297,8 @@ def reorder_cameras(body: CameraOrder, conn: Connection, store: EventStoreDep) -
         store.append(
             CameraUpdated(
                 camera_id=camera_id, name=c.name, directory=c.directory, rtsp_url=c.rtsp_url,
-                credentials_ciphertext=c.credentials_ciphertext, group=c.camera_group,
+                sub_rtsp_url=c.sub_rtsp_url, credentials_ciphertext=c.credentials_ciphertext,
+                group=c.camera_group,
                 position=position, enabled=c.enabled, detection_enabled=c.detection_enabled,
                 retention_days=c.retention_days, retention_max_gb=c.retention_max_gb,
                 retention_tiers=None if c.retention_tiers is None else c.tiers(),

@@ -13,6 +13,9 @@ in their query:
   the same feed (one media segment per group of pictures, served from memory); every
   URI in it carries the same token, so hls.js and a ``<video>`` element play while a
   stranger gets 401.
+
+``?stream=sub`` asks for the camera's sub-stream (the grid's tiles do): its own ring
+while it runs, else the main stream's, so a tile always shows the camera.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from api.live_feed import Ending, LiveFeeds, Viewer
 from api.media_resources import LIVE_TOKEN_S, live_resource
 from ingest.live.fmp4 import InitSegment
 from ingest.live.hls import find_init, playlist
+from ingest.live.ring import LiveStreamKind
 from projector.readmodels import cameras
 
 router = APIRouter(prefix="/api/cameras", tags=["live"])
@@ -66,24 +70,30 @@ class LiveStream(BaseModel):
     status: str
 
 
-def rewrite_playlist(text: str, token: str) -> str:
-    """Append ``?token=`` to every URI in an HLS playlist (pure)."""
+def rewrite_playlist(text: str, token: str, kind: LiveStreamKind = LiveStreamKind.MAIN) -> str:
+    """Append the query (``?token=``, and ``&stream=sub`` for a sub-stream) to every URI
+    in an HLS playlist (pure)."""
+    query = f"token={token}" + ("" if kind is LiveStreamKind.MAIN else f"&stream={kind}")
     out = []
     for line in text.splitlines():
         if line.startswith("#EXT-X-MAP:"):
-            line = re.sub(r'URI="([^"?]+)"', rf'URI="\1?token={token}"', line)
+            line = re.sub(r'URI="([^"?]+)"', rf'URI="\1?{query}"', line)
         elif line and not line.startswith("#"):
-            line = f"{line}?token={token}"
+            line = f"{line}?{query}"
         out.append(line)
     return "\n".join(out) + "\n"
 
 
 @router.post("/{camera_id}/stream/start", response_model=LiveStream, **SIGNED_IN)
 def start_stream(
-    camera_id: VisibleCamera, request: Request, user: CurrentUser, conn: Connection
+    camera_id: VisibleCamera,
+    request: Request,
+    user: CurrentUser,
+    conn: Connection,
+    stream: LiveStreamKind = LiveStreamKind.MAIN,
 ) -> LiveStream:
     """Confirm the camera's live stream (ingest runs it while the camera is enabled) and
-    give its playlist URL with a media token for this camera's live stream only."""
+    give its URLs with a media token for this camera's live stream only."""
     row = cameras.camera(conn, camera_id)
     if row is None:
         raise HTTPException(404, "no such camera")
@@ -91,10 +101,11 @@ def start_stream(
         raise HTTPException(409, "the camera is disabled")
     tokens: Tokens = request.app.state.tokens
     token = tokens.issue(user, "media", LIVE_TOKEN_S, resource=live_resource(camera_id))
+    query = f"token={token}" + ("" if stream is LiveStreamKind.MAIN else f"&stream={stream}")
     return LiveStream(
         camera_id=camera_id,
-        socket_url=f"/api/cameras/{camera_id}/live/socket?token={token}",
-        playlist_url=f"/api/cameras/{camera_id}/live/stream.m3u8?token={token}",
+        socket_url=f"/api/cameras/{camera_id}/live/socket?{query}",
+        playlist_url=f"/api/cameras/{camera_id}/live/stream.m3u8?{query}",
         expires_in=LIVE_TOKEN_S,
         status=row.status,
     )
@@ -106,7 +117,13 @@ def start_stream(
     responses={401: {"description": "no valid media token"}},
     **MEDIA,
 )
-async def live_file(camera_id: UUID, name: str, request: Request, grant: Media) -> Response:
+async def live_file(
+    camera_id: UUID,
+    name: str,
+    request: Request,
+    grant: Media,
+    stream: LiveStreamKind = LiveStreamKind.MAIN,
+) -> Response:
     """The live HLS playlist (with the token on every URI), an init segment or a media
     segment (a group of pictures), from the camera's live feed."""
     if not grant.opens(live_resource(camera_id), camera_id):
@@ -115,14 +132,14 @@ async def live_file(camera_id: UUID, name: str, request: Request, grant: Media) 
     if found is None:
         raise HTTPException(404, "no such live file")
     feeds: LiveFeeds = request.app.state.live_feeds
-    state = await feeds.for_hls(camera_id)
+    state = await feeds.for_hls(camera_id, stream)
     headers = {"Cache-Control": "no-cache"}
     if name == "stream.m3u8":
         text = playlist(state.recent)
         if text is None:
             raise HTTPException(404, "the live stream is not running")
         return PlainTextResponse(
-            rewrite_playlist(text, grant.token),
+            rewrite_playlist(text, grant.token, stream),
             media_type="application/vnd.apple.mpegurl",
             headers=headers,
         )
@@ -138,7 +155,12 @@ async def live_file(camera_id: UUID, name: str, request: Request, grant: Media) 
 
 
 @router.websocket("/{camera_id}/live/socket")
-async def live_socket(websocket: WebSocket, camera_id: UUID, token: str | None = None) -> None:
+async def live_socket(
+    websocket: WebSocket,
+    camera_id: UUID,
+    token: str | None = None,
+    stream: LiveStreamKind = LiveStreamKind.MAIN,
+) -> None:
     """The camera's live fragmented MP4 for Media Source Extensions (see the module)."""
     await websocket.accept()
     try:
@@ -150,14 +172,14 @@ async def live_socket(websocket: WebSocket, camera_id: UUID, token: str | None =
         await websocket.close(4404, "no such camera")
         return
     feeds: LiveFeeds = websocket.app.state.live_feeds
-    viewer = feeds.join(camera_id)
+    viewer = feeds.join(camera_id, stream)
     try:
         async with anyio.create_task_group() as group:
             for step in (_send(websocket, viewer), _until_closed(websocket),
                          _until_invalid(websocket, grant)):  # fmt: skip
                 group.start_soon(_then_stop, step, group.cancel_scope)
     finally:
-        feeds.leave(camera_id, viewer)
+        feeds.leave(viewer)
 
 
 async def _then_stop(step: Awaitable[None], scope: anyio.CancelScope) -> None:

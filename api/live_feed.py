@@ -10,6 +10,11 @@ starts with the init segment and the current group of pictures (a picture at onc
 player then jumps to the live edge). A viewer that falls ``max_backlog`` pieces behind
 (a stalled network) is dropped and reconnects; when the stream starts again (a new
 ffmpeg run) every viewer is told to start again.
+
+A viewer asks for a camera's ``main`` or ``sub`` stream; ``sub`` is read from the
+sub-stream's ring while that is written (``ingest.live.ring.ring_to_read``), else from the
+main ring. A feed of a sub ring that stops being written tells its viewers to start
+again, so that they come back to the main ring.
 """
 
 from __future__ import annotations
@@ -23,7 +28,14 @@ from uuid import UUID
 
 from ingest.live.fmp4 import Piece
 from ingest.live.gop import LiveState, Step
-from ingest.live.ring import RingFollower
+from ingest.live.ring import (
+    STREAMS_DIR,
+    LiveStreamKind,
+    RingFollower,
+    ring_dir,
+    ring_to_read,
+    running,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +77,17 @@ class Viewer:
 class CameraFeed:
     """One camera's live ring, read while anyone watches."""
 
-    def __init__(self, folder: Path, poll_s: float, max_backlog: int, linger_s: float) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        poll_s: float,
+        max_backlog: int,
+        linger_s: float,
+        ends_when_idle: bool = False,
+    ) -> None:
         self._follower = RingFollower(folder)
+        self._ends_when_idle = ends_when_idle  # a sub ring: viewers then go to the main one
+        self._checked_at = 0.0
         self._poll_s, self._max_backlog, self._linger_s = poll_s, max_backlog, linger_s
         self.state = LiveState()
         self.viewers: set[Viewer] = set()
@@ -113,13 +134,26 @@ class CameraFeed:
                     idle_since = loop.time()
                 elif loop.time() - idle_since > self._linger_s:
                     return
+                if self._ring_stopped(loop.time()):
+                    self._end_all(RESTARTED)
+                    return
                 await asyncio.sleep(self._poll_s)
         except Exception:  # a broken file must not take the API down: viewers reconnect
             log.exception("the live feed of %s failed", self._follower.folder)
-            for viewer in self.viewers:
-                viewer.end(RESTARTED)
+            self._end_all(RESTARTED)
         finally:
             self._follower.close()
+
+    def _ring_stopped(self, now: float) -> bool:
+        """Whether a feed that ends when its ring stops (once a second) should end now."""
+        if not self._ends_when_idle or now - self._checked_at < 1.0:
+            return False
+        self._checked_at = now
+        return not running(self._follower.folder)
+
+    def _end_all(self, why: Ending) -> None:
+        for viewer in self.viewers:
+            viewer.end(why)
 
     def _dispatch(self, piece: Piece) -> None:
         step = self.state.add(piece)
@@ -153,34 +187,38 @@ class LiveFeeds:
     ) -> None:
         self._root = storage_root
         self._poll_s, self._max_backlog, self._linger_s = poll_s, max_backlog, linger_s
-        self._feeds: dict[UUID, CameraFeed] = {}
+        self._feeds: dict[Path, CameraFeed] = {}  # by the ring they follow
 
-    def join(self, camera_id: UUID) -> Viewer:
-        return self._feed(camera_id).join()
+    def join(self, camera_id: UUID, kind: LiveStreamKind = LiveStreamKind.MAIN) -> Viewer:
+        return self._feed(camera_id, kind).join()
 
-    async def for_hls(self, camera_id: UUID, wait_s: float = 5.0) -> LiveState:
+    async def for_hls(
+        self, camera_id: UUID, kind: LiveStreamKind = LiveStreamKind.MAIN, wait_s: float = 5.0
+    ) -> LiveState:
         """The camera's live state once its feed has read the ring (an HLS request)."""
-        feed = self._feed(camera_id)
+        feed = self._feed(camera_id, kind)
         feed.watched_over_hls()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(feed.caught_up.wait(), wait_s)
         return feed.state
 
-    def _feed(self, camera_id: UUID) -> CameraFeed:
-        feed = self._feeds.get(camera_id)
+    def _feed(self, camera_id: UUID, kind: LiveStreamKind) -> CameraFeed:
+        folder = ring_to_read(self._root / STREAMS_DIR, camera_id, kind)
+        feed = self._feeds.get(folder)
         if feed is None or (feed.task is not None and feed.task.done()):
-            folder = self._root / ".streams" / str(camera_id)
-            feed = CameraFeed(folder, self._poll_s, self._max_backlog, self._linger_s)
-            self._feeds[camera_id] = feed
+            main = ring_dir(self._root / STREAMS_DIR, camera_id, LiveStreamKind.MAIN)
+            feed = CameraFeed(folder, self._poll_s, self._max_backlog, self._linger_s,
+                              ends_when_idle=folder != main)  # fmt: skip
+            self._feeds[folder] = feed
         return feed
 
-    def leave(self, camera_id: UUID, viewer: Viewer) -> None:
-        feed = self._feeds.get(camera_id)
-        if feed is not None:
+    def leave(self, viewer: Viewer) -> None:
+        for feed in self._feeds.values():
             feed.leave(viewer)
 
-    def viewers(self, camera_id: UUID) -> int:
-        feed = self._feeds.get(camera_id)
+    def viewers(self, camera_id: UUID, kind: LiveStreamKind = LiveStreamKind.MAIN) -> int:
+        folder = ring_dir(self._root / STREAMS_DIR, camera_id, kind)
+        feed = self._feeds.get(folder)
         return len(feed.viewers) if feed else 0
 
     async def close(self) -> None:

@@ -1,7 +1,8 @@
-"""Live detection: frames tapped from each camera's live ring, never a second RTSP session.
+"""Live detection: frames tapped from each camera's live ring, never an RTSP session of its own.
 
-- :class:`RingTap` follows one camera's live ring (``ingest.live.ring``); each newly
-  complete group of pictures (init segment + its fragments) is decoded by ffmpeg at
+- :class:`RingTap` follows one camera's live ring (``ingest.live.ring``; its sub-stream's
+  when it has one: a smaller picture to decode); each newly complete group of pictures
+  (init segment + its fragments) is decoded by ffmpeg at
   LIVE_DETECTION_FPS (only its keyframe when that is at most one frame per group),
   passed through the motion pre-filter, saved as a short-lived JPEG still under
   ``{storage}/.frames/`` and announced as FrameSampled.
@@ -94,6 +95,11 @@ class RingTap:
         self._frame_number = 0
         self._size: tuple[int, int] | None = None
         self.stats = TapStats()
+
+    @property
+    def stream_dir(self) -> Path:
+        """The ring it follows."""
+        return self._follower.folder
 
     @property
     def frames_dir(self) -> Path:

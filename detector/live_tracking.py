@@ -3,7 +3,7 @@
 Each camera's tracker state is kept in Redis (``ronin:tracking:live:{model}:{camera}``,
 the detector's own) after every batch, so a restarted detector goes on with the same
 tracks instead of starting new ones (and alerting again for the same person). A track's
-id derives from the detection that started it. The HLS taps ask :meth:`watching` so that,
+id derives from the detection that started it. The ring taps ask :meth:`watching` so that,
 while a camera has something tracked, they pass it a frame every ``recheck_s`` even when
 nothing moves; :meth:`expire` ends the tracks of cameras whose frames stopped coming.
 """

@@ -1,7 +1,7 @@
 """The detector worker process: historical jobs in one thread, live detection in another.
 
 ``run()`` only calls named steps. Historical jobs can take tens of seconds each, so live
-sampling (every camera's HLS tap) and live inference run in their own loop and never wait
+sampling (every camera's ring tap) and live inference run in their own loop and never wait
 for a job. When no model is configured the worker stays up, records nothing, and says in
 its heartbeat (and so on the ML status page) that detection is off and how to turn it on.
 """
@@ -27,6 +27,7 @@ from events.catalogue import FrameSampled, ZoneConfig
 from events.errors import StoreUnavailable
 from events.heartbeat import WorkerHeartbeat
 from events.progress import LiveStats
+from ingest.live.ring import LiveStreamKind, ring_to_read
 from projector.readmodels import cameras
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,9 @@ class LiveTapConfig:
 
 
 class LiveTaps:
-    """One HLS tap per camera with detection on; the set follows the cameras read model."""
+    """One ring tap per camera with detection on; the set follows the cameras read model.
+    A tap reads the camera's sub-stream while it runs, else its main stream (checked at
+    each refresh: a tap moves when the sub-stream starts or stops)."""
 
     def __init__(
         self,
@@ -97,12 +100,13 @@ class LiveTaps:
         for gone in set(self.taps) - wanted:
             self.taps.pop(gone).close()
         for camera_id, tap in list(self.taps.items()):
-            if tap.motion_masks != self._cameras.zones(camera_id).motion_masks:
-                self.taps.pop(camera_id).close()  # made again with the new masks
+            masks = self._cameras.zones(camera_id).motion_masks
+            if tap.motion_masks != masks or tap.stream_dir != self._ring(camera_id):
+                self.taps.pop(camera_id).close()  # made again with the new masks or ring
         for camera_id in wanted - set(self.taps):
             self.taps[camera_id] = RingTap(
                 camera_id,
-                self.config.streams_root / str(camera_id),
+                self._ring(camera_id),
                 self.config.storage_root,
                 self.config.fps,
                 self.config.motion,
@@ -112,6 +116,9 @@ class LiveTaps:
         for tap in self.taps.values():
             tap.prune()
         self._refreshed = time.monotonic()
+
+    def _ring(self, camera_id: UUID) -> Path:
+        return ring_to_read(self.config.streams_root, camera_id, LiveStreamKind.SUB)
 
 
 class DetectionWorker:

@@ -91,6 +91,9 @@ class CameraConfigured(CameraEvent):
     """The camera's folder under the storage root (see ``unique_directory`` in
     ``ingest.camera_config.naming``)."""
     rtsp_url: Text
+    sub_rtsp_url: Text | None = None
+    """Its low-resolution second stream, for the grid and live detection (None: none;
+    everything then comes from ``rtsp_url``). The same credentials open both."""
     credentials_ciphertext: Text | None = None
     group: Annotated[str, Field(max_length=200)] | None = None
     position: NonNegativeInt = 0

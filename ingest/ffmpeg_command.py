@@ -13,6 +13,10 @@ The ``tee`` muxer writes both outputs from one read of the camera and one audio 
    a WebSocket, and the HLS fallback) and live detection reads; if it fails (disk,
    permissions) recording goes on (``onfail=ignore``).
 
+A camera's sub-stream (its low-resolution second stream, when it has one) gets an ffmpeg
+of its own writing only a live ring (:func:`sub_stream_command`): a second RTSP
+connection, for the grid and live detection; it is never recorded.
+
 Video is copied, never re-encoded (H.264 and H.265 alike; H.265 is tagged ``hvc1`` for
 browsers); audio, when present, becomes AAC. Progress goes to stdout every second for
 the watchdog.
@@ -25,6 +29,30 @@ from pathlib import Path
 
 from ingest.live.ring import RING_FILES, RING_PATTERN, RING_SECONDS
 from ingest.source_input import Options, input_arguments, probe_input, script_text
+
+
+def camera_options(socket_timeout_s: float) -> Options:
+    """RTSP over TCP, giving up on a silent camera after ``socket_timeout_s``."""
+    return [("rtsp_transport", "tcp"), ("timeout", str(int(socket_timeout_s * 1e6)))]
+
+
+def demuxer_options(quick_start: bool) -> Options:
+    probing = [("fpsprobesize", "0"), ("probesize", "4096")] if quick_start else []
+    return [("fflags", "nobuffer"), *probing]
+
+
+RING_MOVFLAGS = "+empty_moov+default_base_moof+frag_every_frame+skip_trailer"
+
+
+def ring_muxer_options() -> dict[str, str]:
+    """The segment muxer's options for a live ring: ``RING_FILES`` files of about
+    ``RING_SECONDS``, the oldest overwritten (its MP4 options: ``RING_MOVFLAGS``)."""
+    return {
+        "f": "segment",
+        "segment_time": str(RING_SECONDS),
+        "segment_wrap": str(RING_FILES),
+        "segment_format": "mp4",
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +75,11 @@ class RecorderPlan:
 
     @property
     def camera_options(self) -> Options:
-        return [("rtsp_transport", "tcp"), ("timeout", str(int(self.socket_timeout_s * 1e6)))]
+        return camera_options(self.socket_timeout_s)
 
     @property
     def demuxer_options(self) -> Options:
-        probing = [("fpsprobesize", "0"), ("probesize", "4096")] if self.quick_start else []
-        return [("fflags", "nobuffer"), *probing]
+        return demuxer_options(self.quick_start)
 
     @property
     def source_script_text(self) -> str | None:
@@ -108,17 +135,9 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
     )
     ring = _slave(
         {
-            "f": "segment",
+            **ring_muxer_options(),
             "onfail": "ignore",
-            "segment_time": str(RING_SECONDS),
-            "segment_wrap": str(RING_FILES),
-            "segment_format": "mp4",
-            "segment_format_options": _nested(
-                {
-                    "movflags": "+empty_moov+default_base_moof+frag_every_frame+skip_trailer",
-                    "flush_packets": "1",
-                }
-            ),
+            "segment_format_options": _nested({"movflags": RING_MOVFLAGS, "flush_packets": "1"}),
         },
         plan.live_dir / RING_PATTERN,
     )
@@ -143,6 +162,40 @@ def recorder_command(plan: RecorderPlan, ffmpeg: str = "ffmpeg") -> list[str]:
         f"{recording}|{ring}",
         "-progress", "pipe:1",
         "-stats_period", "1",
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SubStreamPlan:
+    """A camera's sub-stream, relayed into its own live ring (never recorded)."""
+
+    input_url: str
+    live_dir: Path
+    socket_timeout_s: float = 5.0
+    source_script: Path | None = None
+
+    @property
+    def source_script_text(self) -> str | None:
+        return script_text(
+            self.input_url, camera_options(self.socket_timeout_s), demuxer_options(True)
+        )
+
+
+def sub_stream_command(plan: SubStreamPlan, ffmpeg: str = "ffmpeg") -> list[str]:
+    """ffmpeg copying a sub-stream's video into a live ring: no audio (the grid is
+    muted; the enlarged view plays the main stream), no recording, no progress."""
+    source = input_arguments(
+        plan.input_url, camera_options(plan.socket_timeout_s), demuxer_options(True),
+        plan.source_script,
+    )  # fmt: skip
+    muxer = [part for key, value in ring_muxer_options().items() for part in (f"-{key}", value)]
+    return [
+        ffmpeg, "-nostdin", "-nostats", "-hide_banner", "-loglevel", "warning",
+        *source,
+        "-map", "0:v:0", "-c:v", "copy", "-an",
+        *muxer,
+        "-segment_format_options", f"movflags={RING_MOVFLAGS}:flush_packets=1",
+        str(plan.live_dir / RING_PATTERN),
     ]  # fmt: skip
 
 

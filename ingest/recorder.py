@@ -57,6 +57,7 @@ from ingest.ffmpeg_log import (
     summarise,
 )
 from ingest.ffmpeg_pipes import PipeReader, latest_out_time_us, wait_readable
+from ingest.live.ring import STREAMS_DIR, LiveStreamKind, ring_dir
 from ingest.segment_list import SegmentListReader
 from ingest.segment_store import CameraFolder, RecoveryReport, SegmentStore
 from ingest.source_input import script_text, write_script
@@ -90,13 +91,21 @@ class CameraSource:
     name: str
     directory: str
     url: str
+    sub_url: str | None = None
+    """Its sub-stream, relayed for the grid and live detection (``ingest.sub_stream``)."""
 
     @property
     def folder(self) -> CameraFolder:
         return CameraFolder(self.camera_id, self.directory)
 
+    @property
+    def recorded(self) -> tuple[UUID, str, str, str]:
+        """What recording depends on (a change of the sub-stream alone leaves it be)."""
+        return self.camera_id, self.name, self.directory, self.url
+
     def __repr__(self) -> str:
-        return f"CameraSource({self.camera_id}, {self.name!r}, {redact(self.url)!r})"
+        sub = "" if self.sub_url is None else f", sub {redact(self.sub_url)!r}"
+        return f"CameraSource({self.camera_id}, {self.name!r}, {redact(self.url)!r}{sub})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,14 +300,14 @@ class CameraRecorder:
         self._intents_due = 0.0
         self._recovered = False
         self.status = "starting"
-        self._logger = _ffmpeg_logger(settings.log_dir, source.camera_id)
+        self._logger = ffmpeg_logger(settings.log_dir, source.camera_id)
         # the camera's URL, when it carries a password (never on a command line)
         self._source_script = settings.log_dir / "sources" / f"{source.camera_id}.ffconcat"
 
     @property
     def live_dir(self) -> Path:
         """The camera's live ring (``ingest.live.ring``)."""
-        return self._store.root / ".streams" / str(self.source.camera_id)
+        return ring_dir(self._store.root / STREAMS_DIR, self.source.camera_id, LiveStreamKind.MAIN)
 
     def recover(self) -> RecoveryReport:
         """Announce what earlier runs left behind (a crash, a worker that died). The tick
@@ -561,7 +570,7 @@ class CameraRecorder:
             log.error("%s: unreadable recording %s", self.source.name, path)
 
 
-def _ffmpeg_logger(log_dir: Path, camera_id: UUID) -> logging.Logger:
+def ffmpeg_logger(log_dir: Path, camera_id: UUID) -> logging.Logger:
     """ffmpeg's stderr for one camera, in a rotating file (three files of 1 MB)."""
     logger = logging.getLogger(f"ronin.ffmpeg.{camera_id}")
     if not logger.handlers:

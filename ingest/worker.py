@@ -35,8 +35,16 @@ from events.heartbeat import WorkerHeartbeat, worker_statuses
 from events.outbox import Outbox
 from events.store import Lease
 from ingest.camera_config.credentials import CredentialCipher, with_credentials
-from ingest.recorder import CameraRecorder, CameraSource, RecorderSettings, pump_until
+from ingest.live.ring import STREAMS_DIR, LiveStreamKind, ring_dir
+from ingest.recorder import (
+    CameraRecorder,
+    CameraSource,
+    RecorderSettings,
+    ffmpeg_logger,
+    pump_until,
+)
 from ingest.segment_store import SegmentStore
+from ingest.sub_stream import RelaySettings, SubStreamRelay
 from projector.readmodels import cameras
 
 log = logging.getLogger(__name__)
@@ -64,7 +72,8 @@ class PostgresCameraCatalog:
                     )
                 credentials = self._cipher.decrypt(row.credentials_ciphertext)
             url = with_credentials(row.rtsp_url, credentials)
-            sources.append(CameraSource(row.camera_id, row.name, row.directory, url))
+            sub = row.sub_rtsp_url and with_credentials(row.sub_rtsp_url, credentials)
+            sources.append(CameraSource(row.camera_id, row.name, row.directory, url, sub))
         return sources
 
 
@@ -86,6 +95,7 @@ class IngestWorker:
         self._owner = f"{name}@{socket.gethostname()}"
         self._leases: dict[UUID, Lease] = {}
         self.recorders: dict[UUID, CameraRecorder] = {}
+        self.relays: dict[UUID, SubStreamRelay] = {}  # cameras with a sub-stream
         self._wanted: dict[UUID, CameraSource] | None = None  # the last list read
         self._catalog_down = False
         self._unreachable_since: float | None = None
@@ -113,6 +123,8 @@ class IngestWorker:
         self._outbox.flush()
         for recorder in list(self.recorders.values()):
             recorder.tick(now)
+        for relay in list(self.relays.values()):
+            relay.tick(now)
 
     def shutdown(self, reason: str) -> None:
         for recorder in self.recorders.values():
@@ -179,8 +191,11 @@ class IngestWorker:
             source = wanted.get(camera_id)
             if source is None:
                 self._drop(camera_id, "camera removed or disabled")
-            elif source != recorder.source:
+            elif source.recorded != recorder.source.recorded:
                 self._drop(camera_id, "camera configuration changed")
+            elif source.sub_url != recorder.source.sub_url:  # recording goes on as it is
+                recorder.source = source
+                self._relay(source)
 
     def _release_excess(self, share: int) -> None:
         """Hand cameras beyond our share to a newly started worker (it takes them within
@@ -204,13 +219,33 @@ class IngestWorker:
                 self.name,
             )
             self.recorders[camera_id] = recorder  # it records first, then recovers
+            self._relay(source)
 
     def _fair_share(self, cameras: int) -> int:
         live = [s for s in worker_statuses(self._redis) if s.alive and s.name.startswith("ingest")]
         workers = max(1, len(live) + (0 if any(s.name == self.name for s in live) else 1))
         return math.ceil(cameras / workers)
 
+    def _relay(self, source: CameraSource) -> None:
+        """(Re)start the relay of the camera's sub-stream, or stop it when it has none."""
+        relay = self.relays.pop(source.camera_id, None)
+        if relay is not None:
+            relay.stop()
+        if source.sub_url is None:
+            return
+        log_dir = self._settings.log_dir
+        self.relays[source.camera_id] = SubStreamRelay(
+            source.sub_url,
+            ring_dir(self._store.root / STREAMS_DIR, source.camera_id, LiveStreamKind.SUB),
+            log_dir / "sources" / f"{source.camera_id}.sub.ffconcat",
+            ffmpeg_logger(log_dir, source.camera_id),
+            RelaySettings(ffmpeg=self._settings.ffmpeg),
+        )
+
     def _drop(self, camera_id: UUID, reason: str) -> None:
+        relay = self.relays.pop(camera_id, None)
+        if relay is not None:
+            relay.stop()
         recorder = self.recorders.pop(camera_id)
         recorder.stop(reason)
         lease = self._leases.pop(camera_id, None)

@@ -135,6 +135,42 @@ def test_connection_test_explains_failures(client: TestClient) -> None:
     assert invalid.status_code == 422
 
 
+def test_a_sub_stream_is_tested_beside_the_main_one_and_saved_with_it(
+    client: TestClient, store: RedisEventStore, database_url: str
+) -> None:
+    main, main_server = sim(user="admin", password="pw-1", width=640, height=360)
+    sub, sub_server = sim(user="admin", password="pw-1", width=320, height=180)
+    headers = login(client)
+    both = {"rtsp_url": main.url, "sub_rtsp_url": sub.url, "username": "admin", "password": "pw-1"}
+    try:
+        answer = client.post("/api/cameras/test", headers=headers, json=both).json()
+        assert answer["ok"] and (answer["width"], answer["sub_stream"]["width"]) == (640, 320)
+        dead = {**both, "sub_rtsp_url": f"rtsp://127.0.0.1:{free_port()}/sub"}
+        failed = client.post("/api/cameras/test", headers=headers, json=dead).json()
+        assert not failed["ok"] and failed["reason"].startswith("the sub-stream: ")
+        refused = client.post("/api/cameras", headers=headers, json={"name": "Yard", **dead})
+        assert refused.status_code == 422 and "sub-stream" in refused.json()["detail"]
+        added = client.post("/api/cameras", headers=headers, json={"name": "Yard", **both})
+        assert added.status_code == 202, added.text
+    finally:
+        main_server.terminate()
+        sub_server.terminate()
+    [message] = store.read_range(Topic.CAMERAS, ZERO, 10)
+    event = decode(message.fields)
+    assert isinstance(event, CameraAdded) and event.sub_rtsp_url == sub.url
+    assert b"pw-1" not in b"".join(message.fields.values())
+    with psycopg.connect(database_url) as conn, psycopg.connect(database_url) as archive:
+        ProjectionRunner(cameras_projection(), store, EventLog(store, EventArchive(archive)),
+                         PostgresReadModels(conn), "t").step()  # fmt: skip
+    [listed] = client.get("/api/cameras", headers=headers).json()
+    assert listed["sub_rtsp_url"] == sub.url
+    # the stored password goes to the hosts it was saved for, not to a new sub-stream host
+    moved = {**both, "sub_rtsp_url": "rtsp://192.0.2.7/sub", "password": None, "skip_test": True}
+    changed = client.put(f"/api/cameras/{listed['camera_id']}", headers=headers,
+                         json={"name": "Yard", **moved})  # fmt: skip
+    assert changed.status_code == 422 and "password again" in changed.json()["detail"]
+
+
 def read_sse(client: TestClient, headers: dict[str, str], limit: int) -> list[dict[str, str]]:
     events, current = [], {}
     with client.stream("GET", "/api/events/stream", headers=headers,

@@ -27,6 +27,7 @@ from events.archive import EventArchive, EventLog
 from events.catalogue import CameraAdded, CameraRemoved, SegmentClosed
 from events.store import RedisEventStore
 from ingest.live.fmp4 import Fragment, InitSegment, StreamParser
+from ingest.live.ring import LiveStreamKind
 from projector.postgres import PostgresReadModels
 from projector.readmodels import cameras_projection, recordings_projection
 from projector.readmodels.segments import SEGMENTS, SegmentRow
@@ -60,6 +61,9 @@ def test_playlist_rewrite_puts_the_token_on_every_uri() -> None:
     text = '#EXTM3U\n#EXT-X-MAP:URI="init.mp4"\n#EXTINF:1.0,\nseg00000001.m4s\n'
     out = rewrite_playlist(text, "T")
     assert 'URI="init.mp4?token=T"' in out and "seg00000001.m4s?token=T" in out
+    sub = rewrite_playlist(text, "T", LiveStreamKind.SUB)
+    assert 'URI="init.mp4?token=T&stream=sub"' in sub
+    assert "seg00000001.m4s?token=T&stream=sub" in sub
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,19 @@ from hypothesis import strategies as st
 
 from ingest.camera_config.credentials import CredentialCipher, Credentials, with_credentials
 from ingest.camera_config.naming import safe_directory, segment_path, unique_directory
-from ingest.ffmpeg_command import RecorderPlan, codec_probe_command, recorder_command
+from ingest.ffmpeg_command import (
+    RecorderPlan,
+    SubStreamPlan,
+    codec_probe_command,
+    recorder_command,
+    sub_stream_command,
+)
 from ingest.ffmpeg_log import summarise
 from ingest.probe import parse_probe
 from ingest.recorder import backoff_s, redact
 from ingest.segment_list import ListedSegment, SegmentListReader, parse_line, wall_clock
 from ingest.source_input import concat_script
+from ingest.sub_stream import RelaySettings, retry_delay, stalled
 
 
 @given(st.text(max_size=300))
@@ -65,6 +72,43 @@ def test_one_rtsp_connection_two_outputs_video_copied() -> None:
     assert "frag_every_frame" in ring and "segment_wrap=3" in ring and "onfail=ignore" in ring
     assert ring.endswith("/s/.streams/x/live%d.mp4")
     assert "-tag:v" not in recorder_command(RecorderPlan("rtsp://c", Path("/a"), Path("/b")))
+
+
+def test_a_sub_stream_is_copied_into_a_ring_of_its_own_and_never_recorded() -> None:
+    command = sub_stream_command(SubStreamPlan("rtsp://cam/sub", Path("/s/.streams/x.sub")))
+    assert command.count("-i") == 1 and command[command.index("-i") + 1] == "rtsp://cam/sub"
+    assert command[command.index("-c:v") + 1] == "copy" and "-an" in command
+    assert "tee" not in command and "-progress" not in command
+    assert command[command.index("-f", command.index("-i")) + 1] == "segment"
+    assert command[command.index("-segment_wrap") + 1] == "3"
+    assert "frag_every_frame" in command[command.index("-segment_format_options") + 1]
+    assert command[-1] == "/s/.streams/x.sub/live%d.mp4"
+    secret = SubStreamPlan("rtsp://u:pw@cam/sub", Path("/r"), source_script=Path("/p/s.ffconcat"))
+    assert "pw" not in " ".join(sub_stream_command(secret))
+    assert secret.source_script_text and "rtsp://u:pw@cam/sub" in secret.source_script_text
+
+
+@given(
+    wrote_for=st.none() | st.floats(0, 1e5),
+    failures=st.integers(0, 100),
+)
+def test_a_sub_stream_that_was_running_comes_back_at_once(
+    wrote_for: float | None, failures: int
+) -> None:
+    settings = RelaySettings()
+    delay = retry_delay(wrote_for, failures, settings)
+    if wrote_for is not None and wrote_for >= settings.restart_after_s:
+        assert delay == 0
+    else:
+        assert settings.backoff_base_s <= delay <= settings.backoff_cap_s
+
+
+def test_a_sub_stream_is_stalled_when_its_ring_stops_growing() -> None:
+    settings = RelaySettings(stall_s=15, connect_timeout_s=30)
+    assert not stalled(started=0, wrote_at=None, now=29, settings=settings)
+    assert stalled(started=0, wrote_at=None, now=31, settings=settings)
+    assert not stalled(started=0, wrote_at=100, now=114, settings=settings)
+    assert stalled(started=0, wrote_at=100, now=116, settings=settings)
 
 
 def test_stderr_summaries_say_what_is_wrong() -> None:

@@ -3,7 +3,9 @@ once, clear errors, an RTSP outage, takeover when a worker dies, crash recovery.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import os
 import shutil
 import signal
 import subprocess
@@ -22,12 +24,14 @@ from events.catalogue import (
     CameraDisconnected,
     Event,
     RecordingStarted,
+    RecordingStopped,
     SegmentClosed,
     Topic,
 )
 from events.errors import StoreUnavailable
 from events.store import RedisEventStore
 from infra.embedded import EmbeddedRedis, start_service, stop_process, wait_until
+from ingest.live.ring import STREAMS_DIR, LiveStreamKind, newest, ring_dir, running
 from ingest.probe import probe
 from ingest.recorder import CameraSource, RecorderSettings
 from ingest.segment_store import CameraFolder, SegmentStore
@@ -156,6 +160,42 @@ def test_several_cameras_record_and_bad_ones_say_why(tmp_path: Path, redis_clien
         reasons = [e.reason for e in history[camera.camera_id] if isinstance(e, CameraDisconnected)]
         assert reasons and reason in reasons[0], (camera.name, reasons)
         assert not [e for e in history[camera.camera_id] if isinstance(e, SegmentClosed)]
+
+
+def test_a_sub_stream_is_relayed_to_a_ring_of_its_own_and_never_touches_recording(
+    tmp_path: Path, redis_client
+) -> None:
+    main = SimCamera(port=free_port(), path="main", width=640, height=360)
+    sub = SimCamera(port=free_port(), path="sub", width=320, height=180)
+    server = start_sim_cameras([main, sub])
+    camera = CameraSource(uuid4(), "Yard", "Yard", main.url, sub.url)
+    catalog, events = ListCatalog([camera]), list[Event]()
+    worker = make_worker("ingest", tmp_path, catalog, redis_client, events)
+    sub_ring = ring_dir(tmp_path / STREAMS_DIR, camera.camera_id, LiveStreamKind.SUB)
+    closed = lambda: [e for e in events if isinstance(e, SegmentClosed)]  # noqa: E731
+    try:
+        step_for([worker], 40, lambda: bool(closed()) and running(sub_ring))
+        ring_file = newest(sub_ring)
+        assert ring_file is not None
+        assert (probe(ring_file[0]).width, probe(ring_file[0]).height) == (320, 180)
+        recorder, relay = worker.recorders[camera.camera_id], worker.relays[camera.camera_id]
+        killed = relay._run.proc.pid if relay._run else 0
+        os.kill(killed, signal.SIGKILL)
+        killed_at = time.monotonic()
+        step_for([worker], 15, lambda: relay._run is not None
+                 and relay._run.proc.pid != killed and relay.status == "running")  # fmt: skip
+        assert relay.status == "running" and time.monotonic() - killed_at < 5
+        catalog.cameras = [dataclasses.replace(camera, sub_url=None)]  # the sub-stream removed
+        step_for([worker], 5, lambda: camera.camera_id not in worker.relays)
+        assert not sub_ring.exists() and worker.recorders[camera.camera_id] is recorder
+        step_for([worker], 30, lambda: len(closed()) >= 2)
+        assert not [e for e in events if isinstance(e, RecordingStopped)]  # never interrupted
+        worker.shutdown("test over")
+    finally:
+        server.terminate()
+    for segment in closed():
+        info = probe(tmp_path / segment.path)
+        assert (info.width, info.height) == (640, 360)  # recording is the main stream's
 
 
 def test_rtsp_outage_gives_disconnect_reconnect_and_a_gap_equal_to_it(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
+import time
 from pathlib import Path
 from uuid import uuid4
 
@@ -15,7 +17,7 @@ from api.live_feed import RESTARTED, TOO_SLOW, Ending, LiveFeeds
 from ingest.live.fmp4 import Fragment, InitSegment, StreamParser, boxes, hevc_codec
 from ingest.live.gop import Gop, LiveState, Step
 from ingest.live.hls import find_init, init_name, playlist
-from ingest.live.ring import RingFollower
+from ingest.live.ring import LiveStreamKind, RingFollower, ring_dir, ring_to_read
 
 FPS, GOP = 10, 5
 
@@ -292,3 +294,45 @@ def test_a_feed_restarts_its_viewers_when_the_stream_changes(stream: bytes, tmp_
 
     got = asyncio.run(watch())
     assert isinstance(got[0], InitSegment) and got[-1] == RESTARTED
+
+
+def test_a_sub_ring_is_read_while_it_is_written_else_the_main_ring(
+    stream: bytes, tmp_path: Path
+) -> None:
+    camera = uuid4()
+    main, sub = (ring_dir(tmp_path, camera, kind) for kind in LiveStreamKind)
+    assert ring_to_read(tmp_path, camera, LiveStreamKind.SUB) == main  # no sub-stream
+    sub.mkdir()
+    (sub / "live0.mp4").write_bytes(stream)
+    assert ring_to_read(tmp_path, camera, LiveStreamKind.SUB) == sub
+    assert ring_to_read(tmp_path, camera, LiveStreamKind.MAIN) == main
+    old = time.time() - 60
+    os.utime(sub / "live0.mp4", (old, old))  # its ffmpeg stopped writing a minute ago
+    assert ring_to_read(tmp_path, camera, LiveStreamKind.SUB) == main
+
+
+def test_viewers_of_a_sub_ring_that_stops_start_again_on_the_main_ring(
+    stream: bytes, tmp_path: Path
+) -> None:
+    async def watch() -> tuple[list[object], int]:
+        camera = uuid4()
+        streams = tmp_path / ".streams"
+        main, sub = (ring_dir(streams, camera, kind) for kind in LiveStreamKind)
+        for ring in (main, sub):
+            ring.mkdir(parents=True)
+            (ring / "live0.mp4").write_bytes(stream)
+        feeds = LiveFeeds(tmp_path, poll_s=0.005)
+        viewer = feeds.join(camera, LiveStreamKind.SUB)
+        assert feeds.viewers(camera, LiveStreamKind.SUB) == 1
+        old = time.time() - 60
+        os.utime(sub / "live0.mp4", (old, old))
+        await asyncio.sleep(1.3)  # a sub feed checks its ring once a second
+        got = [viewer.queue.get_nowait() for _ in range(viewer.queue.qsize())]
+        feeds.leave(viewer)
+        feeds.join(camera, LiveStreamKind.SUB)  # the player reconnects: the main ring
+        main_viewers = feeds.viewers(camera, LiveStreamKind.MAIN)
+        await feeds.close()
+        return got, main_viewers
+
+    got, main_viewers = asyncio.run(watch())
+    assert isinstance(got[0], InitSegment) and got[-1] == RESTARTED and main_viewers == 1

@@ -19,13 +19,54 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
+from enum import StrEnum
 from pathlib import Path
+from uuid import UUID
 
 from ingest.live.fmp4 import Fragment, InitSegment, Piece, StreamParser, shift_decode_times
 
 RING_FILES = 3
 RING_SECONDS = 10
 RING_PATTERN = "live%d.mp4"
+
+
+STREAMS_DIR = ".streams"
+"""The folder under the storage root that holds every camera's live rings."""
+FRESH_S = 5.0
+"""A ring whose newest file was written within this long is running."""
+
+
+class LiveStreamKind(StrEnum):
+    """Which of a camera's streams: ``main`` (recorded; the enlarged view) or ``sub``
+    (its low-resolution second stream, when it has one: the grid and live detection)."""
+
+    MAIN = "main"
+    SUB = "sub"
+
+
+def ring_dir(streams_root: Path, camera_id: UUID, kind: LiveStreamKind) -> Path:
+    """Where a camera's ring of that stream lies (``{root}/{id}``, ``{root}/{id}.sub``:
+    siblings, so that a new main run, which empties its folder, leaves the sub ring)."""
+    name = str(camera_id) if kind is LiveStreamKind.MAIN else f"{camera_id}.sub"
+    return streams_root / name
+
+
+def running(folder: Path, now: float | None = None) -> bool:
+    """Whether a ring is being written (its newest file changed within ``FRESH_S``)."""
+    found = newest(folder)
+    wall = time.time() if now is None else now
+    return found is not None and wall - found[1].st_mtime < FRESH_S
+
+
+def ring_to_read(streams_root: Path, camera_id: UUID, kind: LiveStreamKind) -> Path:
+    """The ring a reader of ``kind`` follows: the sub ring while it runs, else the main
+    one (a camera without a sub-stream, or whose sub-stream is down, shows its main)."""
+    if kind is LiveStreamKind.SUB:
+        sub = ring_dir(streams_root, camera_id, LiveStreamKind.SUB)
+        if running(sub):
+            return sub
+    return ring_dir(streams_root, camera_id, LiveStreamKind.MAIN)
 
 
 def ring_files(folder: Path) -> list[Path]:

@@ -54,6 +54,9 @@ class CameraRow:
     retention_tiers: str | None = None
     """Its limits per retention tier (``RetentionTiers`` as JSON; None: the defaults)."""
 
+    sub_rtsp_url: str | None = None
+    """Its sub-stream (grid and live detection), if it has one."""
+
     def zones(self) -> ZoneConfig:
         if self.zone_config is None:
             return ZoneConfig()
@@ -75,6 +78,7 @@ def _configured(event: Event) -> Sequence[RowOp]:
         "name": event.name,
         "directory": event.directory,
         "rtsp_url": event.rtsp_url,
+        "sub_rtsp_url": event.sub_rtsp_url,
         "credentials_ciphertext": event.credentials_ciphertext,
         "camera_group": event.group,
         "position": event.position,

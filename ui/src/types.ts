@@ -5,6 +5,8 @@ export interface Camera {
   name: string;
   directory: string;
   rtsp_url: string;
+  /** Its low-resolution second stream (the grid and live detection use it), if any. */
+  sub_rtsp_url: string | null;
   has_credentials: boolean;
   group: string | null;
   position: number;
@@ -27,13 +29,18 @@ export interface RetentionTiers {
   continuous_max_gb: number | null;
 }
 
-export interface ConnectionAnswer {
+export interface StreamAnswer {
   ok: boolean;
   reason: string;
   video_codec: string | null;
   width: number | null;
   height: number | null;
   audio_codec: string | null;
+}
+
+/** The main stream's answer; ``ok`` only when the sub-stream (if given) opened too. */
+export interface ConnectionAnswer extends StreamAnswer {
+  sub_stream: StreamAnswer | null;
 }
 
 export interface Segment {

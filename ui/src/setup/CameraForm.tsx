@@ -1,11 +1,13 @@
 import { type FormEvent, useState } from "react";
 import type { Api } from "../api";
 import type { Camera, ConnectionAnswer } from "../types";
+import { ConnectionAnswerBox } from "./ConnectionAnswerBox";
 import { RetentionFields, type RetentionForm, retentionBody } from "./RetentionFields";
 
 interface Form extends RetentionForm {
   name: string;
   rtsp_url: string;
+  sub_rtsp_url: string;
   username: string;
   password: string;
   group: string;
@@ -14,13 +16,13 @@ interface Form extends RetentionForm {
 }
 
 const EMPTY: Form = {
-  name: "", rtsp_url: "rtsp://", username: "", password: "", group: "", enabled: true,
+  name: "", rtsp_url: "rtsp://", sub_rtsp_url: "", username: "", password: "", group: "", enabled: true,
   detection_enabled: true, retention_days: "", retention_max_gb: "", alert_days: "", detection_days: "",
 };
 
 function formOf(c: Camera): Form {
   return {
-    name: c.name, rtsp_url: c.rtsp_url, username: "", password: "", group: c.group ?? "",
+    name: c.name, rtsp_url: c.rtsp_url, sub_rtsp_url: c.sub_rtsp_url ?? "", username: "", password: "", group: c.group ?? "",
     enabled: c.enabled, detection_enabled: c.detection_enabled,
     retention_days: c.retention_days?.toString() ?? "", retention_max_gb: c.retention_max_gb?.toString() ?? "",
     alert_days: c.retention_tiers?.alert_days?.toString() ?? "",
@@ -28,12 +30,19 @@ function formOf(c: Camera): Form {
   };
 }
 
+function streams(form: Form) {
+  return {
+    rtsp_url: form.rtsp_url.trim(),
+    sub_rtsp_url: form.sub_rtsp_url.trim() || null,
+    username: form.username.trim() || null,
+    password: form.password || null,
+  };
+}
+
 function body(form: Form, position: number, camera: Camera | null) {
   return {
     name: form.name.trim(),
-    rtsp_url: form.rtsp_url.trim(),
-    username: form.username.trim() || null,
-    password: form.password || null,
+    ...streams(form),
     group: form.group.trim() || null,
     position,
     enabled: form.enabled,
@@ -56,9 +65,7 @@ export function CameraForm({ api, camera, position, onDone }: { api: Api; camera
     setBusy("test");
     setError(null);
     try {
-      setAnswer(await api.post<ConnectionAnswer>("/api/cameras/test", {
-        rtsp_url: form.rtsp_url.trim(), username: form.username.trim() || null, password: form.password || null,
-      }));
+      setAnswer(await api.post<ConnectionAnswer>("/api/cameras/test", streams(form)));
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     } finally {
@@ -85,6 +92,9 @@ export function CameraForm({ api, camera, position, onDone }: { api: Api; camera
     <form onSubmit={save} className="camera-form">
       <label>Name<input name="name" value={form.name} onChange={set("name")} required maxLength={200} /></label>
       <label>RTSP URL<input name="rtsp_url" value={form.rtsp_url} onChange={set("rtsp_url")} required placeholder="rtsp://192.168.1.20:554/stream1" /></label>
+      <label>Sub-stream URL (optional: a smaller stream for the grid and detection)
+        <input name="sub_rtsp_url" value={form.sub_rtsp_url} onChange={set("sub_rtsp_url")} placeholder="rtsp://192.168.1.20:554/stream2" />
+      </label>
       <div className="row">
         <label>User<input name="username" value={form.username} onChange={set("username")} autoComplete="off" /></label>
         <label>Password<input name="password" type="password" value={form.password} onChange={set("password")} autoComplete="new-password" /></label>
@@ -98,13 +108,7 @@ export function CameraForm({ api, camera, position, onDone }: { api: Api; camera
         <label className="check"><input type="checkbox" checked={form.enabled} onChange={set("enabled")} /> Recording on</label>
         <label className="check"><input type="checkbox" checked={form.detection_enabled} onChange={set("detection_enabled")} /> Detection on</label>
       </div>
-      {answer && (
-        <p className={answer.ok ? "ok-box" : "error-box"} data-testid="connection-answer">
-          {answer.ok
-            ? `Connected: ${answer.video_codec ?? "video"} ${answer.width ?? ""}×${answer.height ?? ""}${answer.audio_codec ? `, audio ${answer.audio_codec}` : ""}`
-            : `Cannot connect: ${answer.reason}`}
-        </p>
-      )}
+      {answer && <ConnectionAnswerBox answer={answer} />}
       {error && <p className="error-box" role="alert">{error}</p>}
       <footer>
         <button type="button" onClick={() => void test()} disabled={busy !== null}>
