@@ -274,7 +274,8 @@ class BoundingBox(BaseModel):
 
 class FrameSampled(Event):
     """A live frame was chosen for detection; ``source_path`` is the still (a JPEG under the
-    storage root, kept for a short while), ``offset_s`` its offset in the HLS segment."""
+    storage root, kept for a short while), ``offset_s`` its offset in the group of pictures
+    it was taken from."""
 
     topic: ClassVar[Topic] = Topic.FRAMES
     camera_id: UUID

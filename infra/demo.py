@@ -21,13 +21,14 @@ DEMO_NAME = "Demo"
 def demo_camera(
     preferred_port: int = 8554, data_dir: Path | None = None, period_s: int = 60
 ) -> SimCamera:
-    """The demo camera: 720p H.264 at 15 fps, 1-second GOP, AAC audio, and a person (a
-    real photograph) who walks in every minute, for live detection to find."""
+    """The demo camera: 720p H.264 at 15 fps, 1-second GOP, AAC audio, a 640x360
+    sub-stream (the grid and live detection use it), and a person (a real photograph)
+    who walks in every minute, for live detection to find."""
     photo = person_photo(data_dir / "demo" / "person.png") if data_dir else None
     return SimCamera(
         port=_free_port(preferred_port), path="demo", width=1280, height=720, audio="aac",
         scene="person" if photo else "ball", person_png=str(photo) if photo else None,
-        scene_period_s=period_s,
+        scene_period_s=period_s, sub_width=640, sub_height=360,
     )  # fmt: skip
 
 
@@ -42,9 +43,14 @@ def _free_port(preferred: int) -> int:
 
 
 def register_demo_camera(
-    store: RedisEventStore, database_url: str, url: str, timeout_s: float = 60
+    store: RedisEventStore,
+    database_url: str,
+    url: str,
+    sub_url: str | None = None,
+    timeout_s: float = 60,
 ) -> str:
-    """Add the demo camera (or point it at ``url``); waits for the cameras read model."""
+    """Add the demo camera (or point it at ``url`` and ``sub_url``); waits for the
+    cameras read model."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -58,11 +64,11 @@ def register_demo_camera(
                 raise
             time.sleep(0.5)
     config = {"camera_id": DEMO_CAMERA_ID, "name": DEMO_NAME, "directory": DEMO_NAME,
-              "rtsp_url": url}  # fmt: skip
+              "rtsp_url": url, "sub_rtsp_url": sub_url}  # fmt: skip
     if row is None:
         store.append(CameraAdded(**config))
         return "registered"
-    if row.rtsp_url != url:
+    if (row.rtsp_url, row.sub_rtsp_url) != (url, sub_url):
         store.append(CameraUpdated(**config))
         return "updated"
     return "already registered"

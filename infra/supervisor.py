@@ -218,7 +218,7 @@ class Supervisor:
         self.apps.append(child)
         self._spawn(child)
         store = RedisEventStore.from_url(env["REDIS_URL"])
-        outcome = register_demo_camera(store, env["DATABASE_URL"], camera.url)
+        outcome = register_demo_camera(store, env["DATABASE_URL"], camera.url, camera.sub_url)
         self.say(f"demo camera {outcome}: {camera.url}")
         live = self.settings.recordings_root / ".streams" / str(DEMO_CAMERA_ID)
         self.say(f"live ring: {live}/live0.mp4 (the Live page plays it)")

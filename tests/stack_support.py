@@ -151,11 +151,10 @@ def now() -> datetime:
 def running_stack(prefix: str, **env: str) -> Iterator[Stack]:
     """`ronin up` on a fresh data directory (10-s segments unless told), stopped after."""
     data, port = make_data_dir(prefix), free_port()
-    full_env = {**os.environ, "RONIN_DATA_DIR": str(data), "API_PORT": str(port),
+    outside = {k: v for k, v in os.environ.items()
+               if k not in ("REDIS_URL", "DATABASE_URL", "ML_MODEL_PATH")}  # fmt: skip
+    full_env = {**outside, "RONIN_DATA_DIR": str(data), "API_PORT": str(port),
                 "SEGMENT_SECONDS": "10", **env}  # fmt: skip
-    full_env.pop("REDIS_URL", None)
-    full_env.pop("DATABASE_URL", None)
-    full_env.pop("ML_MODEL_PATH", None)
     log = open(data / "up.log", "wb")  # noqa: SIM115
     command = [sys.executable, "-m", "infra.cli", "up"]
     proc = subprocess.Popen(

@@ -13,6 +13,7 @@ import httpx
 import psycopg
 import pytest
 
+from infra.demo import DEMO_CAMERA_ID
 from infra.embedded import EmbeddedPostgres, process_cmdline
 from tests.conftest import make_data_dir
 from tests.detection_support import MODEL_PATH
@@ -52,7 +53,7 @@ def test_demo_records_and_its_live_playlist_plays() -> None:
         assert all(path.startswith("Demo/") for path, _, _ in rows)
         assert rows[0][2] == "recording"
         assert all((data / "recordings" / path).exists() for path, _, _ in rows)
-        [playlist] = (data / "recordings" / ".streams").glob("*/live0.mp4")
+        [playlist] = (data / "recordings" / ".streams").glob(f"{DEMO_CAMERA_ID}/live0.mp4")
         probed = subprocess.run(
             ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
              str(playlist)], capture_output=True, text=True, timeout=30,

@@ -3,20 +3,26 @@ the day's timeline, fetch one with a Range header, export a range spanning two."
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
+import cv2
 import httpx
 import pytest
+from websockets.sync.client import connect
 
+from events.catalogue import FrameSampled, Topic
 from ingest.probe import probe
 from tests.conftest import make_data_dir
+from tests.detection_support import MODEL_PATH
 from tests.ingest_support import sim
-from tests.stack_support import running_stack
+from tests.stack_support import Stack, running_stack
 from tests.test_up import free_port, stop_up, wait_healthy
 
 pytestmark = pytest.mark.slow
@@ -125,3 +131,68 @@ def test_the_segment_being_written_is_on_the_timeline_and_plays(tmp_path: Path) 
             assert part.status_code == 206 and part.content == video.content[:100]
     finally:
         server.terminate()
+
+
+def _socket_picture(base: str, socket_url: str, tmp_path: Path) -> tuple[int, int]:
+    """The size of the picture a live socket carries (its init segment and a second of
+    fragments, probed)."""
+    with connect("ws" + base[4:] + socket_url) as socket:
+        assert json.loads(socket.recv())["mime"].startswith("video/mp4")
+        data = b"".join(bytes(socket.recv()) for _ in range(20))
+    clip = tmp_path / "live.mp4"
+    clip.write_bytes(data)
+    info = probe(clip)
+    return info.width, info.height
+
+
+def test_a_sub_stream_camera_shows_and_detects_on_the_sub_stream_and_records_the_main(
+    tmp_path: Path,
+) -> None:
+    """Frigate's record/detect roles: a camera added through the API with a 640x360 main
+    stream and a 320x180 sub-stream; the grid's socket carries the sub-stream, the
+    enlarged view's the main one, live detection's stills are the sub-stream's size,
+    and the recorded segments are the main stream's."""
+    main, main_server = sim(width=640, height=360)
+    sub, sub_server = sim(width=320, height=180)
+    model = {"ML_MODEL_PATH": str(MODEL_PATH)} if MODEL_PATH.is_file() else {}
+    try:
+        with running_stack("ronin-sub-", ADMIN_PASSWORD="sub-stream-pw", **model) as up:
+            api = httpx.Client(base_url=f"http://127.0.0.1:{up.port}", timeout=30)
+            token = api.post(
+                "/api/auth/login", json={"username": "admin", "password": "sub-stream-pw"}
+            ).json()["access_token"]
+            api.headers["Authorization"] = f"Bearer {token}"
+            added = api.post("/api/cameras", json={
+                "name": "Yard", "rtsp_url": main.url, "sub_rtsp_url": sub.url})  # fmt: skip
+            assert added.status_code == 202, added.text
+            assert added.json()["connection"]["sub_stream"]["height"] == 180
+            camera_id = up.cameras["Yard"] = UUID(added.json()["camera_id"])
+            up.wait_recording(["Yard"])
+            time.sleep(6)  # the sub-stream's relay starts beside the recording
+            base, path = f"http://127.0.0.1:{up.port}", f"/api/cameras/{camera_id}/stream/start"
+            grid = api.post(path, params={"stream": "sub"}).json()["socket_url"]
+            enlarged = api.post(path).json()["socket_url"]
+            assert _socket_picture(base, grid, tmp_path) == (320, 180)
+            assert _socket_picture(base, enlarged, tmp_path) == (640, 360)
+            up.wait_covered(["Yard"], datetime.now(UTC) + timedelta(seconds=12))
+            [recorded, *_] = up.segment_rows("Yard")
+            info = probe(up.data / "recordings" / recorded[0])
+            assert (info.width, info.height) == (640, 360)
+            if model:
+                assert _still_size(up, camera_id) == (320, 180)
+    finally:
+        main_server.terminate()
+        sub_server.terminate()
+
+
+def _still_size(up: Stack, camera_id: UUID, timeout_s: float = 60) -> tuple[int, int]:
+    """The size of a still live detection took of the camera (read while it is kept)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for event in reversed(up.events(Topic.FRAMES)):
+            if isinstance(event, FrameSampled) and event.camera_id == camera_id:
+                image = cv2.imread(str(up.data / "recordings" / event.source_path))
+                if image is not None:
+                    return image.shape[1], image.shape[0]
+        time.sleep(1)
+    raise AssertionError("live detection took no still of the camera")

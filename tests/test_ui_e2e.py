@@ -8,10 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from infra.demo import DEMO_CAMERA_ID
+from ingest.live.ring import STREAMS_DIR, LiveStreamKind, ring_dir, running
 from tests.conftest import make_data_dir
 from tests.detection_support import MODEL_PATH
 from tests.ingest_support import sim
@@ -48,6 +51,7 @@ def test_the_web_ui_works_in_a_real_browser() -> None:
     shutil.rmtree(artifacts, ignore_errors=True)
     try:
         wait_healthy(port, proc)
+        _wait_for_the_sub_stream(data / "recordings" / STREAMS_DIR)
         run = subprocess.run(
             ["node", "e2e/run.mjs"],
             cwd=UI,
@@ -71,3 +75,12 @@ def test_the_web_ui_works_in_a_real_browser() -> None:
         second_server.wait()
         for profile in artifacts.glob("profile-*"):
             shutil.rmtree(profile, ignore_errors=True)
+
+
+def _wait_for_the_sub_stream(streams: Path, timeout_s: float = 60) -> None:
+    """Until the demo camera's sub-stream runs (the grid plays it from then on)."""
+    sub = ring_dir(streams, DEMO_CAMERA_ID, LiveStreamKind.SUB)
+    deadline = time.monotonic() + timeout_s
+    while not running(sub):
+        assert time.monotonic() < deadline, "the demo camera's sub-stream did not start"
+        time.sleep(0.5)

@@ -33,11 +33,19 @@ class SimCamera:
     person_png: str | None = None
     """For the "person" scene: a photograph of a person (see :func:`person_photo`)."""
     scene_period_s: int = 60
+    sub_width: int | None = None
+    """With ``sub_height``: a second, smaller stream of the same scene at ``{path}_sub``
+    (a camera's sub-stream)."""
+    sub_height: int | None = None
 
     @property
     def url(self) -> str:
         """The camera's URL without credentials (as a user types it)."""
         return f"rtsp://127.0.0.1:{self.port}/{self.path}"
+
+    @property
+    def sub_url(self) -> str | None:
+        return None if self.sub_width is None else f"{self.url}_sub"
 
 
 def person_photo(target: Path) -> Path | None:

@@ -185,6 +185,11 @@ def serve(cam):
     if cam["user"]:
         protect(server, factory, cam)
     server.get_mount_points().add_factory("/" + cam["path"], factory)
+    if cam["sub_width"]:  # the same scene, smaller, as a camera's sub-stream
+        sub = make_factory({**cam, "width": cam["sub_width"], "height": cam["sub_height"]})
+        if cam["user"]:
+            allow(sub, cam["user"])
+        server.get_mount_points().add_factory("/" + cam["path"] + "_sub", sub)
     if server.attach(None) == 0:
         print(f"cannot listen on port {cam['port']}", file=sys.stderr, flush=True)
         sys.exit(1)
@@ -209,6 +214,8 @@ def main():
         "scene": "ball",
         "person_png": None,
         "scene_period_s": 60,
+        "sub_width": None,
+        "sub_height": None,
     }
     servers = [serve({**defaults, **cam}) for cam in config["cameras"]]
     loop = GLib.MainLoop()

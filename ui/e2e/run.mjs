@@ -82,15 +82,23 @@ try {
   const loggedInAt = Date.now(); // the demo camera has recorded since before this
   log("logged in");
 
-  // 2. live: the tile plays over the WebSocket (MSE) and its video advances; sound on
-  // plays the demo camera's audio (muted by default)
+  // 2. live: the tile plays over the WebSocket (MSE) and its video advances, in the grid
+  // the demo camera's 640x360 sub-stream, enlarged its 720p main stream; sound on plays
+  // the demo camera's audio (muted by default)
   await livePlays(page, "mse");
+  const grid = await page.$eval("[data-testid=live-tile]", (t) => [t.dataset.stream, t.querySelector("video").videoWidth]);
+  if (grid[0] !== "sub" || grid[1] !== 640) throw new Error(`the grid plays ${grid}, not the 640-wide sub-stream`);
+  await page.locator("[data-testid=live-tile]", { hasText: "Demo" }).first().click();
+  await until("the enlarged view to play the main stream", () =>
+    page.$eval("[data-testid=live-tile][data-stream=main] video", (v) => v.videoWidth === 1280 && v.currentTime > 0), 30_000);
+  log("the grid plays the sub-stream, the enlarged view the main stream");
   if (!(await page.$eval("[data-testid=live-tile] video", (v) => v.muted))) throw new Error("live audio is on by default");
   await page.click("[data-testid=tile-sound]");
   await until("the live audio to play", () =>
     page.$eval("[data-testid=live-tile] video", (v) => !v.muted && v.webkitAudioDecodedByteCount > 0), 15_000);
   log("live audio plays when turned on");
   await page.click("[data-testid=tile-sound]");
+  await page.click("text=← Back to the grid");
   await shot("live");
 
   // 3. setup: add a second camera, testing the connection first
