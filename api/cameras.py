@@ -294,15 +294,6 @@ def reorder_cameras(body: CameraOrder, conn: Connection, store: EventStoreDep) -
         c = by_id[camera_id]
         if c.position == position:
             continue
-        store.append(
-            CameraUpdated(
-                camera_id=camera_id, name=c.name, directory=c.directory, rtsp_url=c.rtsp_url,
-                sub_rtsp_url=c.sub_rtsp_url, credentials_ciphertext=c.credentials_ciphertext,
-                group=c.camera_group,
-                position=position, enabled=c.enabled, detection_enabled=c.detection_enabled,
-                retention_days=c.retention_days, retention_max_gb=c.retention_max_gb,
-                retention_tiers=None if c.retention_tiers is None else c.tiers(),
-            )
-        )  # fmt: skip
+        store.append(cameras.camera_updated(c, position=position))
         changed += 1
     return {"changed": changed}

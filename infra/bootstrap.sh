@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  redis-server postgresql                     # the embedded servers
+  redis-server postgresql mosquitto           # the embedded servers
   ffmpeg                                      # ingest (ffmpeg, ffprobe)
   python3-gi python3-gi-cairo gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad

@@ -1,9 +1,11 @@
-"""The embedded servers: a real redis-server and a real PostgreSQL under the data directory.
+"""The embedded servers: a real redis-server and a real PostgreSQL under the data directory
+(and mosquitto, for MQTT, when it is turned on).
 
 Both come from Debian's packages (``redis-server`` 7.0, ``postgresql`` 15), which
 ``infra/bootstrap.sh`` installs. They listen on Unix sockets only, in ``{data}/run``,
 so several stacks (tests, a demo) never fight over ports and nothing listens on the
-network. PostgreSQL refuses to run as root: as root it runs as the ``postgres`` user.
+network (mosquitto, which Home Assistant reaches over TCP, listens on 127.0.0.1 and asks
+for a password). PostgreSQL refuses to run as root: as root it runs as the ``postgres`` user.
 
 Starting is idempotent and survives a kill -9: a leftover server of ours (found by its
 pid file) is stopped first, a pid file whose process is gone or is not ours is removed.
@@ -18,6 +20,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -96,6 +99,71 @@ def private_run_dir(path: Path) -> None:
     ``postgres`` may pass through to its own 0700 folder inside, and list nothing."""
     path.mkdir(parents=True, exist_ok=True)
     path.chmod(0o711 if os.geteuid() == 0 else 0o700)
+
+
+def generated_password(path: Path) -> str:
+    """A password generated once into ``path`` (0600), read back ever after."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+class EmbeddedMosquitto:
+    """mosquitto (Debian's, MQTT 3.1.1/5) on ``127.0.0.1:{port}``, for Home Assistant and
+    Ronin's MQTT bridge: TCP, since Home Assistant connects over the network; anonymous
+    clients are refused, the user ``ronin`` has a password generated once into
+    ``{data}/mqtt.password``; retained messages persist under ``{data}/mosquitto``."""
+
+    user = "ronin"
+
+    def __init__(self, data_dir: Path, port: int = 1883) -> None:
+        self.dir = data_dir / "mosquitto"
+        self.run_dir = data_dir / "run"
+        self.port = port
+        self.password_file = data_dir / "mqtt.password"
+        self.pid_file = self.run_dir / "mosquitto.pid"
+
+    @property
+    def url(self) -> str:
+        secret = quote(generated_password(self.password_file), safe="")
+        return f"mqtt://{self.user}:{secret}@127.0.0.1:{self.port}"
+
+    def prepare(self) -> ServiceSpec:
+        binary, passwd = shutil.which("mosquitto"), shutil.which("mosquitto_passwd")
+        if binary is None or passwd is None:
+            raise EmbeddedServiceError(
+                "mosquitto is not installed: run `bash infra/bootstrap.sh` (or set MQTT_URL)"
+            )
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_run_dir(self.run_dir)
+        stop_leftover(self.pid_file, "mosquitto", signal.SIGTERM)
+        users = self.dir / "passwords"
+        subprocess.run(
+            [passwd, "-b", "-c", str(users), self.user, generated_password(self.password_file)],
+            check=True, capture_output=True, timeout=30,
+        )  # fmt: skip
+        users.chmod(0o600)
+        config = self.dir / "mosquitto.conf"
+        config.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous false\n"
+            f"password_file {users}\npersistence true\npersistence_location {self.dir}/\n"
+            f"pid_file {self.pid_file}\nuser {pwd.getpwuid(os.geteuid()).pw_name}\n"
+            "log_dest stderr\nlog_type error\nlog_type warning\n"
+        )
+        return ServiceSpec(name="mosquitto", argv=[binary, "-c", str(config)])
+
+    def ready(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
 
 
 class EmbeddedRedis:
@@ -190,15 +258,7 @@ class EmbeddedPostgres:
 
     def _password(self) -> str:
         """Generated once, kept in ``postgres.password`` (0600)."""
-        if not self.password_file.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                return self.password_file.read_text().strip()
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(24))
-        return self.password_file.read_text().strip()
+        return generated_password(self.password_file)
 
     def prepare(self) -> ServiceSpec:
         bindir = self._bindir()

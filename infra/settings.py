@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(60.0, gt=0)
     retention_grace_s: float = Field(300.0, ge=0)
     """A file no read model knows is announced only after this long untouched."""
+    mqtt_enabled: bool = False
+    """Publish state, events and Home Assistant discovery to an MQTT broker."""
+    mqtt_url: str | None = None
+    """mqtt://user:password@host:port (mqtts:// for TLS); unset: `ronin up` starts its own
+    broker (mosquitto) on 127.0.0.1:MQTT_PORT."""
+    mqtt_port: int = Field(1883, ge=1, le=65535)
+    mqtt_topic_prefix: str = Field("ronin", pattern=r"^[^#+\s]+$")
+    mqtt_discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+\s]+$")
+    mqtt_labels: str = "person,car,dog,cat"
+    """Classes with Home Assistant entities (counts of other classes are published too)."""
     transcode_enabled: bool = False
     transcode_after_hours: float = Field(24.0, ge=0)
     transcode_encoder: str = "auto"

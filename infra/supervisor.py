@@ -34,6 +34,7 @@ from events.errors import EmbeddedServiceError
 from events.store import RedisEventStore
 from infra.demo import DEMO_CAMERA_ID, demo_camera, register_demo_camera
 from infra.embedded import (
+    EmbeddedMosquitto,
     EmbeddedPostgres,
     EmbeddedRedis,
     ServiceSpec,
@@ -154,7 +155,16 @@ class Supervisor:
             pg.create_database()
             database_url = pg.url
         env["REDIS_URL"], env["DATABASE_URL"] = redis_url, database_url
+        if self.settings.mqtt_enabled:
+            env["MQTT_URL"] = self.settings.mqtt_url or self._start_broker(data)
         return env
+
+    def _start_broker(self, data: Path) -> str:
+        broker = EmbeddedMosquitto(data, self.settings.mqtt_port)
+        self._start_infra_child(broker.prepare, broker.ready)
+        self.say(f"MQTT broker: 127.0.0.1:{broker.port}, user {broker.user}, "
+                 f"password in {broker.password_file}")  # fmt: skip
+        return broker.url
 
     def _start_infra_child(
         self, prepare: Callable[[], ServiceSpec], ready: Callable[[], bool]
@@ -193,7 +203,11 @@ class Supervisor:
         return secret.get_secret_value() if secret is not None else None
 
     def _start_apps(self, env: dict[str, str]) -> None:
-        workers = (*WORKERS, "transcoder") if self.settings.transcode_enabled else WORKERS
+        workers = (
+            *WORKERS,
+            *(["transcoder"] if self.settings.transcode_enabled else []),
+            *(["mqtt"] if self.settings.mqtt_enabled else []),
+        )
         env = {**env, "RONIN_WORKERS": ",".join(workers)}
         python = [sys.executable, "-m", "infra.cli"]
         for worker in workers:

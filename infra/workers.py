@@ -67,6 +67,9 @@ from ingest.recorder import RecorderSettings
 from ingest.segment_store import SegmentStore
 from ingest.worker import IngestWorker, PostgresCameraCatalog
 from projector.analytics import DuckDBReadModels
+from projector.mqtt.bridge import BridgeConfig, MqttBridge, PostgresCameraRows, broker_address
+from projector.mqtt.discovery import Discovery, labels_of
+from projector.mqtt.topics import Topics
 from projector.postgres import PostgresReadModels, reconnecting_connection
 from projector.projection import Projection, ReadModelSink
 from projector.readmodels import analytics_projections, postgres_projections
@@ -429,7 +432,35 @@ def run_transcoder(settings: Settings) -> None:
     heartbeat.stop()
 
 
+def run_mqtt(settings: Settings) -> None:
+    redis_url, database_url = settings.require_urls()
+    if not settings.mqtt_url:
+        raise ConfigurationError("MQTT_URL must be set (`ronin up` sets it with MQTT_ENABLED)")
+    store = RedisEventStore.from_url(redis_url)
+    consumer = consumer_name("mqtt")
+    discovery = Discovery(
+        Topics(settings.mqtt_topic_prefix), labels_of(settings.mqtt_labels),
+        settings.mqtt_discovery_prefix,
+    )  # fmt: skip
+    bridge = MqttBridge(
+        broker_address(settings.mqtt_url),
+        store,
+        PostgresCameraRows(reconnecting_connection(database_url)),
+        settings.recordings_root,
+        consumer,
+        BridgeConfig(discovery, settings.alert_labels, client_id=f"ronin-{consumer}"),
+    )
+    heartbeat = WorkerHeartbeat(store.client, "mqtt")
+    try:
+        bridge.run(stop_on_signals(), lambda: heartbeat.beat(
+            broker="connected" if bridge.connected else "unreachable",
+            published=bridge.published))  # fmt: skip
+    finally:
+        heartbeat.stop()
+
+
 WORKER_ENTRYPOINTS: dict[str, Callable[[Settings], None]] = {
+    "mqtt": run_mqtt,
     "transcoder": run_transcoder,
     "retention": run_retention,
     "ingest": run_ingest,

@@ -68,6 +68,22 @@ class CameraRow:
         return RetentionTiers.model_validate_json(self.retention_tiers)
 
 
+def camera_updated(row: CameraRow, **changes: object) -> CameraUpdated:
+    """The camera's whole configuration as a ``CameraUpdated``, with ``changes`` (fields
+    of the event: ``position``, ``enabled``, ``detection_enabled`` ...) applied: what a
+    command that changes one thing emits."""
+    values: dict[str, object] = {
+        "camera_id": row.camera_id, "name": row.name, "directory": row.directory,
+        "rtsp_url": row.rtsp_url, "sub_rtsp_url": row.sub_rtsp_url,
+        "credentials_ciphertext": row.credentials_ciphertext, "group": row.camera_group,
+        "position": row.position, "enabled": row.enabled,
+        "detection_enabled": row.detection_enabled, "retention_days": row.retention_days,
+        "retention_max_gb": row.retention_max_gb,
+        "retention_tiers": None if row.retention_tiers is None else row.tiers(),
+    }  # fmt: skip
+    return CameraUpdated.model_validate({**values, **changes})
+
+
 CAMERAS = table_of(CameraRow, "cameras", key=("camera_id",))
 TABLES = (CAMERAS,)
 
