@@ -11,6 +11,7 @@ addresses (``camera_targets``).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid4
@@ -48,28 +49,20 @@ class ConnectionTest(BaseModel):
         return [self.rtsp_url] + ([self.sub_rtsp_url] if self.sub_rtsp_url else [])
 
 
-class ConnectionAnswer(BaseModel):
+@dataclass(frozen=True, slots=True)
+class ConnectionAnswer(ConnectionResult):
     """The main stream's answer, and the sub-stream's when there is one: ``ok`` only when
     both open; ``reason`` says which failed."""
 
-    ok: bool
-    reason: str
-    video_codec: str | None = None
-    width: int | None = None
-    height: int | None = None
-    audio_codec: str | None = None
     sub_stream: ConnectionResult | None = None
 
 
 def connection_answer(main: ConnectionResult, sub: ConnectionResult | None) -> ConnectionAnswer:
     """Both streams' tests as one answer (pure)."""
-    reason = main.reason
+    answer = ConnectionAnswer(**asdict(main), sub_stream=sub)
     if main.ok and sub is not None and not sub.ok:
-        reason = f"the sub-stream: {sub.reason}"
-    return ConnectionAnswer(
-        ok=main.ok and (sub is None or sub.ok), reason=reason, video_codec=main.video_codec,
-        width=main.width, height=main.height, audio_codec=main.audio_codec, sub_stream=sub,
-    )  # fmt: skip
+        return replace(answer, ok=False, reason=f"the sub-stream: {sub.reason}")
+    return answer
 
 
 class CameraIn(ConnectionTest):

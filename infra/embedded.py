@@ -17,7 +17,6 @@ import contextlib
 import glob
 import os
 import pwd
-import secrets
 import shutil
 import signal
 import socket
@@ -33,6 +32,7 @@ import redis
 from psycopg import sql
 
 from events.errors import EmbeddedServiceError
+from infra.secret_files import secret_file
 from ingest.child_process import die_with_parent
 
 
@@ -101,19 +101,6 @@ def private_run_dir(path: Path) -> None:
     path.chmod(0o711 if os.geteuid() == 0 else 0o700)
 
 
-def generated_password(path: Path) -> str:
-    """A password generated once into ``path`` (0600), read back ever after."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(24))
-    return path.read_text().strip()
-
-
 class EmbeddedMosquitto:
     """mosquitto (Debian's, MQTT 3.1.1/5) on ``127.0.0.1:{port}``, for Home Assistant and
     Ronin's MQTT bridge: TCP, since Home Assistant connects over the network; anonymous
@@ -131,7 +118,7 @@ class EmbeddedMosquitto:
 
     @property
     def url(self) -> str:
-        secret = quote(generated_password(self.password_file), safe="")
+        secret = quote(secret_file(self.password_file), safe="")
         return f"mqtt://{self.user}:{secret}@127.0.0.1:{self.port}"
 
     def prepare(self) -> ServiceSpec:
@@ -145,7 +132,7 @@ class EmbeddedMosquitto:
         stop_leftover(self.pid_file, "mosquitto", signal.SIGTERM)
         users = self.dir / "passwords"
         subprocess.run(
-            [passwd, "-b", "-c", str(users), self.user, generated_password(self.password_file)],
+            [passwd, "-b", "-c", str(users), self.user, secret_file(self.password_file)],
             check=True, capture_output=True, timeout=30,
         )  # fmt: skip
         users.chmod(0o600)
@@ -258,7 +245,7 @@ class EmbeddedPostgres:
 
     def _password(self) -> str:
         """Generated once, kept in ``postgres.password`` (0600)."""
-        return generated_password(self.password_file)
+        return secret_file(self.password_file)
 
     def prepare(self) -> ServiceSpec:
         bindir = self._bindir()

@@ -9,7 +9,6 @@ unset, ``ronin up`` starts its own servers under the data directory.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.client_address import Network, parse_networks
 from events.errors import ConfigurationError
+from infra.secret_files import secret_file
 
 DEFAULT_JWT_SECRET = "ronin-development-secret-change-me"
 _VITE_ORIGINS = ["http://127.0.0.1:5173", "http://localhost:5173"]
@@ -215,16 +215,7 @@ class Settings(BaseSettings):
         return tuple(parse_networks(self.camera_deny_networks))
 
     def _generated_secret(self, name: str, make: Callable[[], str]) -> str:
-        path = self.data_dir / name
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                return path.read_text().strip()
-            with os.fdopen(fd, "w") as f:
-                f.write(make())
-        return path.read_text().strip()
+        return secret_file(self.data_dir / name, make)
 
     def require_urls(self) -> tuple[str, str]:
         """(redis_url, database_url), or a clear error when a worker runs without them."""
