@@ -38,6 +38,7 @@ from api.status import router as status_router
 from api.tracks import router as tracks_router
 from api.user_directory import UserDirectory
 from api.users import router as users_router
+from api.webhooks import router as webhooks_router
 from events.errors import ProjectionError, StoreUnavailable
 from events.store import RedisEventStore
 from ingest.camera_config.credentials import CredentialCipher
@@ -191,6 +192,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(stats_router)
     app.include_router(tracks_router)
     app.include_router(review_router)
+    app.include_router(webhooks_router)
     if config.ui_dist is not None and (config.ui_dist / "index.html").is_file():
         app.mount("/", StaticFiles(directory=config.ui_dist, html=True), name="ui")
     return app

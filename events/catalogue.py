@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -23,6 +23,7 @@ class Topic(StrEnum):
     DETECTIONS = "detections"
     FRAMES = "frames"
     ALERTS = "alerts"
+    NOTIFICATIONS = "notifications"
 
 
 def utc_now() -> datetime:
@@ -445,6 +446,61 @@ class AlertRaised(Event):
     """The tracked object that raised it (one alert per track; it came back: a new one)."""
 
 
+# --- notifications ---------------------------------------------------------------
+
+
+class NotificationRule(BaseModel):
+    """Which review items a notification is for: all of them, narrowed by camera, class,
+    zone and severity (an empty list: any)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cameras: Annotated[tuple[UUID, ...], Field(max_length=1000)] = ()
+    labels: Annotated[tuple[Label, ...], Field(max_length=100)] = ()
+    zones: Annotated[tuple[Label, ...], Field(max_length=100)] = ()
+    severity: Literal["alert", "detection"] | None = "alert"
+    """``alert`` items only (the default), ``detection`` items only, or None: both."""
+
+
+class WebhookEvent(Event):
+    topic: ClassVar[Topic] = Topic.NOTIFICATIONS
+    webhook_id: UUID
+
+
+class WebhookConfigured(WebhookEvent):
+    """A webhook was added or changed (the whole configuration). Its secret, which signs
+    every delivery, travels only as Fernet ciphertext."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    url: Annotated[str, Field(min_length=1, max_length=2000)]
+    secret_ciphertext: Text
+    rule: NotificationRule = NotificationRule()
+    enabled: bool = True
+
+
+class WebhookRemoved(WebhookEvent):
+    """A webhook was removed; its delivery log goes with it."""
+
+
+class WebhookDelivered(WebhookEvent):
+    """A delivery was accepted (a 2xx answer) after ``attempts`` tries."""
+
+    delivery_id: UUID
+    item_id: UUID | None = None
+    """The review item it was about (None: a test)."""
+    attempts: Annotated[int, Field(ge=1)]
+    status_code: Annotated[int, Field(ge=100, le=599)]
+
+
+class WebhookFailed(WebhookEvent):
+    """A delivery was given up after ``attempts`` tries; ``reason`` says what went wrong."""
+
+    delivery_id: UUID
+    item_id: UUID | None = None
+    attempts: Annotated[int, Field(ge=1)]
+    reason: Text
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -472,6 +528,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TrackEnded,
         MotionMeasured,
         ReviewMarked,
+        WebhookConfigured,
+        WebhookRemoved,
+        WebhookDelivered,
+        WebhookFailed,
     )
 }
 """Every concrete event type by its wire name (the class name)."""

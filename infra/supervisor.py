@@ -48,7 +48,9 @@ from projector.migrations import migrate
 
 log = logging.getLogger(__name__)
 
-WORKERS = ("projector", "analytics", "archiver", "ingest", "detector", "alerts", "retention")
+WORKERS = (
+    "projector", "analytics", "archiver", "ingest", "detector", "alerts", "retention", "notifier",
+)  # fmt: skip
 
 
 def backoff_s(failures: int, base: float = 0.25, cap: float = 30.0) -> float:

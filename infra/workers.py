@@ -47,7 +47,7 @@ from events.heartbeat import WorkerHeartbeat
 from events.progress import LiveStats
 from events.store import RedisEventStore
 from infra.settings import Settings
-from ingest.camera_config.credentials import CredentialCipher
+from ingest.camera_config.credentials import CredentialCipher, SecretCipher
 from ingest.lifecycle.retention import (
     PostgresStorageCatalog,
     RetentionConfig,
@@ -70,6 +70,7 @@ from projector.analytics import DuckDBReadModels
 from projector.mqtt.bridge import BridgeConfig, MqttBridge, PostgresCameraRows, broker_address
 from projector.mqtt.discovery import Discovery, labels_of
 from projector.mqtt.topics import Topics
+from projector.notify.sender import PendingDeliveries, PostgresWebhooks, SenderConfig, WebhookSender
 from projector.postgres import PostgresReadModels, reconnecting_connection
 from projector.projection import Projection, ReadModelSink
 from projector.readmodels import analytics_projections, postgres_projections
@@ -459,7 +460,24 @@ def run_mqtt(settings: Settings) -> None:
         heartbeat.stop()
 
 
+def run_notifier(settings: Settings) -> None:
+    redis_url, database_url = settings.require_urls()
+    store = RedisEventStore.from_url(redis_url)
+    book = PostgresWebhooks(
+        reconnecting_connection(database_url), SecretCipher(settings.encryption_key_value())
+    )
+    sender = WebhookSender(store, book, PendingDeliveries(store.client), consumer_name("notifier"),
+                           SenderConfig(alert_labels=settings.alert_labels))  # fmt: skip
+    heartbeat = WorkerHeartbeat(store.client, "notifier")
+    try:
+        sender.run(stop_on_signals(), lambda: heartbeat.beat(
+            delivered=sender.delivered, failed=sender.failed))  # fmt: skip
+    finally:
+        heartbeat.stop()
+
+
 WORKER_ENTRYPOINTS: dict[str, Callable[[Settings], None]] = {
+    "notifier": run_notifier,
     "mqtt": run_mqtt,
     "transcoder": run_transcoder,
     "retention": run_retention,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 from datetime import UTC, datetime, timedelta, timezone
 from enum import Enum
-from typing import Any, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 from uuid import UUID
 
 import annotated_types
@@ -28,6 +28,8 @@ def _for_annotation(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[A
         return st.one_of(*(_for_annotation(a, metadata) for a in get_args(annotation)))
     if annotation is type(None):
         return st.none()
+    if origin is Literal:
+        return st.sampled_from(get_args(annotation))
     if origin is not None and hasattr(annotation, "__metadata__"):
         return _for_annotation(get_args(annotation)[0], [*annotation.__metadata__, *metadata])
     if origin is tuple:

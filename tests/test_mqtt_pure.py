@@ -27,8 +27,8 @@ from projector.mqtt.discovery import DiscoveredCamera, Discovery, labels_of
 from projector.mqtt.messages import review_message, track_message
 from projector.mqtt.occupancy import Occupancy
 from projector.mqtt.retained import camera_states, camera_topics, changes, retained_state
-from projector.mqtt.reviews import LiveReviews
 from projector.mqtt.topics import Switch, Topics, switch_value, topic_name
+from projector.notify.reviews import LiveReviews
 from projector.readmodels.cameras import CameraRow
 from tests.ha_discovery_schema import problems
 

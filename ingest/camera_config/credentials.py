@@ -48,6 +48,22 @@ class CredentialCipher:
         return Credentials(str(data["u"]), str(data["p"]))
 
 
+class SecretCipher:
+    """Any other secret kept in an event (a webhook's signing key), with the same key."""
+
+    def __init__(self, key: str | bytes) -> None:
+        self._fernet = CredentialCipher(key)._fernet
+
+    def encrypt(self, secret: str) -> str:
+        return self._fernet.encrypt(secret.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken as e:
+            raise ConfigurationError("a secret cannot be decrypted: ENCRYPTION_KEY changed?") from e
+
+
 def with_credentials(url: str, credentials: Credentials | None) -> str:
     """The RTSP URL with ``user:password@`` inserted (percent-encoded)."""
     if credentials is None:

@@ -43,8 +43,8 @@ from projector.mqtt.discovery import Discovery
 from projector.mqtt.messages import review_message, track_message
 from projector.mqtt.occupancy import Occupancy
 from projector.mqtt.retained import camera_states, camera_topics, changes, retained_state
-from projector.mqtt.reviews import LiveReviews, ReviewChange
 from projector.mqtt.topics import OFFLINE, Topics, switch_value
+from projector.notify.reviews import LiveReviews, ReviewChange
 from projector.readmodels import cameras
 from projector.readmodels.cameras import CameraRow
 

@@ -9,7 +9,7 @@ from typing import Literal
 import orjson
 
 from events.catalogue import TrackEnded, TrackEvent, TrackStarted
-from projector.mqtt.reviews import LiveItem, ReviewChange
+from projector.notify.reviews import ReviewChange, item_json
 
 JsonObject = dict[str, object]
 
@@ -48,22 +48,6 @@ def track_message(event: TrackEvent, before: TrackEvent | None, camera: str) -> 
         "before": None if before is None else track_json(before, camera),
         "after": track_json(event, camera),
     })  # fmt: skip
-
-
-def item_json(item: LiveItem, camera: str) -> JsonObject:
-    return {
-        "id": str(item.item_id),
-        "camera": camera,
-        "camera_id": str(item.camera_id),
-        "start_time": item.start.timestamp(),
-        "end_time": None if item.end is None else item.end.timestamp(),
-        "severity": item.severity,
-        "data": {
-            "objects": list(item.labels),
-            "zones": list(item.zones),
-            "detections": [str(t) for t in item.tracks],
-        },
-    }
 
 
 def review_message(change: ReviewChange, camera: str) -> bytes:

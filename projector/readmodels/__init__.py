@@ -10,6 +10,7 @@ call. Nothing outside a read model's module writes SQL against its tables.
   (:mod:`.reviews`) and when the picture moved (:mod:`.motion`), in the ``detections``
   schema (detections topic).
 - :mod:`.alerts`: every alert raised, with its snapshot.
+- :mod:`.webhooks`: each webhook and its delivery log (notifications topic).
 - ``analytics_recordings`` / ``analytics_detections``: DuckDB copies for the charts
   (segments; detections and tracks).
 
@@ -33,6 +34,7 @@ from projector.readmodels import (
     reviews,
     segments,
     tracks,
+    webhooks,
 )
 from projector.rows import RowOp, TableSpec
 
@@ -88,6 +90,10 @@ def alerts_projection() -> Projection:
     return _projection("alerts", Topic.ALERTS, (alerts.TABLES, alerts.HANDLERS))
 
 
+def notifications_projection() -> Projection:
+    return _projection("notifications", Topic.NOTIFICATIONS, (webhooks.TABLES, webhooks.HANDLERS))
+
+
 def postgres_projections() -> list[Projection]:
     """The PostgreSQL read models the ``projector`` worker keeps."""
     return [
@@ -95,6 +101,7 @@ def postgres_projections() -> list[Projection]:
         recordings_projection(),
         detections_projection(),
         alerts_projection(),
+        notifications_projection(),
     ]
 
 

@@ -112,3 +112,21 @@ class LiveReviews:
             tracks=item.tracks + (() if event.track_id in item.tracks else (event.track_id,)),
             last_seen=max(item.last_seen or event.last_seen, event.last_seen),
         )
+
+
+def item_json(item: LiveItem, camera: str) -> dict[str, object]:
+    """An item as MQTT's ``reviews`` messages and webhooks carry it (times in seconds
+    since the epoch)."""
+    return {
+        "id": str(item.item_id),
+        "camera": camera,
+        "camera_id": str(item.camera_id),
+        "start_time": item.start.timestamp(),
+        "end_time": None if item.end is None else item.end.timestamp(),
+        "severity": item.severity,
+        "data": {
+            "objects": list(item.labels),
+            "zones": list(item.zones),
+            "detections": [str(t) for t in item.tracks],
+        },
+    }
