@@ -4,6 +4,8 @@ kept in ``ui/e2e/artifacts/``."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -15,10 +17,12 @@ import pytest
 
 from infra.demo import DEMO_CAMERA_ID
 from ingest.live.ring import STREAMS_DIR, LiveStreamKind, ring_dir, running
+from projector.notify.webhooks import verify
 from tests.conftest import make_data_dir
 from tests.detection_support import MODEL_PATH
 from tests.ingest_support import sim
 from tests.test_up import free_port, stop_up, wait_healthy
+from tests.test_webhooks import Receiver
 
 pytestmark = pytest.mark.slow
 UI = Path(__file__).resolve().parents[1] / "ui"
@@ -48,28 +52,39 @@ def test_the_web_ui_works_in_a_real_browser() -> None:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     artifacts = UI / "e2e" / "artifacts"
+    stack = contextlib.ExitStack()
     shutil.rmtree(artifacts, ignore_errors=True)
     try:
         wait_healthy(port, proc)
         _wait_for_the_sub_stream(data / "recordings" / STREAMS_DIR)
+        receiver = Receiver()
+        hook_url = stack.enter_context(receiver.serving())
         run = subprocess.run(
             ["node", "e2e/run.mjs"],
             cwd=UI,
             env={**os.environ, "BASE_URL": f"http://127.0.0.1:{port}", "PASSWORD": password,
                  "SECOND_CAMERA_URL": second.url, "ARTIFACTS": str(artifacts),
+                 "WEBHOOK_URL": hook_url,
                  "EXPECT_DETECTIONS": "1" if detections else "0"},
             capture_output=True, text=True, timeout=540,
         )  # fmt: skip
         print(run.stdout, run.stderr)
         assert run.returncode == 0, run.stdout + run.stderr
-        for name in ("login-error", "live", "setup-add", "setup", "zones", "playback", "detections",
-                     "status", "live-phone"):  # fmt: skip
+        secret = run.stdout.split("webhook secret: ")[1].split()[0]
+        # the test the page sent and, with a model, the demo person's alert items: signed
+        kinds = [json.loads(payload)["type"] for _, payload, _ in receiver.got]
+        assert "test" in kinds and (not detections or "review" in kinds), kinds
+        assert all(verify(secret, h, payload, int(time.time()), max_age_s=600)
+                   for h, payload, _ in receiver.got)  # fmt: skip
+        for name in ("login-error", "live", "setup-add", "setup", "notifications", "zones",
+                     "playback", "detections", "status", "live-phone"):  # fmt: skip
             assert (artifacts / f"{name}.png").stat().st_size > 10_000, name
         if detections:
             assert (artifacts / "alert-toast.png").exists()
             assert (artifacts / "playback-marker.png").exists()
             assert (artifacts / "review.png").exists()
     finally:
+        stack.close()
         stop_up(proc)
         second_server.terminate()
         second_server.wait()

@@ -120,6 +120,25 @@ try {
     (await page.locator("[data-testid=user-row]", { hasText: "admin" }).count()) > 0, 10_000);
   await shot("setup");
 
+  // 3a. notifications: add a webhook (its secret shown once), send it a test
+  if (process.env.WEBHOOK_URL) {
+    await page.click("text=+ Add webhook");
+    await page.fill("input[name=webhook_name]", "Porch light");
+    await page.fill("input[name=webhook_url]", process.env.WEBHOOK_URL);
+    await page.click("form.camera-form button[type=submit]");
+    const secret = await page.textContent("[data-testid=webhook-secret]", { timeout: 10_000 });
+    if (!secret || secret.length < 30) throw new Error(`no webhook secret shown: ${secret}`);
+    console.log(`webhook secret: ${secret}`);
+    await page.click("text=Done");
+    await until("the webhook in the list", async () =>
+      (await page.locator("[data-testid=webhook-row]", { hasText: "Porch light" }).count()) > 0, 10_000);
+    await page.locator("[data-testid=webhook-row]", { hasText: "Porch light" }).locator("text=Send a test").click();
+    await until("the test delivered", async () =>
+      (await page.textContent("[data-testid=webhook-said]"))?.includes("delivered (HTTP 200"), 15_000);
+    await shot("notifications");
+    log("webhook added and tested");
+  }
+
   // 3b. zones: draw a zone over the demo camera's live picture, save, find it again (not
   // required for alerts: the alerts below still come from anywhere in the picture)
   const zonesOf = () => page.locator("[data-testid=camera-row]", { hasText: "Demo" }).locator("text=Zones");

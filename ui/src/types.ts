@@ -211,3 +211,30 @@ export interface ReviewItem {
   preview: { segment_id: string; start_s: number; end_s: number } | null;
   reviewed: boolean;
 }
+
+export interface NotificationRule {
+  cameras: string[];
+  labels: string[];
+  zones: string[];
+  /** "alert" / "detection" items only, or null: both. */
+  severity: "alert" | "detection" | null;
+}
+
+export interface Webhook {
+  webhook_id: string;
+  name: string;
+  url: string;
+  rule: NotificationRule;
+  enabled: boolean;
+  updated_at: string;
+}
+
+export interface WebhookDelivery {
+  delivery_id: string;
+  item_id: string | null;
+  delivered: boolean;
+  attempts: number;
+  status_code: number | null;
+  reason: string | null;
+  at: string;
+}

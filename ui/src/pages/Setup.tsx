@@ -4,6 +4,7 @@ import { Modal } from "../components/Modal";
 import { CameraForm } from "../setup/CameraForm";
 import { ZoneEditor } from "../setup/ZoneEditor";
 import type { Camera } from "../types";
+import { Notifications } from "../setup/Notifications";
 import { Users } from "../setup/Users";
 
 export function Setup({ api, cameras, refresh, admin }: { api: Api; cameras: Camera[]; refresh: () => void; admin: boolean }) {
@@ -94,6 +95,7 @@ export function Setup({ api, cameras, refresh, admin }: { api: Api; cameras: Cam
         </Modal>
       )}
       {admin && <Users api={api} cameras={sorted} />}
+      {admin && <Notifications api={api} cameras={sorted} />}
       {confirm && (
         <Modal title={`Delete ${confirm.name}?`} onClose={() => setConfirm(null)}>
           <p>Recording stops at once. Footage already recorded stays until retention removes it.</p>

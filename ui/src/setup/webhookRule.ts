@@ -1,0 +1,35 @@
+// A webhook's rule as the form edits it and as the list describes it (pure).
+import type { Camera, NotificationRule } from "../types";
+
+export interface RuleForm {
+  cameras: string[];
+  labels: string;
+  zones: string;
+  severity: "alert" | "detection" | "any";
+}
+
+const words = (text: string) => [...new Set(text.split(",").map((w) => w.trim()).filter(Boolean))];
+
+export function ruleOf(form: RuleForm): NotificationRule {
+  return {
+    cameras: form.cameras, labels: words(form.labels), zones: words(form.zones),
+    severity: form.severity === "any" ? null : form.severity,
+  };
+}
+
+export function formOf(rule: NotificationRule): RuleForm {
+  return {
+    cameras: rule.cameras, labels: rule.labels.join(", "), zones: rule.zones.join(", "),
+    severity: rule.severity ?? "any",
+  };
+}
+
+/** "alert items of person, car in porch on Door, Yard" */
+export function describeRule(rule: NotificationRule, cameras: Camera[]): string {
+  const kind = rule.severity === null ? "every item" : `${rule.severity} items`;
+  const labels = rule.labels.length ? ` of ${rule.labels.join(", ")}` : "";
+  const zones = rule.zones.length ? ` in ${rule.zones.join(", ")}` : "";
+  const names = cameras.filter((c) => rule.cameras.includes(c.camera_id)).map((c) => c.name);
+  const where = rule.cameras.length ? ` on ${names.join(", ") || "removed cameras"}` : " on every camera";
+  return `${kind}${labels}${zones}${where}`;
+}
