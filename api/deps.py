@@ -167,6 +167,7 @@ SIGNED_IN = _access("signed-in", Depends(current_user))
 ADMIN_ONLY = _access("admin", Depends(admin_user))
 MEDIA = _access("media", Depends(media_grant))
 
+BearerToken = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
 Media = Annotated[MediaGrant, Depends(media_grant)]

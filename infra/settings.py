@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(60.0, gt=0)
     retention_grace_s: float = Field(300.0, ge=0)
     """A file no read model knows is announced only after this long untouched."""
+    metrics_token: SecretStr | None = Field(None, min_length=24)
+    """A bearer token for Prometheus to read /metrics with (admins' tokens work too)."""
     mqtt_enabled: bool = False
     """Publish state, events and Home Assistant discovery to an MQTT broker."""
     mqtt_url: str | None = None

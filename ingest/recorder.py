@@ -292,6 +292,8 @@ class CameraRecorder:
         self._failures = 0
         self._outage_since: float | None = None  # when a recording run last ended
         self._last_reason: str | None = None
+        self.reconnects = 0
+        """Recording runs that ended and were started again (a metric)."""
         # H.265 gets hvc1: the codec ffmpeg announced last time, else asked once
         self._video_codec = store.known_codec(source.camera_id)
         self._probe: _CodecProbe | None = None
@@ -535,6 +537,7 @@ class CameraRecorder:
         run.drain()
         reason = exit_reason(run.stderr_tail, run.proc.returncode)
         self._run = None
+        self.reconnects += run.connected
         at_once = run.connected and now - run.started >= self._settings.restart_after_s
         if at_once:  # start before closing the old run's files: waiting loses footage
             self._failures, self._outage_since = 0, now

@@ -49,6 +49,10 @@ from projector.readmodels import cameras
 
 log = logging.getLogger(__name__)
 
+RECONNECTS_KEY = "ronin:metrics:reconnects"
+"""Per camera id: how many recording runs ended and were started again (a counter that
+every ingest worker adds to)."""
+
 
 class CameraCatalog(Protocol):
     def enabled(self) -> list[CameraSource]: ...
@@ -96,6 +100,7 @@ class IngestWorker:
         self._leases: dict[UUID, Lease] = {}
         self.recorders: dict[UUID, CameraRecorder] = {}
         self.relays: dict[UUID, SubStreamRelay] = {}  # cameras with a sub-stream
+        self._counted: dict[UUID, int] = {}  # reconnects already added to RECONNECTS_KEY
         self._wanted: dict[UUID, CameraSource] | None = None  # the last list read
         self._catalog_down = False
         self._unreachable_since: float | None = None
@@ -123,6 +128,7 @@ class IngestWorker:
         self._outbox.flush()
         for recorder in list(self.recorders.values()):
             recorder.tick(now)
+        self._count_reconnects()
         for relay in list(self.relays.values()):
             relay.tick(now)
 
@@ -226,6 +232,22 @@ class IngestWorker:
         workers = max(1, len(live) + (0 if any(s.name == self.name for s in live) else 1))
         return math.ceil(cameras / workers)
 
+    def _count_reconnects(self) -> None:
+        """Add each recorder's new reconnects to the shared counter (when Redis answers)."""
+        added = {cid: r.reconnects - self._counted.get(cid, 0) for cid, r in self.recorders.items()}
+        added = {cid: n for cid, n in added.items() if n > 0}
+        if not added:
+            return
+        try:
+            with self._redis.pipeline() as pipe:
+                for camera_id, n in added.items():
+                    pipe.hincrby(RECONNECTS_KEY, str(camera_id), n)
+                pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError):
+            return  # counted next time
+        for camera_id in added:
+            self._counted[camera_id] = self.recorders[camera_id].reconnects
+
     def _relay(self, source: CameraSource) -> None:
         """(Re)start the relay of the camera's sub-stream, or stop it when it has none."""
         relay = self.relays.pop(source.camera_id, None)
@@ -248,6 +270,7 @@ class IngestWorker:
             relay.stop()
         recorder = self.recorders.pop(camera_id)
         recorder.stop(reason)
+        self._counted.pop(camera_id, None)
         lease = self._leases.pop(camera_id, None)
         if lease is not None:
             lease.release()

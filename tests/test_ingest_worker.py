@@ -37,7 +37,7 @@ from ingest.recorder import CameraSource, RecorderSettings
 from ingest.segment_store import CameraFolder, SegmentStore
 from ingest.simcam.launcher import SimCamera, start_sim_cameras
 from ingest.simcam.timecode import first_frame_time
-from ingest.worker import IngestWorker
+from ingest.worker import RECONNECTS_KEY, IngestWorker
 from tests.ingest_support import free_port
 
 
@@ -225,6 +225,7 @@ def test_rtsp_outage_gives_disconnect_reconnect_and_a_gap_equal_to_it(
         server.terminate()
     kinds = [type(e).__name__ for e in events if not isinstance(e, SegmentClosed)]
     assert kinds.count("CameraConnected") == 2 and "CameraDisconnected" in kinds
+    assert int(redis_client.hget(RECONNECTS_KEY, str(camera.camera_id)) or 0) >= 1  # a metric
     segs = sorted((e for e in events if isinstance(e, SegmentClosed)), key=lambda s: s.start)
     gaps = [(b.start - a.end).total_seconds() for a, b in itertools.pairwise(segs)]
     outage = (up_at - down_at).total_seconds()

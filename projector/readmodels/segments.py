@@ -217,6 +217,22 @@ def footage_by_camera(conn: psycopg.Connection) -> list[CameraFootage]:
 
 
 @dataclass(frozen=True, slots=True)
+class _NewestFps:
+    camera_id: UUID
+    fps: float
+
+
+def newest_fps(conn: psycopg.Connection) -> dict[UUID, float]:
+    """Each camera's frame rate, as its newest segment has it."""
+    rows = fetch(
+        conn, _NewestFps,
+        "SELECT DISTINCT ON (camera_id) camera_id, fps FROM recordings.segments"
+        " ORDER BY camera_id, start_at DESC",
+    )  # fmt: skip
+    return {r.camera_id: r.fps for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
 class DailyFootage:
     day: datetime
     camera_id: UUID

@@ -124,6 +124,23 @@ def deliveries(conn: psycopg.Connection, webhook_id: UUID, limit: int = 50) -> l
 
 
 @dataclass(frozen=True, slots=True)
+class _Count:
+    name: str
+    delivered: bool
+    n: int
+
+
+def delivery_counts(conn: psycopg.Connection) -> dict[tuple[str, bool], int]:
+    """Per (webhook name, delivered): how many deliveries its log holds."""
+    rows = fetch(
+        conn, _Count,
+        "SELECT w.name, d.delivered, count(*)::bigint AS n FROM notifications.deliveries d"
+        " JOIN notifications.webhooks w USING (webhook_id) GROUP BY w.name, d.delivered",
+    )  # fmt: skip
+    return {(r.name, r.delivered): r.n for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
 class _Exists:
     created: bool
 
