@@ -31,6 +31,7 @@ from api.live import router as live_router
 from api.live_events import router as events_router
 from api.live_feed import LiveFeeds
 from api.metrics import router as metrics_router
+from api.push import router as push_router
 from api.recordings import router as recordings_router
 from api.review import router as review_router
 from api.sessions import router as sessions_router
@@ -72,6 +73,10 @@ class ApiConfig:
     export_max_bytes: int = 10 * 10**9
     alert_classes: frozenset[str] = frozenset()
     """The classes whose review items are alerts (ALERT_CLASSES; empty: every class)."""
+    vapid_private_pem: str | None = None
+    """The installation's VAPID key (web push); None: web push is off."""
+    push_allow_http: bool = False
+    """Accept push endpoints over plain HTTP (tests' local push service)."""
     metrics_token: str | None = None
     """A bearer token that opens ``/metrics`` (METRICS_TOKEN; admins' tokens do too)."""
 
@@ -197,6 +202,7 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(review_router)
     app.include_router(webhooks_router)
     app.include_router(metrics_router)
+    app.include_router(push_router)
     if config.ui_dist is not None and (config.ui_dist / "index.html").is_file():
         app.mount("/", StaticFiles(directory=config.ui_dist, html=True), name="ui")
     return app

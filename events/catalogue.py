@@ -501,6 +501,41 @@ class WebhookFailed(WebhookEvent):
     reason: Text
 
 
+Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class PushRule(NotificationRule):
+    """A push subscription's rule: the items it wants, when not to buzz (``quiet_from``
+    to ``quiet_until``, local time in ``timezone``; across midnight when ``from`` is
+    later), and at most one push per ``cooldown_s``."""
+
+    quiet_from: Clock | None = None
+    quiet_until: Clock | None = None
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    cooldown_s: Annotated[int, Field(ge=0, le=86_400)] = 60
+
+
+class PushSubscribed(Event):
+    """A user's browser subscribed to web push (or changed its rule): where its push
+    service takes messages for it, and the keys to encrypt them (RFC 8291)."""
+
+    topic: ClassVar[Topic] = Topic.NOTIFICATIONS
+    subscription_id: UUID
+    username: Annotated[str, Field(min_length=1, max_length=200)]
+    endpoint: Annotated[str, Field(min_length=1, max_length=2000)]
+    p256dh: Annotated[str, Field(min_length=1, max_length=200)]
+    auth: Annotated[str, Field(min_length=1, max_length=100)]
+    rule: PushRule = PushRule()
+
+
+class PushUnsubscribed(Event):
+    """A push subscription ended (the user, or its push service said it is gone)."""
+
+    topic: ClassVar[Topic] = Topic.NOTIFICATIONS
+    subscription_id: UUID
+    reason: Text | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -532,6 +567,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         WebhookRemoved,
         WebhookDelivered,
         WebhookFailed,
+        PushSubscribed,
+        PushUnsubscribed,
     )
 }
 """Every concrete event type by its wire name (the class name)."""

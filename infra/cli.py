@@ -157,6 +157,7 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
         export_max_bytes=int(settings.export_max_gb * 1e9),
         alert_classes=settings.alert_labels,
         metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
+        vapid_private_pem=settings.vapid_private_pem(),
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 

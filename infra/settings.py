@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(60.0, gt=0)
     retention_grace_s: float = Field(300.0, ge=0)
     """A file no read model knows is announced only after this long untouched."""
+    push_contact: str = "mailto:ronin@localhost"
+    """Who push services may write to about Ronin's web pushes (VAPID ``sub``)."""
     metrics_token: SecretStr | None = Field(None, min_length=24)
     """A bearer token for Prometheus to read /metrics with (admins' tokens work too)."""
     mqtt_enabled: bool = False
@@ -193,6 +195,20 @@ class Settings(BaseSettings):
         from cryptography.fernet import Fernet
 
         return self._generated_secret("encryption.key", lambda: Fernet.generate_key().decode())
+
+    def vapid_private_pem(self) -> str:
+        """The installation's VAPID key (web push signs with it), made once into
+        ``{data}/vapid.pem``: browsers subscribe with its public half, so it must not
+        change."""
+
+        def make() -> str:
+            from py_vapid import Vapid
+
+            vapid = Vapid()
+            vapid.generate_keys()
+            return str(vapid.private_pem().decode())
+
+        return secret_file(self.data_dir / "vapid.pem", make)
 
     def jwt_secret_value(self) -> str:
         """JWT_SECRET_KEY, or in development a secret generated once in the data directory

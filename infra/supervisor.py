@@ -108,6 +108,7 @@ class Supervisor:
             self._first_admin(env["DATABASE_URL"])
             self.settings.encryption_key_value()  # made once, before the workers read it
             self.settings.jwt_secret_value()
+            self.settings.vapid_private_pem()
             self._start_apps(env)
             if self.demo:
                 self._start_demo(env)

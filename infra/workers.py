@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import redis
+from py_vapid import Vapid
 
 from detector.alerts import AlertsConfig, AlertWorker
 from detector.analysis import AnalysisConfig
@@ -70,6 +71,7 @@ from projector.analytics import DuckDBReadModels
 from projector.mqtt.bridge import BridgeConfig, MqttBridge, PostgresCameraRows, broker_address
 from projector.mqtt.discovery import Discovery, labels_of
 from projector.mqtt.topics import Topics
+from projector.notify.push_sender import PostgresPushBook, PushConfig, PushSender
 from projector.notify.sender import PendingDeliveries, PostgresWebhooks, SenderConfig, WebhookSender
 from projector.postgres import PostgresReadModels, reconnecting_connection
 from projector.projection import Projection, ReadModelSink
@@ -466,13 +468,28 @@ def run_notifier(settings: Settings) -> None:
     book = PostgresWebhooks(
         reconnecting_connection(database_url), SecretCipher(settings.encryption_key_value())
     )
-    sender = WebhookSender(store, book, PendingDeliveries(store.client), consumer_name("notifier"),
-                           SenderConfig(alert_labels=settings.alert_labels))  # fmt: skip
-    heartbeat = WorkerHeartbeat(store.client, "notifier")
+    consumer = consumer_name("notifier")
+    hooks = WebhookSender(store, book, PendingDeliveries(store.client), consumer,
+                          SenderConfig(alert_labels=settings.alert_labels))  # fmt: skip
+    pushes = PushSender(
+        store, PostgresPushBook(reconnecting_connection(database_url)),
+        Vapid.from_pem(settings.vapid_private_pem().encode()), consumer,
+        PushConfig(contact=settings.push_contact, alert_labels=settings.alert_labels),
+    )  # fmt: skip
+    heartbeat, stop = WorkerHeartbeat(store.client, "notifier"), stop_on_signals()
     try:
-        sender.run(stop_on_signals(), lambda: heartbeat.beat(
-            delivered=sender.delivered, failed=sender.failed))  # fmt: skip
+        while not stop.is_set():
+            for sender in (hooks, pushes):
+                try:
+                    sender.step(block_ms=100)
+                except StoreUnavailable as e:
+                    log.warning("store unavailable, retrying: %s", e)
+                    stop.wait(1.0)
+            heartbeat.beat(delivered=hooks.delivered, failed=hooks.failed,
+                           pushed=pushes.pushed, push_failed=pushes.failed)  # fmt: skip
     finally:
+        hooks.close()
+        pushes.close()
         heartbeat.stop()
 
 

@@ -62,6 +62,8 @@ def _for_annotation(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[A
             allow_nan=False,
             allow_infinity=False,
         )
+    if annotation is str and "pattern" in bounds:
+        return st.from_regex(bounds["pattern"], fullmatch=True)
     if annotation is str:
         return st.text(min_size=bounds.get("min_length", 0), max_size=bounds.get("max_length", 50))
     raise NotImplementedError(f"no strategy for {annotation!r}")
@@ -81,6 +83,8 @@ def _bounds(metadata: list[Any]) -> dict[str, Any]:
                 out["max_length"] = min(constraint.max_length, 50)
             elif isinstance(constraint, annotated_types.MinLen):
                 out["min_length"] = constraint.min_length
+            elif getattr(constraint, "pattern", None) is not None:
+                out["pattern"] = constraint.pattern
     return out
 
 

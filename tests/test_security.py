@@ -56,6 +56,7 @@ def fill(path: str, world: World) -> str:
     values = {"camera_id": world.hidden, "segment_id": world.hidden_segment,
               "alert_id": world.hidden_alert, "export_id": world.hidden_export,
               "track_id": world.hidden_track, "webhook_id": world.hidden,
+              "subscription_id": world.hidden,
               "username": "admin", "name": "stream.m3u8"}  # fmt: skip
     for name, value in values.items():
         path = path.replace("{" + name + "}", str(value))

@@ -18,12 +18,10 @@ between a receiver's answer and its record sends once more, with the same
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -36,17 +34,15 @@ from api.camera_targets import target_refusal
 from events.catalogue import (
     Event,
     NotificationRule,
-    Topic,
-    TrackEvent,
     WebhookDelivered,
     WebhookFailed,
 )
-from events.codec import decode
-from events.errors import CodecError, StoreUnavailable
-from events.store import ZERO, RedisEventStore
+from events.errors import StoreUnavailable
+from events.store import RedisEventStore
 from ingest.camera_config.credentials import SecretCipher
 from projector.mqtt.retained import camera_topics
-from projector.notify.reviews import LiveItem, LiveReviews
+from projector.notify.feed import ReviewFeed
+from projector.notify.reviews import LiveItem
 from projector.notify.webhooks import body, delivery_id, retry_delay_s, signed_headers, wants
 from projector.readmodels import cameras, webhooks
 
@@ -212,32 +208,21 @@ class WebhookSender:
     ) -> None:
         self._store, self._book, self._pending = store, book, pending
         self._consumer, self.config = consumer, config
-        self._reviews = LiveReviews(config.alert_labels)
+        self._feed = ReviewFeed(store, WEBHOOKS_GROUP, consumer, config.alert_labels)
         self._hooks: dict[UUID, Webhook] = {}
         self._names: dict[UUID, str] = {}
         self._read_at = 0.0
         self._queue: dict[UUID, Delivery] = {}
         self._flying: dict[UUID, Future[Answer]] = {}
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="webhook")
-        self._started = False
         self.delivered = self.failed = 0
 
-    def run(self, stop: threading.Event, beat: Callable[[], object] = lambda: None) -> None:
-        try:
-            while not stop.is_set():
-                try:
-                    self.step(block_ms=200)
-                except StoreUnavailable as e:
-                    log.warning("store unavailable, retrying: %s", e)
-                    stop.wait(1.0)
-                beat()
-        finally:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def step(self, block_ms: int | None = None) -> None:
         self._read_webhooks()
         self._take_events(block_ms)
-        self._reviews.expire(datetime.now(UTC))
         self._collect_answers()
         self._send_due()
 
@@ -254,24 +239,8 @@ class WebhookSender:
         self._read_at = now
 
     def _take_events(self, block_ms: int | None) -> None:
-        if not self._started:
-            latest = self._store.last_id(Topic.DETECTIONS) or ZERO
-            self._store.ensure_group(Topic.DETECTIONS, WEBHOOKS_GROUP, latest)
-            self._started = True
-        messages = self._store.read_own_pending(
-            Topic.DETECTIONS, WEBHOOKS_GROUP, self._consumer, 100
-        ) or self._store.read_group(Topic.DETECTIONS, WEBHOOKS_GROUP, self._consumer, 100, block_ms)
-        for message in messages:
-            try:
-                event = decode(message.fields)
-            except CodecError as e:
-                self._store.dead_letter(Topic.DETECTIONS, WEBHOOKS_GROUP, message, str(e))
-                continue
-            if isinstance(event, TrackEvent) and event.segment_id is None:
-                for change in self._reviews.apply(event):
-                    self._claim(change.after)
-        if messages:
-            self._store.ack(Topic.DETECTIONS, WEBHOOKS_GROUP, [m.stream_id for m in messages])
+        for change in self._feed.changes(block_ms):
+            self._claim(change.after)
 
     def _claim(self, item: LiveItem) -> None:
         camera = self._names.get(item.camera_id, str(item.camera_id))

@@ -10,7 +10,8 @@ call. Nothing outside a read model's module writes SQL against its tables.
   (:mod:`.reviews`) and when the picture moved (:mod:`.motion`), in the ``detections``
   schema (detections topic).
 - :mod:`.alerts`: every alert raised, with its snapshot.
-- :mod:`.webhooks`: each webhook and its delivery log (notifications topic).
+- :mod:`.webhooks` and :mod:`.push`: each webhook and its delivery log, each browser's
+  web push subscription (notifications topic).
 - ``analytics_recordings`` / ``analytics_detections``: DuckDB copies for the charts
   (segments; detections and tracks).
 
@@ -31,6 +32,7 @@ from projector.readmodels import (
     jobs,
     motion,
     purges,
+    push,
     reviews,
     segments,
     tracks,
@@ -91,7 +93,10 @@ def alerts_projection() -> Projection:
 
 
 def notifications_projection() -> Projection:
-    return _projection("notifications", Topic.NOTIFICATIONS, (webhooks.TABLES, webhooks.HANDLERS))
+    return _projection(
+        "notifications", Topic.NOTIFICATIONS,
+        (webhooks.TABLES, webhooks.HANDLERS), (push.TABLES, push.HANDLERS),
+    )  # fmt: skip
 
 
 def postgres_projections() -> list[Projection]:

@@ -1,0 +1,145 @@
+"""Web push subscriptions: each user's own browsers, their rules, a test push.
+
+``GET /api/push/key`` gives the installation's VAPID public key, which the browser's
+``PushManager.subscribe`` needs; the browser's subscription (its push service endpoint
+and keys) is then saved with a rule (``PushSubscribed``). A user sees and changes only
+their own subscriptions, and is pushed only about cameras they may see (the notifier
+checks at each push, so a narrowed access applies at once).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from py_vapid import Vapid, Vapid01
+from pydantic import BaseModel, Field
+
+from api.deps import SIGNED_IN, Connection, CurrentUser, EventStoreDep, ensure_visible
+from events.catalogue import PushRule, PushSubscribed, PushUnsubscribed
+from projector.notify.push import endpoint_refusal, test_notification
+from projector.notify.push_sender import PushConfig, send_push, subscription_of
+from projector.readmodels import push
+
+router = APIRouter(prefix="/api/push", tags=["notifications"])
+
+
+class PushKey(BaseModel):
+    public_key: str
+    """The VAPID public key, base64url (``applicationServerKey``)."""
+
+
+class BrowserKeys(BaseModel):
+    p256dh: str = Field(min_length=1, max_length=200)
+    auth: str = Field(min_length=1, max_length=100)
+
+
+class SubscriptionIn(BaseModel):
+    endpoint: str = Field(min_length=1, max_length=2000)
+    keys: BrowserKeys
+    rule: PushRule = PushRule()
+
+
+class SubscriptionOut(BaseModel):
+    subscription_id: UUID
+    endpoint: str
+    rule: PushRule
+    updated_at: datetime
+
+
+class PushAnswer(BaseModel):
+    ok: bool
+    reason: str
+
+
+def _vapid(request: Request) -> Vapid01:
+    pem = request.app.state.config.vapid_private_pem
+    if pem is None:
+        raise HTTPException(404, "web push is not set up on this installation (no VAPID key)")
+    return Vapid.from_pem(pem.encode())
+
+
+def own_subscription(
+    subscription_id: UUID, user: CurrentUser, conn: Connection
+) -> push.SubscriptionRow:
+    """The user's own subscription in the path (anyone else's does not exist for them)."""
+    row = push.subscription(conn, subscription_id)
+    if row is None or row.username != user.username:
+        raise HTTPException(404, "no such subscription")
+    return row
+
+
+Own = Annotated[push.SubscriptionRow, Depends(own_subscription)]
+
+
+def _subscribed(
+    request: Request, user: CurrentUser, body: SubscriptionIn, sid: UUID
+) -> PushSubscribed:
+    refused = endpoint_refusal(body.endpoint, request.app.state.config.push_allow_http)
+    if refused is not None:
+        raise HTTPException(422, refused)
+    for camera_id in body.rule.cameras:
+        ensure_visible(user, camera_id)
+    return PushSubscribed(subscription_id=sid, username=user.username, endpoint=body.endpoint,
+                          p256dh=body.keys.p256dh, auth=body.keys.auth, rule=body.rule)  # fmt: skip
+
+
+@router.get("/key", response_model=PushKey, **SIGNED_IN)
+def push_key(request: Request) -> PushKey:
+    from cryptography.hazmat.primitives import serialization
+
+    point = _vapid(request).public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return PushKey(public_key=base64.urlsafe_b64encode(point).rstrip(b"=").decode())
+
+
+@router.get("/subscriptions", response_model=list[SubscriptionOut], **SIGNED_IN)
+def my_subscriptions(user: CurrentUser, conn: Connection) -> list[SubscriptionOut]:
+    return [SubscriptionOut(subscription_id=r.subscription_id, endpoint=r.endpoint,
+                            rule=r.push_rule(), updated_at=r.updated_at)
+            for r in push.of_user(conn, user.username)]  # fmt: skip
+
+
+@router.post("/subscriptions", status_code=status.HTTP_202_ACCEPTED, **SIGNED_IN)
+def subscribe(
+    body: SubscriptionIn, request: Request, user: CurrentUser, store: EventStoreDep
+) -> dict[str, UUID]:
+    """Save this browser's subscription and its rule (PushSubscribed)."""
+    event = _subscribed(request, user, body, uuid4())
+    store.append(event)
+    return {"subscription_id": event.subscription_id}
+
+
+@router.put("/subscriptions/{subscription_id}", status_code=status.HTTP_202_ACCEPTED, **SIGNED_IN)
+def change_subscription(
+    own: Own, body: SubscriptionIn, request: Request, user: CurrentUser, store: EventStoreDep
+) -> dict[str, str]:
+    store.append(_subscribed(request, user, body, own.subscription_id))
+    return {"status": "updating"}
+
+
+@router.delete(
+    "/subscriptions/{subscription_id}", status_code=status.HTTP_202_ACCEPTED, **SIGNED_IN
+)
+def unsubscribe(own: Own, store: EventStoreDep) -> dict[str, str]:
+    store.append(PushUnsubscribed(subscription_id=own.subscription_id, reason="unsubscribed"))
+    return {"status": "removing"}
+
+
+@router.post("/subscriptions/{subscription_id}/test", response_model=PushAnswer, **SIGNED_IN)
+async def test_push(own: Own, request: Request) -> PushAnswer:
+    """Push a test notification to this subscription now."""
+    sub = subscription_of(own)
+    config = PushConfig(allow_http=request.app.state.config.push_allow_http)
+    payload = test_notification(int(datetime.now(UTC).timestamp()))
+    try:
+        code = await run_in_threadpool(send_push, sub, payload, _vapid(request), config)
+    except ValueError as e:
+        return PushAnswer(ok=False, reason=str(e))
+    ok = code is not None and 200 <= code < 300
+    return PushAnswer(ok=ok, reason=f"the push service answered {code}" if code else "no answer")

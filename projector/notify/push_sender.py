@@ -1,0 +1,184 @@
+"""Web push from the notifier: each new or grown live review item, to every browser
+subscription whose rule wants it and whose user may see the camera.
+
+:meth:`PushSender.step` only calls named steps: read the subscriptions, take in the
+review item changes (consumer group ``push``), choose who gets a push, send, and act on
+the answers. A subscription gets one push per item (claimed in Redis, as webhooks are),
+none in its quiet hours, and at most one per ``cooldown_s`` (``SET NX EX``, so the
+cooldown holds across restarts). A push service that answers 404 or 410 has dropped the
+subscription: it is removed (``PushUnsubscribed``). Other failures are logged and not
+retried: a late push about a person at the door helps nobody.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+from uuid import UUID
+
+import psycopg
+import redis
+from py_vapid import Vapid01
+from pywebpush import WebPushException, webpush
+
+from api.auth import User, Users
+from events.catalogue import PushRule, PushUnsubscribed
+from events.errors import StoreUnavailable
+from events.store import RedisEventStore
+from projector.mqtt.retained import camera_topics
+from projector.notify.feed import ReviewFeed
+from projector.notify.push import endpoint_refusal, notification, quiet
+from projector.notify.reviews import LiveItem
+from projector.notify.webhooks import wants
+from projector.readmodels import cameras, push
+
+log = logging.getLogger(__name__)
+
+PUSH_GROUP = "push"
+_WEEK_S = 7 * 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    subscription_id: UUID
+    username: str
+    endpoint: str
+    p256dh: str
+    auth: str
+    rule: PushRule
+
+    def info(self) -> dict[str, object]:
+        """What pywebpush takes: where, and the browser's keys."""
+        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
+
+
+def subscription_of(row: push.SubscriptionRow) -> Subscription:
+    return Subscription(row.subscription_id, row.username, row.endpoint, row.p256dh, row.auth,
+                        row.push_rule())  # fmt: skip
+
+
+class PushBook(Protocol):
+    def subscriptions(self) -> list[tuple[Subscription, User | None]]: ...
+    def camera_names(self) -> dict[UUID, str]: ...
+
+
+class PostgresPushBook:
+    """Subscriptions with their users (None: the user is gone), and camera names."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+
+    def subscriptions(self) -> list[tuple[Subscription, User | None]]:
+        users = Users(self._conn)
+        return [(subscription_of(row), users.get(row.username))
+                for row in push.all_subscriptions(self._conn)]  # fmt: skip
+
+    def camera_names(self) -> dict[UUID, str]:
+        return camera_topics(cameras.all_cameras(self._conn)) if cameras.created(self._conn) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class PushConfig:
+    contact: str = "mailto:ronin@localhost"
+    """Who the push service may write to about these pushes (the VAPID ``sub`` claim)."""
+    alert_labels: frozenset[str] = frozenset()
+    allow_http: bool = False
+    """Push endpoints over plain HTTP (tests' local push service only)."""
+    read_every_s: float = 2.0
+    timeout_s: float = 10.0
+    ttl_s: int = 600
+
+
+def send_push(sub: Subscription, payload: bytes, vapid: Vapid01, config: PushConfig) -> int | None:
+    """Encrypt, sign and send one push: the push service's status code (None: unreachable)."""
+    refused = endpoint_refusal(sub.endpoint, config.allow_http)
+    if refused is not None:
+        raise ValueError(refused)
+    try:
+        response = webpush(sub.info(), data=payload, vapid_private_key=vapid,
+                           vapid_claims={"sub": config.contact}, ttl=config.ttl_s,
+                           timeout=config.timeout_s)  # fmt: skip
+    except WebPushException as e:
+        return e.response.status_code if e.response is not None else None
+    return int(getattr(response, "status_code", 201))
+
+
+class PushSender:
+    def __init__(
+        self, store: RedisEventStore, book: PushBook, vapid: Vapid01, consumer: str,
+        config: PushConfig,
+    ) -> None:  # fmt: skip
+        self._store, self._book, self._vapid, self.config = store, book, vapid, config
+        self._feed = ReviewFeed(store, PUSH_GROUP, consumer, config.alert_labels)
+        self._subs: list[tuple[Subscription, User | None]] = []
+        self._names: dict[UUID, str] = {}
+        self._read_at = 0.0
+        self._flying: dict[Future[int | None], Subscription] = {}
+        self._pool = ThreadPoolExecutor(4, thread_name_prefix="push")
+        self.pushed = self.failed = 0
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def step(self, block_ms: int | None = None) -> None:
+        self._read_subscriptions()
+        for change in self._feed.changes(block_ms):
+            self._push(change.after, datetime.now(UTC))
+        self._collect_answers()
+
+    # --- steps ---------------------------------------------------------------------
+
+    def _read_subscriptions(self) -> None:
+        now = time.monotonic()
+        if now - self._read_at >= self.config.read_every_s:
+            self._subs, self._names = self._book.subscriptions(), self._book.camera_names()
+            self._read_at = now
+
+    def _push(self, item: LiveItem, now: datetime) -> None:
+        camera = self._names.get(item.camera_id, "a camera")
+        for sub, user in self._subs:
+            if user is None or not user.may_see(item.camera_id) or not wants(sub.rule, item):
+                continue
+            if quiet(sub.rule, now) or not self._claim(sub, item):
+                continue
+            payload = notification(item, camera)
+            future = self._pool.submit(send_push, sub, payload, self._vapid, self.config)
+            self._flying[future] = sub
+
+    def _claim(self, sub: Subscription, item: LiveItem) -> bool:
+        """Once per item, and not within the cooldown of the last push."""
+        try:
+            once = self._store.client.set(
+                f"ronin:push:sent:{sub.subscription_id}:{item.item_id}", 1, nx=True, ex=_WEEK_S
+            )
+            if not once:
+                return False
+            if sub.rule.cooldown_s <= 0:
+                return True
+            return bool(self._store.client.set(f"ronin:push:cooldown:{sub.subscription_id}", 1,
+                                               nx=True, ex=sub.rule.cooldown_s))  # fmt: skip
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            raise StoreUnavailable(f"Redis is unreachable: {e}") from e
+
+    def _collect_answers(self) -> None:
+        for future in [f for f in self._flying if f.done()]:
+            sub = self._flying.pop(future)
+            try:
+                status = future.result()
+            except ValueError as e:  # an endpoint refused before sending
+                log.warning("push to %s refused: %s", sub.username, e)
+                self.failed += 1
+                continue
+            if status is not None and 200 <= status < 300:
+                self.pushed += 1
+            elif status in (404, 410):
+                gone = f"the push service answered {status}: the browser unsubscribed"
+                ended = PushUnsubscribed(subscription_id=sub.subscription_id, reason=gone)
+                self._store.append(ended)
+            else:
+                log.warning("push to %s failed: %s", sub.username, status or "no answer")
+                self.failed += 1
