@@ -138,6 +138,15 @@ try {
     await shot("notifications");
     log("webhook added and tested");
   }
+  // the web push service worker is served and registers under the page's policy
+  const worker = await page.evaluate(async () => {
+    const registration = await navigator.serviceWorker.register("/sw.js");
+    await navigator.serviceWorker.ready;
+    return registration.active?.scriptURL ?? registration.installing?.scriptURL ?? null;
+  });
+  if (!worker?.endsWith("/sw.js")) throw new Error(`the service worker did not register: ${worker}`);
+  if (!(await page.locator("text=Notifications on this device").count())) throw new Error("no push section");
+  log("the push service worker registers");
 
   // 3b. zones: draw a zone over the demo camera's live picture, save, find it again (not
   // required for alerts: the alerts below still come from anywhere in the picture)

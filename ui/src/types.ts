@@ -238,3 +238,17 @@ export interface WebhookDelivery {
   reason: string | null;
   at: string;
 }
+
+export interface PushRule extends NotificationRule {
+  quiet_from: string | null;
+  quiet_until: string | null;
+  timezone: string;
+  cooldown_s: number;
+}
+
+export interface PushDevice {
+  subscription_id: string;
+  endpoint: string;
+  rule: PushRule;
+  updated_at: string;
+}

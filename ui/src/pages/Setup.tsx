@@ -4,7 +4,9 @@ import { Modal } from "../components/Modal";
 import { CameraForm } from "../setup/CameraForm";
 import { ZoneEditor } from "../setup/ZoneEditor";
 import type { Camera } from "../types";
+import { timezone } from "../format";
 import { Notifications } from "../setup/Notifications";
+import { PushDevices } from "../setup/PushDevices";
 import { Users } from "../setup/Users";
 
 export function Setup({ api, cameras, refresh, admin }: { api: Api; cameras: Camera[]; refresh: () => void; admin: boolean }) {
@@ -96,6 +98,7 @@ export function Setup({ api, cameras, refresh, admin }: { api: Api; cameras: Cam
       )}
       {admin && <Users api={api} cameras={sorted} />}
       {admin && <Notifications api={api} cameras={sorted} />}
+      <PushDevices api={api} cameras={sorted} timezone={timezone()} />
       {confirm && (
         <Modal title={`Delete ${confirm.name}?`} onClose={() => setConfirm(null)}>
           <p>Recording stops at once. Footage already recorded stays until retention removes it.</p>
