@@ -27,6 +27,7 @@ from datetime import timedelta
 import redis
 from py_vapid import Vapid
 
+from api.auth import Tokens, User
 from detector.alerts import AlertsConfig, AlertWorker
 from detector.analysis import AnalysisConfig
 from detector.debounce import DebouncePolicy
@@ -462,6 +463,12 @@ def run_mqtt(settings: Settings) -> None:
         heartbeat.stop()
 
 
+def snapshot_tokens(settings: Settings) -> Callable[[User, str], str]:
+    """Media tokens for push notifications' pictures: a day, one snapshot each."""
+    tokens = Tokens(settings.jwt_secret_value(), settings.jwt_expiry_minutes * 60)
+    return lambda user, resource: tokens.issue(user, "media", 86_400, resource=resource)
+
+
 def run_notifier(settings: Settings) -> None:
     redis_url, database_url = settings.require_urls()
     store = RedisEventStore.from_url(redis_url)
@@ -474,7 +481,8 @@ def run_notifier(settings: Settings) -> None:
     pushes = PushSender(
         store, PostgresPushBook(reconnecting_connection(database_url)),
         Vapid.from_pem(settings.vapid_private_pem().encode()), consumer,
-        PushConfig(contact=settings.push_contact, alert_labels=settings.alert_labels),
+        PushConfig(contact=settings.push_contact, alert_labels=settings.alert_labels,
+                   media_tokens=snapshot_tokens(settings)),
     )  # fmt: skip
     heartbeat, stop = WorkerHeartbeat(store.client, "notifier"), stop_on_signals()
     try:

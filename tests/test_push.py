@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 from py_vapid import Vapid
 
 from api.app import ApiConfig, create_app
-from api.auth import Users
+from api.auth import Tokens, Users
+from detector.alerts import alert_id_for
 from events.archive import EventArchive, EventLog
 from events.catalogue import PushRule, TrackStarted
 from events.store import RedisEventStore
@@ -184,7 +185,11 @@ def test_a_push_is_encrypted_signed_and_only_for_those_who_want_it_now(
                                       PostgresReadModels(conn), "t")  # fmt: skip
             runner.step()
             book = PostgresPushBook(psycopg.connect(database_url, autocommit=True))
-            config = PushConfig(allow_http=True, alert_labels=frozenset({"person"}))
+            tokens = Tokens("s" * 40, 3600)
+            config = PushConfig(
+                allow_http=True, alert_labels=frozenset({"person"}),
+                media_tokens=lambda user, res: tokens.issue(user, "media", 60, res),
+            )  # fmt: skip
             sender = PushSender(store, book, PEM, f"n-{uuid4()}", config)
             sender.step(block_ms=50)
             person = uuid4()
@@ -200,6 +205,11 @@ def test_a_push_is_encrypted_signed_and_only_for_those_who_want_it_now(
     [push, test] = service.inbox("/alice")
     assert push["item_id"] == str(person) and push["title"] == "Person at a camera"
     assert push["url"] == f"/#/review?item={person}"
+    snapshot, token = str(push["image"]).split("?token=")  # the alert's picture, its token
+    assert snapshot == f"/api/alerts/{alert_id_for(person)}/snapshot"
+    assert (
+        Tokens("s" * 40, 60).verify(token, "media").resource == f"snapshot:{alert_id_for(person)}"
+    )
     assert test["test"] is True and tested == {
         "ok": True,
         "reason": "the push service answered 201",

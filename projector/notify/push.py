@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from urllib.parse import urlsplit
+from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -31,17 +32,23 @@ def quiet(rule: PushRule, now: datetime) -> bool:
     return local >= rule.quiet_from or local < rule.quiet_until
 
 
-def notification(item: LiveItem, camera: str) -> bytes:
-    """What the service worker shows: "Person at Door", "porch · alert", and where a
-    click goes."""
+def notification(item: LiveItem, camera: str, image: str | None = None) -> bytes:
+    """What the service worker shows: "Person at Door", "porch · alert", the snapshot
+    (``image``, a URL with a media token for it) and where a click goes."""
     what = ", ".join(item.labels).capitalize() or "Something"
     where = " · ".join([*item.zones, item.severity])
     return orjson.dumps({
         "title": f"{what} at {camera}", "body": where, "item_id": str(item.item_id),
         "camera_id": str(item.camera_id), "labels": list(item.labels),
         "zones": list(item.zones), "url": f"/#/review?item={item.item_id}",
-        "tag": str(item.item_id), "at": item.start.timestamp(),
+        "tag": str(item.item_id), "at": item.start.timestamp(), "image": image,
     })  # fmt: skip
+
+
+def snapshot_url(alert_id: UUID, token: str) -> str:
+    """The alert snapshot of an item's first track (the alerts worker draws it as the
+    track starts), opened by a media token for that snapshot only."""
+    return f"/api/alerts/{alert_id}/snapshot?token={token}"
 
 
 def test_notification(now: int) -> bytes:

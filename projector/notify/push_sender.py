@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,12 +27,13 @@ from py_vapid import Vapid01
 from pywebpush import WebPushException, webpush
 
 from api.auth import User, Users
+from detector.alerts import alert_id_for
 from events.catalogue import PushRule, PushUnsubscribed
 from events.errors import StoreUnavailable
 from events.store import RedisEventStore
 from projector.mqtt.retained import camera_topics
 from projector.notify.feed import ReviewFeed
-from projector.notify.push import endpoint_refusal, notification, quiet
+from projector.notify.push import endpoint_refusal, notification, quiet, snapshot_url
 from projector.notify.reviews import LiveItem
 from projector.notify.webhooks import wants
 from projector.readmodels import cameras, push
@@ -88,6 +90,9 @@ class PushConfig:
     alert_labels: frozenset[str] = frozenset()
     allow_http: bool = False
     """Push endpoints over plain HTTP (tests' local push service only)."""
+    media_tokens: Callable[[User, str], str] | None = None
+    """Makes a media token of the user for one resource (``snapshot:<alert>``): the
+    notification's picture. None: notifications without one."""
     read_every_s: float = 2.0
     timeout_s: float = 10.0
     ttl_s: int = 600
@@ -145,9 +150,15 @@ class PushSender:
                 continue
             if quiet(sub.rule, now) or not self._claim(sub, item):
                 continue
-            payload = notification(item, camera)
+            payload = notification(item, camera, self._snapshot(item, user))
             future = self._pool.submit(send_push, sub, payload, self._vapid, self.config)
             self._flying[future] = sub
+
+    def _snapshot(self, item: LiveItem, user: User) -> str | None:
+        if self.config.media_tokens is None or item.severity != "alert":
+            return None
+        alert_id = alert_id_for(item.item_id)
+        return snapshot_url(alert_id, self.config.media_tokens(user, f"snapshot:{alert_id}"))
 
     def _claim(self, sub: Subscription, item: LiveItem) -> bool:
         """Once per item, and not within the cooldown of the last push."""

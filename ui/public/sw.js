@@ -11,6 +11,7 @@ self.addEventListener("push", (event) => {
     self.registration.showNotification(message.title, {
       body: message.body,
       tag: message.tag,
+      image: message.image || undefined,
       data: { url: message.url || "/" },
       timestamp: message.at ? message.at * 1000 : Date.now(),
     }),
