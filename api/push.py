@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from api.deps import SIGNED_IN, Connection, CurrentUser, EventStoreDep, ensure_visible
 from events.catalogue import PushRule, PushSubscribed, PushUnsubscribed
 from projector.notify.push import endpoint_refusal, test_notification
-from projector.notify.push_sender import PushConfig, send_push, subscription_of
+from projector.notify.push_delivery import PushConfig, send_push, subscription_of
 from projector.readmodels import push
 
 router = APIRouter(prefix="/api/push", tags=["notifications"])

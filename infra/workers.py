@@ -72,7 +72,8 @@ from projector.analytics import DuckDBReadModels
 from projector.mqtt.bridge import BridgeConfig, MqttBridge, PostgresCameraRows, broker_address
 from projector.mqtt.discovery import Discovery, labels_of
 from projector.mqtt.topics import Topics
-from projector.notify.push_sender import PostgresPushBook, PushConfig, PushSender
+from projector.notify.push_delivery import PushConfig
+from projector.notify.push_sender import PostgresPushBook, PushSender
 from projector.notify.sender import PendingDeliveries, PostgresWebhooks, SenderConfig, WebhookSender
 from projector.postgres import PostgresReadModels, reconnecting_connection
 from projector.projection import Projection, ReadModelSink

@@ -35,7 +35,8 @@ from events.archive import EventArchive, EventLog
 from events.catalogue import PushRule, TrackStarted
 from events.store import RedisEventStore
 from projector.notify.push import endpoint_refusal, quiet
-from projector.notify.push_sender import PostgresPushBook, PushConfig, PushSender
+from projector.notify.push_delivery import PushConfig
+from projector.notify.push_sender import PostgresPushBook, PushSender
 from projector.postgres import PostgresReadModels
 from projector.readmodels import notifications_projection
 from projector.runner import ProjectionRunner

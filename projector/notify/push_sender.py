@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 from uuid import UUID
@@ -24,16 +22,16 @@ from uuid import UUID
 import psycopg
 import redis
 from py_vapid import Vapid01
-from pywebpush import WebPushException, webpush
 
 from api.auth import User, Users
 from detector.alerts import alert_id_for
-from events.catalogue import PushRule, PushUnsubscribed
+from events.catalogue import PushUnsubscribed
 from events.errors import StoreUnavailable
 from events.store import RedisEventStore
 from projector.mqtt.retained import camera_topics
 from projector.notify.feed import ReviewFeed
-from projector.notify.push import endpoint_refusal, notification, quiet, snapshot_url
+from projector.notify.push import notification, quiet, snapshot_url
+from projector.notify.push_delivery import PushConfig, Subscription, send_push, subscription_of
 from projector.notify.reviews import LiveItem
 from projector.notify.webhooks import wants
 from projector.readmodels import cameras, push
@@ -42,25 +40,6 @@ log = logging.getLogger(__name__)
 
 PUSH_GROUP = "push"
 _WEEK_S = 7 * 86_400
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    subscription_id: UUID
-    username: str
-    endpoint: str
-    p256dh: str
-    auth: str
-    rule: PushRule
-
-    def info(self) -> dict[str, object]:
-        """What pywebpush takes: where, and the browser's keys."""
-        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
-
-
-def subscription_of(row: push.SubscriptionRow) -> Subscription:
-    return Subscription(row.subscription_id, row.username, row.endpoint, row.p256dh, row.auth,
-                        row.push_rule())  # fmt: skip
 
 
 class PushBook(Protocol):
@@ -81,35 +60,6 @@ class PostgresPushBook:
 
     def camera_names(self) -> dict[UUID, str]:
         return camera_topics(cameras.all_cameras(self._conn)) if cameras.created(self._conn) else {}
-
-
-@dataclass(frozen=True, slots=True)
-class PushConfig:
-    contact: str = "mailto:ronin@localhost"
-    """Who the push service may write to about these pushes (the VAPID ``sub`` claim)."""
-    alert_labels: frozenset[str] = frozenset()
-    allow_http: bool = False
-    """Push endpoints over plain HTTP (tests' local push service only)."""
-    media_tokens: Callable[[User, str], str] | None = None
-    """Makes a media token of the user for one resource (``snapshot:<alert>``): the
-    notification's picture. None: notifications without one."""
-    read_every_s: float = 2.0
-    timeout_s: float = 10.0
-    ttl_s: int = 600
-
-
-def send_push(sub: Subscription, payload: bytes, vapid: Vapid01, config: PushConfig) -> int | None:
-    """Encrypt, sign and send one push: the push service's status code (None: unreachable)."""
-    refused = endpoint_refusal(sub.endpoint, config.allow_http)
-    if refused is not None:
-        raise ValueError(refused)
-    try:
-        response = webpush(sub.info(), data=payload, vapid_private_key=vapid,
-                           vapid_claims={"sub": config.contact}, ttl=config.ttl_s,
-                           timeout=config.timeout_s)  # fmt: skip
-    except WebPushException as e:
-        return e.response.status_code if e.response is not None else None
-    return int(getattr(response, "status_code", 201))
 
 
 class PushSender:
