@@ -226,15 +226,19 @@ class MqttBridge:
             for topic in _TOPICS:  # MQTT is about now: from the newest event on
                 self._store.ensure_group(topic, MQTT_GROUP, self._store.last_id(topic) or ZERO)
             self._started = True
-        for index, topic in enumerate(_TOPICS):
-            block = block_ms if index == len(_TOPICS) - 1 else None
+        newest = self._store.last_ids(_TOPICS)  # what "new" means while we wait below
+        took = False
+        for topic in _TOPICS:
             messages = self._store.read_own_pending(
                 topic, MQTT_GROUP, self._consumer, 100
-            ) or self._store.read_group(topic, MQTT_GROUP, self._consumer, 100, block)
+            ) or self._store.read_group(topic, MQTT_GROUP, self._consumer, 100, None)
             for message in messages:
                 self._take(topic, message)
             if messages:
                 self._store.ack(topic, MQTT_GROUP, [m.stream_id for m in messages])
+                took = True
+        if not took and block_ms:  # wait for the next event on either topic, not one
+            self._store.wait_for_appends(newest, block_ms)
 
     def _take(self, topic: Topic, message: Message) -> None:
         try:
