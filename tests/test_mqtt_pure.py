@@ -99,6 +99,7 @@ def test_a_live_review_item_opens_grows_and_ends_after_its_tracks() -> None:
     assert reviews.apply(track(TrackUpdated, a, 3, label="car")) == []  # nothing to show
     [grown] = reviews.apply(track(TrackStarted, b, 4, zones=("porch",)))
     assert grown.after.severity == "alert" and grown.after.labels == ("car", "person")
+    assert new.after.alert_track is None and grown.after.alert_track == b  # the person's
     assert grown.after.zones == ("porch",) and grown.after.tracks == (a, b)
     reviews.apply(track(TrackEnded, a, 6, label="car"))
     reviews.apply(track(TrackEnded, b, 8))

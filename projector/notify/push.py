@@ -46,8 +46,9 @@ def notification(item: LiveItem, camera: str, image: str | None = None) -> bytes
 
 
 def snapshot_url(alert_id: UUID, token: str) -> str:
-    """The alert snapshot of an item's first track (the alerts worker draws it as the
-    track starts), opened by a media token for that snapshot only."""
+    """The snapshot of the alert that made an item an alert (the alerts worker draws it
+    as that track starts or enters a required zone), opened by a media token for that
+    snapshot only."""
     return f"/api/alerts/{alert_id}/snapshot?token={token}"
 
 

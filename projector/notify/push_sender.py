@@ -105,9 +105,9 @@ class PushSender:
             self._flying[future] = sub
 
     def _snapshot(self, item: LiveItem, user: User) -> str | None:
-        if self.config.media_tokens is None or item.severity != "alert":
+        if self.config.media_tokens is None or item.alert_track is None:
             return None
-        alert_id = alert_id_for(item.item_id)
+        alert_id = alert_id_for(item.alert_track)
         return snapshot_url(alert_id, self.config.media_tokens(user, f"snapshot:{alert_id}"))
 
     def _claim(self, sub: Subscription, item: LiveItem) -> bool:

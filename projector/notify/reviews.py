@@ -35,6 +35,8 @@ class LiveItem:
     tracks: tuple[UUID, ...]
     end: datetime | None = None
     last_seen: datetime | None = None
+    alert_track: UUID | None = None
+    """The track that made it an alert (its alert's snapshot is the item's picture)."""
 
     def same_as(self, other: LiveItem) -> bool:
         """Equal in everything a message shows (``last_seen`` moves all the time)."""
@@ -98,19 +100,19 @@ class LiveReviews:
             severity=self._severity(event), labels=(event.label,),
             zones=tuple(sorted(event.zones)), tracks=(event.track_id,),
             last_seen=event.last_seen,
+            alert_track=event.track_id if self._severity(event) == "alert" else None,
         )  # fmt: skip
 
     def _joined(self, item: LiveItem, event: TrackEvent) -> LiveItem:
-        severity: Severity = (
-            "alert" if "alert" in (item.severity, self._severity(event)) else "detection"
-        )
+        alerting = self._severity(event) == "alert"
         return dataclasses.replace(
             item,
-            severity=severity,
+            severity="alert" if alerting else item.severity,
             labels=tuple(sorted({*item.labels, event.label})),
             zones=tuple(sorted({*item.zones, *event.zones})),
             tracks=item.tracks + (() if event.track_id in item.tracks else (event.track_id,)),
             last_seen=max(item.last_seen or event.last_seen, event.last_seen),
+            alert_track=item.alert_track or (event.track_id if alerting else None),
         )
 
 
