@@ -8,12 +8,10 @@ import base64
 import contextlib
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -40,6 +38,7 @@ from projector.notify.push_sender import PostgresPushBook, PushSender
 from projector.postgres import PostgresReadModels
 from projector.readmodels import notifications_projection
 from projector.runner import ProjectionRunner
+from tests.local_http import posts_to
 from tests.test_mqtt_pure import DOOR, track
 
 
@@ -110,28 +109,16 @@ class PushService:
 
     @contextlib.contextmanager
     def serving(self) -> Iterator[str]:
-        service = self
+        with posts_to(self._answer) as base:
+            yield base
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                browser = service.browsers[self.path]
-                plain = http_ece.decrypt(body, private_key=browser.key, auth_secret=browser.auth,
-                                         version=self.headers["Content-Encoding"])  # fmt: skip
-                claims, key = vapid_claims(self.headers["Authorization"])
-                service.got.append((self.path, json.loads(plain), claims, key))
-                self.send_response(410 if self.path.startswith("/gone") else 201)
-                self.end_headers()
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
+    def _answer(self, path: str, headers: dict[str, str], body: bytes) -> int:
+        browser = self.browsers[path]
+        plain = http_ece.decrypt(body, private_key=browser.key, auth_secret=browser.auth,
+                                 version=headers["content-encoding"])  # fmt: skip
+        claims, key = vapid_claims(headers["authorization"])
+        self.got.append((path, json.loads(plain), claims, key))
+        return 410 if path.startswith("/gone") else 201
 
     def subscribe(self, client: TestClient, headers: dict[str, str], base: str, path: str,
                   rule: dict[str, object] | None = None) -> str:  # fmt: skip

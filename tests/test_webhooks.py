@@ -4,12 +4,10 @@ every signature (real Redis, PostgreSQL and HTTP; webhooks added through the API
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -37,6 +35,7 @@ from projector.notify.webhooks import delivery_id, retry_delay_s, signed_headers
 from projector.postgres import PostgresReadModels
 from projector.readmodels import notifications_projection
 from projector.runner import ProjectionRunner
+from tests.local_http import posts_to
 from tests.test_mqtt_pure import track
 
 T0 = datetime(2026, 12, 3, 14, 32, tzinfo=UTC)
@@ -88,27 +87,13 @@ class Receiver:
 
     @contextlib.contextmanager
     def serving(self) -> Iterator[str]:
-        receiver = self
+        with posts_to(self._answer) as base:
+            yield f"{base}/hook"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                payload = self.rfile.read(int(self.headers["Content-Length"]))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                signed = verify(receiver.secret, headers, payload, int(time.time()))
-                receiver.got.append((headers, payload, signed))
-                failing = len(receiver.got) <= receiver.failures
-                self.send_response(500 if failing else 200)
-                self.end_headers()
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-        finally:
-            server.shutdown()
+    def _answer(self, _path: str, headers: dict[str, str], payload: bytes) -> int:
+        signed = verify(self.secret, headers, payload, int(time.time()))
+        self.got.append((headers, payload, signed))
+        return 500 if len(self.got) <= self.failures else 200
 
 
 KEY = CredentialCipher.new_key()
