@@ -6,10 +6,13 @@ For each camera count, simulated 1080p H.264 cameras (15 fps, 1-second GOP, a st
 picture so that the simulator's own encoding stays cheap) are recorded for ``--seconds``:
 
 - ours: one ``CameraRecorder`` per camera (ffmpeg with recording segments + the live ring,
-  segment closing with fsync and rename, the Python loop), 10-second segments;
+  segment closing with fsync and rename, the Python loop stepping once a second as the
+  worker does), 10-second segments;
+- ours, whole worker: the ingest worker as ``ronin up`` runs it (leases, heartbeats and
+  the camera list over Redis and PostgreSQL, the outbox), its process and its ffmpegs;
 - limit: a bare ``ffmpeg -rtsp_transport tcp -i URL -c copy out.mp4`` per camera,
 
-both at the same time on the same shared streams.
+each pair at the same time on the same shared streams.
 
 CPU is counted for ingest's processes only (this process and its ffmpeg/ffprobe
 children), never the simulator's. Live ring latency: for a 720p camera with the
@@ -45,6 +48,8 @@ from ingest.segment_store import SegmentStore
 from ingest.simcam.launcher import SimCamera, start_sim_cameras
 from ingest.simcam.timecode import decode_timecode
 from tests.ingest_support import free_port
+from tests.stack_support import running_stack
+from tests.test_up import descendants
 
 
 def cpu_seconds() -> float:
@@ -99,14 +104,7 @@ def side_by_side(
                        lambda e: None, "bench")
         for i, c in enumerate(cameras)
     ]  # fmt: skip
-    bare = [
-        subprocess.Popen(
-            ["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", c.url,
-             "-c", "copy", "-y", str(root / f"bare{i}.mp4")],
-            stdin=subprocess.DEVNULL,
-        )
-        for i, c in enumerate(cameras)
-    ]  # fmt: skip
+    bare = bare_copies(cameras, root / "bare")
     bare_pids = [p.pid for p in bare]
     start = time.monotonic()
     steady_from: tuple[float, float, float] | None = None
@@ -117,7 +115,7 @@ def side_by_side(
         if steady_from is None and time.monotonic() >= start + warm_up_s:
             pids = [r._run.proc.pid for r in recorders if r._run is not None]
             steady_from = (cpu_seconds(), running_cpu(pids), running_cpu(bare_pids))
-        pump_until(recorders, time.monotonic() + 0.5)
+        pump_until(recorders, time.monotonic() + 1.0)  # the worker's step
     assert steady_from is not None
     ours_at, ffmpeg_at, bare_at = steady_from
     ours_steady = cpu_seconds() - ours_at + running_cpu(pids) - ffmpeg_at
@@ -133,6 +131,46 @@ def side_by_side(
     for p in bare:
         p.wait()
     return Costs(ours_steady, ours_whole, ffmpeg_steady), Costs(bare_steady, bare_whole)
+
+
+def bare_copies(cameras: list[SimCamera], root: Path) -> list[subprocess.Popen[bytes]]:
+    root.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            ["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", c.url,
+             "-c", "copy", "-y", str(root / f"bare{i}.mp4")],
+            stdin=subprocess.DEVNULL,
+        )
+        for i, c in enumerate(cameras)
+    ]  # fmt: skip
+
+
+def worker_side_by_side(
+    cameras: list[SimCamera], seconds: float, root: Path, warm_up_s: float
+) -> tuple[Costs, Costs]:
+    """(ours, bare) in the steady state: the ingest worker of a real ``ronin up`` (its
+    process and its ffmpegs, from /proc) beside a bare copy per camera."""
+    names = [f"Cam{i}" for i in range(len(cameras))]
+    with running_stack("ronin-ingest-bench-") as stack:
+        for name, camera in zip(names, cameras, strict=True):
+            stack.add_camera(name, camera.url)
+        bare = bare_copies(cameras, root)
+        try:
+            stack.wait_recording(names)
+            time.sleep(warm_up_s)
+            (worker,) = stack.pids("worker ingest")
+            ours = [worker, *descendants(worker)]
+            ours_at, ffmpeg_at = running_cpu(ours), running_cpu(ours[1:])
+            bare_at = running_cpu([p.pid for p in bare])
+            time.sleep(seconds)
+            assert ours == [worker, *descendants(worker)], "an ffmpeg restarted"
+            ffmpeg = running_cpu(ours[1:]) - ffmpeg_at
+            steady = Costs(running_cpu(ours) - ours_at, 0.0, ffmpeg)
+            return steady, Costs(running_cpu([p.pid for p in bare]) - bare_at, 0.0)
+        finally:
+            for p in bare:
+                p.terminate()
+                p.wait()
 
 
 def live_latency(seconds: float, root: Path) -> list[float]:
@@ -186,41 +224,62 @@ def first_frame(data: bytes, camera: SimCamera):  # type: ignore[no-untyped-def]
     return np.frombuffer(raw[:size], np.uint8).reshape(camera.height, camera.width)
 
 
+def cameras_1080p(n: int) -> list[SimCamera]:
+    return [
+        SimCamera(port=free_port(), path=f"c{i}", width=1920, height=1080, fps=15, gop=15,
+                  overlay=False)
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def measured_table(seconds: float) -> Table:
+    table = Table(title=f"ingest, 1080p H.264 cameras, {seconds:.0f} s each run, CPU s per "
+                  "camera-minute: steady state (after a warm-up), and the whole run with start "
+                  "and stop (recorders alone)")  # fmt: skip
+    for column in ("cameras", "what", "ours steady", "of which ffmpeg", "bare steady",
+                   "ratio steady", "ffmpeg / bare", "ours whole run", "bare whole run",
+                   "ratio whole", "aim"):  # fmt: skip
+        table.add_column(column, justify="right")
+    return table
+
+
+def add_rows(table: Table, n: int, seconds: float, recorders: tuple[Costs, Costs],
+             worker: tuple[Costs, Costs]) -> None:  # fmt: skip
+    per, whole = 60 / (seconds * n), 60 / ((seconds + 15) * n)
+    for what, (ours, bare) in (("recorders", recorders), ("ingest worker", worker)):
+        wholes = (
+            [f"{ours.whole * whole:.2f}", f"{bare.whole * whole:.2f}",
+             f"{ours.whole / bare.whole:.2f}x"]
+            if ours.whole else ["", "", ""]
+        )  # fmt: skip
+        table.add_row(str(n), what, f"{ours.steady * per:.2f}", f"{ours.ffmpeg_steady * per:.2f}",
+                      f"{bare.steady * per:.2f}", f"{ours.steady / bare.steady:.2f}x",
+                      f"{ours.ffmpeg_steady / bare.steady:.2f}x", *wholes,
+                      "≤ 1.3x")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cameras", default="1,4,8,16")
     parser.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
-    console = Console(width=160)
-    table = Table(title=f"ingest, 1080p H.264 cameras, {args.seconds:.0f} s each run, CPU s "
-                  "per camera-minute: steady state (after a warm-up), and the whole run with "
-                  "start and stop")  # fmt: skip
-    for column in ("cameras", "ours steady", "of which ffmpeg", "bare steady", "ratio steady",
-                   "ffmpeg / bare", "ours whole run",
-                   "bare whole run", "ratio whole", "aim"):  # fmt: skip
-        table.add_column(column, justify="right")
+    console = Console(width=180)
+    table = measured_table(args.seconds)
     root = Path(tempfile.mkdtemp(prefix="ronin-ingest-bench-"))
     try:
         for n in [int(x) for x in args.cameras.split(",")]:
-            cameras = [
-                SimCamera(port=free_port(), path=f"c{i}", width=1920, height=1080, fps=15, gop=15,
-                          overlay=False)
-                for i in range(n)
-            ]  # fmt: skip
+            cameras = cameras_1080p(n)
             server = start_sim_cameras(cameras)
             try:
                 time.sleep(2)
                 console.print(f"{n} camera(s): ours and a bare copy side by side")
-                ours, bare = side_by_side(cameras, args.seconds, root / f"run{n}", 15)
+                recorders = side_by_side(cameras, args.seconds, root / f"run{n}", 15)
+                console.print(f"{n} camera(s): the ingest worker of `ronin up` and a bare copy")
+                worker = worker_side_by_side(cameras, args.seconds, root / f"worker{n}", 15)
             finally:
                 server.terminate()
                 server.wait()
-            per, whole = 60 / (args.seconds * n), 60 / ((args.seconds + 15) * n)
-            table.add_row(str(n), f"{ours.steady * per:.2f}", f"{ours.ffmpeg_steady * per:.2f}",
-                          f"{bare.steady * per:.2f}", f"{ours.steady / bare.steady:.2f}x",
-                          f"{ours.ffmpeg_steady / bare.steady:.2f}x", f"{ours.whole * whole:.2f}",
-                          f"{bare.whole * whole:.2f}", f"{ours.whole / bare.whole:.2f}x",
-                          "≤ 1.3x")  # fmt: skip
+            add_rows(table, n, args.seconds, recorders, worker)
         console.print("live latency (720p, 1-second GOP)")
         latencies = live_latency(max(30.0, args.seconds), root / "live")
     finally:

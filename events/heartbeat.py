@@ -55,16 +55,26 @@ class WorkerHeartbeat:
             pass
 
 
-def worker_statuses(client: redis.Redis) -> list[WorkerStatus]:
-    """Every registered worker, alive or not (a dead one's hash has expired)."""
-    statuses = []
+def worker_statuses(client: redis.Redis, prefix: str = "") -> list[WorkerStatus]:
+    """Every registered worker whose name starts with ``prefix``, alive or not (a dead
+    one's hash has expired); two round trips whatever the number of workers."""
     try:
-        for raw in sorted(client.smembers(REGISTRY)):
-            name = raw.decode() if isinstance(raw, bytes) else str(raw)
-            data = client.hgetall(f"ronin:worker:{name}")
-            detail = {k.decode(): v.decode() for k, v in data.items()}  # type: ignore[union-attr]
-            last_seen = float(detail.pop("last_seen")) if "last_seen" in detail else None
-            statuses.append(WorkerStatus(name, last_seen is not None, last_seen, detail))
+        names = sorted(
+            name
+            for name in (raw.decode() if isinstance(raw, bytes) else str(raw)
+                         for raw in client.smembers(REGISTRY))
+            if name.startswith(prefix)
+        )  # fmt: skip
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(f"ronin:worker:{name}")
+        hashes = pipe.execute() if names else []
     except (redis_errors.ConnectionError, redis_errors.TimeoutError) as e:
         raise StoreUnavailable(f"Redis is unreachable: {e}") from e
-    return statuses
+    return [_status(name, data) for name, data in zip(names, hashes, strict=True)]
+
+
+def _status(name: str, data: dict[bytes, bytes]) -> WorkerStatus:
+    detail = {k.decode(): v.decode() for k, v in data.items()}
+    last_seen = float(detail.pop("last_seen")) if "last_seen" in detail else None
+    return WorkerStatus(name, last_seen is not None, last_seen, detail)

@@ -1,7 +1,7 @@
 """The ingest worker: records every enabled camera it holds the lease for.
 
 Several ingest processes share the cameras through Redis leases
-(``ronin:lease:camera:{id}``, a few seconds, renewed twice a second): a camera is
+(``ronin:lease:camera:{id}``, a few seconds, renewed at every step): a camera is
 recorded by exactly one worker at a time and taken over within seconds when its worker
 dies. A worker takes at most its fair share (cameras / live ingest workers, rounded up)
 so that a new worker gets cameras too.
@@ -13,6 +13,12 @@ re-asserts its leases and takes no new camera for one lease time, so that every 
 worker can re-assert its own first: a camera is never recorded by two workers, even
 after a Redis that restarted without the leases. A worker restarted under the same name
 on the same host holds the same leases, so it records its cameras again at once.
+
+The worker steps once a second (more often only when its leases are shorter than four
+seconds) and reads the camera list every other second: each step costs round trips to
+Redis (and the list one to PostgreSQL), and a camera's recorder has nothing to do
+between steps. An ffmpeg that exits still wakes the worker at once
+(:func:`ingest.recorder.pump_until`), so a restart never waits for a step.
 """
 
 from __future__ import annotations
@@ -52,6 +58,11 @@ log = logging.getLogger(__name__)
 RECONNECTS_KEY = "ronin:metrics:reconnects"
 """Per camera id: how many recording runs ended and were started again (a counter that
 every ingest worker adds to)."""
+
+
+FOLLOW_EVERY_S = 2.0
+"""How often the camera list is read (and cameras taken, handed over or restarted with a
+new configuration); leases are renewed at every step."""
 
 
 class CameraCatalog(Protocol):
@@ -105,6 +116,7 @@ class IngestWorker:
         self._catalog_down = False
         self._unreachable_since: float | None = None
         self._take_after = 0.0
+        self._follow_due = 0.0
         self._redis_run_id: str | None = None
         # liveness counts for the fair share: it must expire about as fast as a lease
         self._heartbeat = WorkerHeartbeat(client, name, ttl_s=max(2.0, 2 * lease_ttl_ms / 1000))
@@ -114,14 +126,22 @@ class IngestWorker:
             while not stop.is_set():
                 now = time.monotonic()
                 self.step(now)
-                pump_until(self.recorders.values(), now + 0.5)  # or less: an ffmpeg exited
+                pump_until(self.recorders.values(), now + self.step_s)  # or an ffmpeg exited
         finally:
             self.shutdown("ingest worker stopped")
+
+    @property
+    def step_s(self) -> float:
+        """Seconds between steps: one, or a quarter of the lease (renewed in time)."""
+        return min(1.0, self._ttl / 4000)
 
     def step(self, now: float) -> None:
         """Follow the camera list and the leases when the stores answer; record always."""
         try:
-            self._follow_cameras(now)
+            self._keep_leases()
+            if now >= self._follow_due:
+                self._follow_cameras(now)
+                self._follow_due = now + FOLLOW_EVERY_S
             self._reachable(now)
         except StoreUnavailable as e:
             self._unreachable(now, e)
@@ -142,10 +162,11 @@ class IngestWorker:
 
     # --- steps ---------------------------------------------------------------------
 
-    def _follow_cameras(self, now: float) -> None:
-        self._notice_redis_restart(now)
+    def _keep_leases(self) -> None:
         self._heartbeat.beat(cameras=len(self.recorders), waiting=len(self._outbox))
         self._renew_leases()
+
+    def _follow_cameras(self, now: float) -> None:
         try:
             self._wanted = {c.camera_id: c for c in self._catalog.enabled()}
             self._catalog_down = False
@@ -158,7 +179,7 @@ class IngestWorker:
         share = self._fair_share(len(self._wanted))
         self._release_unwanted(self._wanted)
         self._release_excess(share)
-        if now >= self._take_after:
+        if self._may_take(self._wanted, share) and self._redis_kept_leases(now):
             self._take_cameras(self._wanted, share)
 
     def _reachable(self, now: float) -> None:
@@ -175,9 +196,21 @@ class IngestWorker:
         # when it answers again, every worker re-asserts its leases before anyone takes
         self._take_after = now + self._ttl / 1000
 
+    def _may_take(self, wanted: dict[UUID, CameraSource], share: int) -> bool:
+        """Whether a camera is there to take (one wanted and not held, within our share)."""
+        return len(self.recorders) < share and any(c not in self.recorders for c in wanted)
+
+    def _redis_kept_leases(self, now: float) -> bool:
+        """False while holding back after Redis was unreachable or restarted.
+
+        A Redis that restarted (its run id changed) may have lost leases, even when the
+        client's retries hid the outage: hold back from taking cameras, as after one. The
+        run id is asked for only here, before a take: renewals re-assert the leases held.
+        """
+        self._notice_redis_restart(now)
+        return now >= self._take_after
+
     def _notice_redis_restart(self, now: float) -> None:
-        """A Redis that restarted (its run id changed) may have lost leases, even when the
-        client's retries hid the outage: hold back from taking cameras, as after one."""
         try:
             run_id = str(self._redis.info("server").get("run_id", ""))
         except (redis.ConnectionError, redis.TimeoutError) as e:
@@ -228,7 +261,7 @@ class IngestWorker:
             self._relay(source)
 
     def _fair_share(self, cameras: int) -> int:
-        live = [s for s in worker_statuses(self._redis) if s.alive and s.name.startswith("ingest")]
+        live = [s for s in worker_statuses(self._redis, "ingest") if s.alive]
         workers = max(1, len(live) + (0 if any(s.name == self.name for s in live) else 1))
         return math.ceil(cameras / workers)
 
