@@ -44,6 +44,7 @@ from api.webhooks import router as webhooks_router
 from events.errors import ProjectionError, StoreUnavailable
 from events.store import RedisEventStore
 from ingest.camera_config.credentials import CredentialCipher
+from ingest.live.ring import STREAMS_DIR
 from projector.postgres import PostgresReadModels
 from projector.readmodels import postgres_projections
 
@@ -63,6 +64,8 @@ class ApiConfig:
     encryption_key: str = field(default_factory=CredentialCipher.new_key)
     cors_origins: list[str] = field(default_factory=list)
     storage_root: Path = Path("ronin-data/recordings")
+    streams_root: Path | None = None
+    """Where ingest writes the live rings (None: ``{storage_root}/.streams``)."""
     ui_dist: Path | None = None
     """The built web UI (``ui/dist``), served at ``/`` when present."""
     trusted_proxies: tuple[Network, ...] = ()
@@ -120,7 +123,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         app.state.connection_tests = set()
         app.state.cipher = CredentialCipher(config.encryption_key)
         app.state.storage_root = config.storage_root
-        app.state.live_feeds = LiveFeeds(config.storage_root)
+        app.state.live_feeds = LiveFeeds(config.streams_root or config.storage_root / STREAMS_DIR)
         app.state.redis_url = config.redis_url
         app.state.config = config
         try:

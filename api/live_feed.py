@@ -29,7 +29,6 @@ from uuid import UUID
 from ingest.live.fmp4 import Piece
 from ingest.live.gop import LiveState, Step
 from ingest.live.ring import (
-    STREAMS_DIR,
     LiveStreamKind,
     RingFollower,
     ring_dir,
@@ -180,12 +179,12 @@ class LiveFeeds:
 
     def __init__(
         self,
-        storage_root: Path,
+        streams_root: Path,
         poll_s: float = 0.02,
         max_backlog: int = 3000,
         linger_s: float = 10.0,
     ) -> None:
-        self._root = storage_root
+        self._root = streams_root  # every camera's live rings
         self._poll_s, self._max_backlog, self._linger_s = poll_s, max_backlog, linger_s
         self._feeds: dict[Path, CameraFeed] = {}  # by the ring they follow
 
@@ -203,10 +202,10 @@ class LiveFeeds:
         return feed.state
 
     def _feed(self, camera_id: UUID, kind: LiveStreamKind) -> CameraFeed:
-        folder = ring_to_read(self._root / STREAMS_DIR, camera_id, kind)
+        folder = ring_to_read(self._root, camera_id, kind)
         feed = self._feeds.get(folder)
         if feed is None or (feed.task is not None and feed.task.done()):
-            main = ring_dir(self._root / STREAMS_DIR, camera_id, LiveStreamKind.MAIN)
+            main = ring_dir(self._root, camera_id, LiveStreamKind.MAIN)
             feed = CameraFeed(folder, self._poll_s, self._max_backlog, self._linger_s,
                               ends_when_idle=folder != main)  # fmt: skip
             self._feeds[folder] = feed
@@ -217,7 +216,7 @@ class LiveFeeds:
             feed.leave(viewer)
 
     def viewers(self, camera_id: UUID, kind: LiveStreamKind = LiveStreamKind.MAIN) -> int:
-        folder = ring_dir(self._root / STREAMS_DIR, camera_id, kind)
+        folder = ring_dir(self._root, camera_id, kind)
         feed = self._feeds.get(folder)
         return len(feed.viewers) if feed else 0
 

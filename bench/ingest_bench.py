@@ -82,6 +82,23 @@ class Costs:
     whole: float
     ffmpeg_steady: float = 0.0
     """Of ``steady``, what the ffmpeg processes used (the rest: the Python recorder)."""
+    written: int = 0
+    """Bytes the processes wrote to storage in the steady state (not those overwritten
+    in the page cache before they reached it)."""
+
+
+def written_bytes(pids: list[int]) -> int:
+    """Bytes sent towards storage so far by running processes (``/proc/{pid}/io``)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = dict(
+                line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines()
+            )
+        except OSError:
+            continue
+        total += int(fields["write_bytes"]) - int(fields["cancelled_write_bytes"])
+    return total
 
 
 def side_by_side(
@@ -160,13 +177,17 @@ def worker_side_by_side(
             time.sleep(warm_up_s)
             (worker,) = stack.pids("worker ingest")
             ours = [worker, *descendants(worker)]
+            bare_pids = [p.pid for p in bare]
             ours_at, ffmpeg_at = running_cpu(ours), running_cpu(ours[1:])
-            bare_at = running_cpu([p.pid for p in bare])
+            bare_at = running_cpu(bare_pids)
+            wrote_at, bare_wrote_at = written_bytes(ours), written_bytes(bare_pids)
             time.sleep(seconds)
             assert ours == [worker, *descendants(worker)], "an ffmpeg restarted"
             ffmpeg = running_cpu(ours[1:]) - ffmpeg_at
-            steady = Costs(running_cpu(ours) - ours_at, 0.0, ffmpeg)
-            return steady, Costs(running_cpu([p.pid for p in bare]) - bare_at, 0.0)
+            wrote = written_bytes(ours) - wrote_at
+            steady = Costs(running_cpu(ours) - ours_at, 0.0, ffmpeg, wrote)
+            bare_wrote = written_bytes(bare_pids) - bare_wrote_at
+            return steady, Costs(running_cpu(bare_pids) - bare_at, 0.0, 0.0, bare_wrote)
         finally:
             for p in bare:
                 p.terminate()
@@ -238,7 +259,7 @@ def measured_table(seconds: float) -> Table:
                   "and stop (recorders alone)")  # fmt: skip
     for column in ("cameras", "what", "ours steady", "of which ffmpeg", "bare steady",
                    "ratio steady", "ffmpeg / bare", "ours whole run", "bare whole run",
-                   "ratio whole", "aim"):  # fmt: skip
+                   "ratio whole", "disk writes / bare", "aim"):  # fmt: skip
         table.add_column(column, justify="right")
     return table
 
@@ -255,6 +276,7 @@ def add_rows(table: Table, n: int, seconds: float, recorders: tuple[Costs, Costs
         table.add_row(str(n), what, f"{ours.steady * per:.2f}", f"{ours.ffmpeg_steady * per:.2f}",
                       f"{bare.steady * per:.2f}", f"{ours.steady / bare.steady:.2f}x",
                       f"{ours.ffmpeg_steady / bare.steady:.2f}x", *wholes,
+                      f"{ours.written / bare.written:.2f}x" if bare.written else "",
                       "≤ 1.3x")  # fmt: skip
 
 

@@ -151,6 +151,7 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
         cors_origins=settings.cors_origin_list,
         ui_dist=settings.ui_dist_path,
         storage_root=settings.recordings_root,
+        streams_root=settings.streams_root,
         trusted_proxies=settings.trusted_proxy_networks,
         camera_deny_networks=settings.camera_deny_network_list,
         export_max_hours=settings.export_max_hours,

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from api.client_address import Network, parse_networks
 from events.errors import ConfigurationError
 from infra.secret_files import secret_file
+from ingest.live.ring import default_streams_root
 
 DEFAULT_JWT_SECRET = "ronin-development-secret-change-me"
 _VITE_ORIGINS = ["http://127.0.0.1:5173", "http://localhost:5173"]
@@ -33,6 +34,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     storage_root: Path | None = None
+    live_dir: Path | None = None
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
     ronin_workers: str = Field(
@@ -148,6 +150,13 @@ class Settings(BaseSettings):
     @property
     def recordings_root(self) -> Path:
         return (self.storage_root or self.data_dir / "recordings").resolve()
+
+    @property
+    def streams_root(self) -> Path:
+        """Where the live rings are written (LIVE_DIR, else in memory when possible)."""
+        if self.live_dir is not None:
+            return self.live_dir.resolve()
+        return default_streams_root(self.recordings_root)
 
     @property
     def analytics_path(self) -> Path:

@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -102,6 +103,7 @@ class Supervisor:
             )
             return 0
         self._handle_signals()
+        self._clear_live_rings()  # a killed run's, holding memory
         try:
             env = self._start_infrastructure()
             self._migrate(env["DATABASE_URL"])
@@ -116,10 +118,17 @@ class Supervisor:
             self._supervise()
         finally:
             self._stop_all()
+            self._clear_live_rings()
             lock.close()
         return 0
 
     # --- steps ---------------------------------------------------------------------
+
+    def _clear_live_rings(self) -> None:
+        """Remove the live rings' folder when it is ours (not a LIVE_DIR someone chose):
+        nothing is live before the start or after the stop, and in memory it holds RAM."""
+        if self.settings.live_dir is None:
+            shutil.rmtree(self.settings.streams_root, ignore_errors=True)
 
     def _lock(self) -> IO[str] | None:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -237,7 +246,7 @@ class Supervisor:
         store = RedisEventStore.from_url(env["REDIS_URL"])
         outcome = register_demo_camera(store, env["DATABASE_URL"], camera.url, camera.sub_url)
         self.say(f"demo camera {outcome}: {camera.url}")
-        live = self.settings.recordings_root / ".streams" / str(DEMO_CAMERA_ID)
+        live = self.settings.streams_root / str(DEMO_CAMERA_ID)
         self.say(f"live ring: {live}/live0.mp4 (the Live page plays it)")
         if self.settings.model_path() is None:
             self.say("detection is off: `ronin model install yolox-nano` (or ML_MODEL_PATH) "

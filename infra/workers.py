@@ -240,6 +240,7 @@ def run_ingest(settings: Settings, name: str = "ingest") -> None:
             log_dir=settings.log_dir / "cameras",
             segment_seconds=settings.segment_seconds,
             stall_s=settings.ingest_stall_s,
+            streams_root=settings.streams_root,
         ),
         client=store.client,
         emit=store.append,
@@ -312,7 +313,7 @@ def run_detector(settings: Settings) -> None:
         taps = LiveTaps(
             live_cameras,
             LiveTapConfig(
-                streams_root=settings.recordings_root / ".streams",
+                streams_root=settings.streams_root,
                 storage_root=settings.recordings_root,
                 fps=settings.live_detection_fps,
                 motion=MotionConfig(min_changed=settings.motion_min_changed),

@@ -1,6 +1,6 @@
 """One camera's recorder: runs and watches its ffmpeg, closes segments, reports status.
 
-:meth:`CameraRecorder.tick` is called about twice a second by the ingest worker and
+:meth:`CameraRecorder.tick` is called about once a second by the ingest worker and
 only calls named steps: learn the codec, start when due, read ffmpeg's output, close
 newly listed segments, announce the connection, handle an exit, and kill a stalled
 ffmpeg. Between ticks :func:`pump_until` waits on every ffmpeg's pipes at once (no
@@ -123,6 +123,11 @@ class RecorderSettings:
     codec_probe_timeout_s: float = 5.0
     ffmpeg: str = "ffmpeg"
     ffprobe: str = "ffprobe"
+    streams_root: Path | None = None
+    """Where the live rings go (None: ``.streams`` under the storage root)."""
+
+    def streams(self, storage_root: Path) -> Path:
+        return self.streams_root or storage_root / STREAMS_DIR
 
 
 def retry_delay_s(failures: int, outage_s: float | None, settings: RecorderSettings) -> float:
@@ -309,7 +314,8 @@ class CameraRecorder:
     @property
     def live_dir(self) -> Path:
         """The camera's live ring (``ingest.live.ring``)."""
-        return ring_dir(self._store.root / STREAMS_DIR, self.source.camera_id, LiveStreamKind.MAIN)
+        streams = self._settings.streams(self._store.root)
+        return ring_dir(streams, self.source.camera_id, LiveStreamKind.MAIN)
 
     def recover(self) -> RecoveryReport:
         """Announce what earlier runs left behind (a crash, a worker that died). The tick
@@ -367,6 +373,7 @@ class CameraRecorder:
             script.unlink(missing_ok=True)
         run = self._run
         if run is None:
+            shutil.rmtree(self.live_dir, ignore_errors=True)
             return
         if run.proc.poll() is None:
             run.proc.send_signal(signal.SIGTERM)  # ffmpeg closes the open segment cleanly
@@ -376,6 +383,7 @@ class CameraRecorder:
                 run.proc.kill()
                 run.proc.wait()
         run.drain()
+        shutil.rmtree(self.live_dir, ignore_errors=True)  # nothing is live now; it held memory
         self._close_listed(run)
         self._finish_run(run)
         if run.connected:

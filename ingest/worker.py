@@ -41,7 +41,7 @@ from events.heartbeat import WorkerHeartbeat, worker_statuses
 from events.outbox import Outbox
 from events.store import Lease
 from ingest.camera_config.credentials import CredentialCipher, with_credentials
-from ingest.live.ring import STREAMS_DIR, LiveStreamKind, ring_dir
+from ingest.live.ring import LiveStreamKind, ring_dir
 from ingest.recorder import (
     CameraRecorder,
     CameraSource,
@@ -288,10 +288,10 @@ class IngestWorker:
             relay.stop()
         if source.sub_url is None:
             return
-        log_dir = self._settings.log_dir
+        log_dir, streams = self._settings.log_dir, self._settings.streams(self._store.root)
         self.relays[source.camera_id] = SubStreamRelay(
             source.sub_url,
-            ring_dir(self._store.root / STREAMS_DIR, source.camera_id, LiveStreamKind.SUB),
+            ring_dir(streams, source.camera_id, LiveStreamKind.SUB),
             log_dir / "sources" / f"{source.camera_id}.sub.ffconcat",
             ffmpeg_logger(log_dir, source.camera_id),
             RelaySettings(ffmpeg=self._settings.ffmpeg),

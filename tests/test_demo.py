@@ -15,6 +15,7 @@ import pytest
 
 from infra.demo import DEMO_CAMERA_ID
 from infra.embedded import EmbeddedPostgres, process_cmdline
+from ingest.live.ring import MEMORY_DIR, default_streams_root
 from tests.conftest import make_data_dir
 from tests.detection_support import MODEL_PATH
 from tests.test_up import alive, descendants, free_port, wait_healthy
@@ -53,7 +54,10 @@ def test_demo_records_and_its_live_playlist_plays() -> None:
         assert all(path.startswith("Demo/") for path, _, _ in rows)
         assert rows[0][2] == "recording"
         assert all((data / "recordings" / path).exists() for path, _, _ in rows)
-        [playlist] = (data / "recordings" / ".streams").glob(f"{DEMO_CAMERA_ID}/live0.mp4")
+        streams = default_streams_root((data / "recordings").resolve())
+        if MEMORY_DIR.is_dir():  # the live ring is written to memory, never to the disk
+            assert streams.parent == MEMORY_DIR
+        [playlist] = streams.glob(f"{DEMO_CAMERA_ID}/live0.mp4")
         probed = subprocess.run(
             ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
              str(playlist)], capture_output=True, text=True, timeout=30,
@@ -73,6 +77,7 @@ def test_demo_records_and_its_live_playlist_plays() -> None:
         assert proc.wait(60) == 0
         time.sleep(0.5)
         assert not [p for p in tree if alive(p)]
+        assert not streams.exists()  # the rings' memory is given back
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -17,7 +17,14 @@ from api.live_feed import RESTARTED, TOO_SLOW, Ending, LiveFeeds
 from ingest.live.fmp4 import Fragment, InitSegment, StreamParser, boxes, hevc_codec
 from ingest.live.gop import Gop, LiveState, Step
 from ingest.live.hls import find_init, init_name, playlist
-from ingest.live.ring import LiveStreamKind, RingFollower, ring_dir, ring_to_read
+from ingest.live.ring import (
+    STREAMS_DIR,
+    LiveStreamKind,
+    RingFollower,
+    default_streams_root,
+    ring_dir,
+    ring_to_read,
+)
 
 FPS, GOP = 10, 5
 
@@ -250,7 +257,7 @@ def test_a_feed_sends_a_new_viewer_the_newest_keyframe_on_and_drops_one_too_slow
         ring = tmp_path / ".streams" / str(camera)
         ring.mkdir(parents=True)
         (ring / "live0.mp4").write_bytes(stream)
-        feeds = LiveFeeds(tmp_path, poll_s=0.005, max_backlog=len(whole))
+        feeds = LiveFeeds(tmp_path / ".streams", poll_s=0.005, max_backlog=len(whole))
         reader, slow = feeds.join(camera), feeds.join(camera)
         got: list[object] = []
 
@@ -282,7 +289,7 @@ def test_a_feed_restarts_its_viewers_when_the_stream_changes(stream: bytes, tmp_
         ring = tmp_path / ".streams" / str(camera)
         ring.mkdir(parents=True)
         (ring / "live0.mp4").write_bytes(stream)
-        feeds = LiveFeeds(tmp_path, poll_s=0.005)
+        feeds = LiveFeeds(tmp_path / ".streams", poll_s=0.005)
         viewer = feeds.join(camera)
         await asyncio.sleep(0.1)
         other = _encode(tmp_path / "other.mp4", 1.0, audio=False)  # another codec set
@@ -294,6 +301,16 @@ def test_a_feed_restarts_its_viewers_when_the_stream_changes(stream: bytes, tmp_
 
     got = asyncio.run(watch())
     assert isinstance(got[0], InitSegment) and got[-1] == RESTARTED
+
+
+def test_live_rings_go_to_memory_when_the_machine_has_it(tmp_path: Path) -> None:
+    memory = tmp_path / "shm"
+    memory.mkdir()
+    first, second = Path("/srv/a/recordings"), Path("/srv/b/recordings")
+    assert default_streams_root(first, memory).parent == memory
+    assert default_streams_root(first, memory) == default_streams_root(first, memory)
+    assert default_streams_root(first, memory) != default_streams_root(second, memory)
+    assert default_streams_root(first, tmp_path / "none") == first / STREAMS_DIR
 
 
 def test_a_sub_ring_is_read_while_it_is_written_else_the_main_ring(
@@ -321,7 +338,7 @@ def test_viewers_of_a_sub_ring_that_stops_start_again_on_the_main_ring(
         for ring in (main, sub):
             ring.mkdir(parents=True)
             (ring / "live0.mp4").write_bytes(stream)
-        feeds = LiveFeeds(tmp_path, poll_s=0.005)
+        feeds = LiveFeeds(tmp_path / ".streams", poll_s=0.005)
         viewer = feeds.join(camera, LiveStreamKind.SUB)
         assert feeds.viewers(camera, LiveStreamKind.SUB) == 1
         old = time.time() - 60

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from infra.demo import DEMO_CAMERA_ID
-from ingest.live.ring import STREAMS_DIR, LiveStreamKind, ring_dir, running
+from ingest.live.ring import LiveStreamKind, default_streams_root, ring_dir, running
 from projector.notify.webhooks import verify
 from tests.conftest import make_data_dir
 from tests.detection_support import MODEL_PATH
@@ -56,7 +56,7 @@ def test_the_web_ui_works_in_a_real_browser() -> None:
     shutil.rmtree(artifacts, ignore_errors=True)
     try:
         wait_healthy(port, proc)
-        _wait_for_the_sub_stream(data / "recordings" / STREAMS_DIR)
+        _wait_for_the_sub_stream(default_streams_root((data / "recordings").resolve()))
         receiver = Receiver()
         hook_url = stack.enter_context(receiver.serving())
         run = subprocess.run(
