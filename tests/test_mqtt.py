@@ -205,6 +205,32 @@ def test_home_assistant_sees_the_camera_its_occupancy_and_switches_detection_off
         listener.close()
 
 
+def test_a_camera_removed_while_the_bridge_was_down_is_cleared_from_the_broker(
+    broker: EmbeddedMosquitto, store: RedisEventStore, database_url: str, tmp_path: Path
+) -> None:
+    added_camera(store, database_url)
+    ghost = f"homeassistant/switch/ronin_{uuid4().hex}/detect/config"
+    listener = Listener(broker.url)
+    try:
+        until("the listener connects", listener.client.is_connected)
+        for topic in (ghost, "ronin/old_camera/status", "homeassistant/light/kitchen/config"):
+            listener.client.publish(topic, "{}", qos=1, retain=True).wait_for_publish(5)
+        listener.wait("ronin/old_camera/status", b"{}")
+        with running_bridge(broker.url, store, database_url, tmp_path):
+            listener.wait("ronin/available", b"online")
+            listener.wait(ghost, b"")  # cleared: Home Assistant removes the entity
+            listener.wait("ronin/old_camera/status", b"")
+        fresh = Listener(broker.url)  # what a client connecting now is given
+        try:
+            fresh.wait("homeassistant/light/kitchen/config", b"{}")  # another integration's
+            until("the camera's values", lambda: bool(fresh.value("ronin/front_door/status")))
+            assert fresh.value(ghost) is None and fresh.value("ronin/old_camera/status") is None
+        finally:
+            fresh.close()
+    finally:
+        listener.close()
+
+
 def test_after_a_broker_restart_availability_and_discovery_are_published_again(
     store: RedisEventStore, database_url: str, tmp_path: Path
 ) -> None:

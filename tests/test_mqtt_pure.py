@@ -26,7 +26,14 @@ from projector.mqtt.commands import switched
 from projector.mqtt.discovery import DiscoveredCamera, Discovery, labels_of
 from projector.mqtt.messages import review_message, track_message
 from projector.mqtt.occupancy import Occupancy
-from projector.mqtt.retained import camera_states, camera_topics, changes, retained_state
+from projector.mqtt.retained import (
+    camera_states,
+    camera_topics,
+    changes,
+    is_ours,
+    retained_state,
+    with_found,
+)
 from projector.mqtt.topics import Switch, Topics, switch_value, topic_name
 from projector.notify.reviews import LiveReviews
 from projector.readmodels.cameras import CameraRow
@@ -59,6 +66,23 @@ def row(name: str = "Front door", camera: UUID = DOOR, zones: tuple[str, ...] = 
         updated_at=T0, retention_days=None, retention_max_gb=None,
         zone_config=config.model_dump_json(), sub_rtsp_url="rtsp://cam/2",
     )  # fmt: skip
+
+
+def test_retained_topics_of_an_earlier_run_are_cleared_unless_still_wanted() -> None:
+    discovery = Discovery(Topics("ronin"), ("person",))
+    gone = f"homeassistant/binary_sensor/ronin_{uuid4().hex}/person_occupancy/config"
+    assert is_ours("ronin/gone/status", discovery) and is_ours(gone, discovery)
+    assert not is_ours("homeassistant/light/kitchen/config", discovery)  # someone else's
+    assert not is_ours("ronin/door/detect/set", discovery)  # a command, not a value
+    assert not is_ours("zigbee2mqtt/lamp", discovery)
+    sent = {"ronin/door/status": b"recording"}
+    found = ["ronin/gone/status", gone, "ronin/door/status", "ronin/door/person"]
+    desired = {"ronin/door/status": b"recording", "ronin/door/person": b"0"}
+    assert sorted(changes(with_found(sent, found), desired)) == sorted([
+        ("ronin/door/person", b"0"),  # wanted: published anew
+        ("ronin/gone/status", b""),
+        (gone, b""),
+    ])  # fmt: skip
 
 
 @given(st.text(max_size=40))

@@ -11,6 +11,9 @@ and on every connection the bridge subscribes to the commands again and publishe
 whole retained state (availability, discovery, every value) again, so a broker that
 restarted without its retained messages is whole again within a second of returning.
 ``events`` / ``reviews`` messages published while it is away wait in a bounded queue.
+For the first seconds of each connection it also reads the broker's retained topics
+under its prefix and its discovery configs: those it no longer wants (a camera removed,
+a zone renamed while the bridge was down) are cleared, so Home Assistant drops them.
 Ronin's availability is ``online`` while the bridge is connected; the broker publishes
 ``offline`` (the last will) when it is not.
 """
@@ -42,7 +45,15 @@ from projector.mqtt.commands import switched
 from projector.mqtt.discovery import Discovery
 from projector.mqtt.messages import review_message, track_message
 from projector.mqtt.occupancy import Occupancy
-from projector.mqtt.retained import camera_states, camera_topics, changes, retained_state
+from projector.mqtt.retained import (
+    camera_states,
+    camera_topics,
+    changes,
+    is_ours,
+    retained_state,
+    sweep_filters,
+    with_found,
+)
 from projector.mqtt.topics import OFFLINE, Topics, switch_value
 from projector.notify.reviews import LiveReviews, ReviewChange
 from projector.readmodels import cameras
@@ -52,6 +63,8 @@ log = logging.getLogger(__name__)
 
 MQTT_GROUP = "mqtt"
 _TOPICS = (Topic.DETECTIONS, Topic.ALERTS)
+SWEEP_S = 5.0
+"""How long after connecting the bridge takes retained topics in for clearing."""
 
 
 class CameraRows(Protocol):
@@ -116,6 +129,8 @@ class MqttBridge:
         self._topics: Topics = config.discovery.topics
         self._client = self._make_client()
         self._commands: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self._found: queue.Queue[str] = queue.Queue()  # retained topics of earlier runs
+        self._sweep_until = 0.0
         self._connection = threading.Event()  # set while connected
         self._fresh = threading.Event()  # a new connection: publish everything again
         self._rows: list[CameraRow] = []
@@ -185,6 +200,8 @@ class MqttBridge:
             log.warning("the MQTT broker refused the connection: %s", reason)
             return
         client.subscribe(self._topics.commands, qos=1)
+        client.subscribe([(f, 0) for f in sweep_filters(self.config.discovery)])
+        self._sweep_until = time.monotonic() + SWEEP_S
         self._fresh.set()
         self._connection.set()
         log.info("connected to the MQTT broker at %s:%d", self._address.host, self._address.port)
@@ -197,7 +214,10 @@ class MqttBridge:
         self._connection.clear()
 
     def _on_message(self, _c: mqtt.Client, _d: object, message: mqtt.MQTTMessage) -> None:
-        self._commands.put((message.topic, bytes(message.payload)))
+        if mqtt.topic_matches_sub(self._topics.commands, message.topic):
+            self._commands.put((message.topic, bytes(message.payload)))
+        elif message.retain and is_ours(message.topic, self.config.discovery):
+            self._found.put(message.topic)
 
     # --- steps ---------------------------------------------------------------------
 
@@ -287,6 +307,8 @@ class MqttBridge:
         if self._fresh.is_set():
             self._fresh.clear()
             self._sent = {}  # the broker may have lost every retained message
+        self._sent = with_found(self._sent, self._drain_found())
+        self._end_sweep()
         desired = retained_state(
             camera_states(self._rows, self._occupancy), self.config.discovery, self._snapshots
         )
@@ -301,6 +323,20 @@ class MqttBridge:
             self.published += 1
 
     # --- helpers -------------------------------------------------------------------
+
+    def _drain_found(self) -> list[str]:
+        found = []
+        while not self._found.empty():
+            found.append(self._found.get_nowait())
+        return found
+
+    def _end_sweep(self) -> None:
+        """Stop looking for stale retained topics once the broker has sent them (it
+        sends the retained ones at once on subscribing); the filters also match every
+        message the bridge itself publishes."""
+        if self._sweep_until and time.monotonic() >= self._sweep_until:
+            self._client.unsubscribe(sweep_filters(self.config.discovery))
+            self._sweep_until = 0.0
 
     def _send(self, topic: str, payload: bytes) -> None:
         self._pending.append((topic, payload))

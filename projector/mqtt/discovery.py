@@ -21,6 +21,9 @@ from uuid import UUID
 
 from projector.mqtt.topics import OFF, OFFLINE, ON, ONLINE, Switch, Topics, topic_name
 
+NODE_PREFIX = "ronin_"
+"""A camera's discovery node id: this and its id in hex."""
+
 JsonObject = dict[str, object]
 
 
@@ -97,7 +100,7 @@ class Discovery:
         self, camera: DiscoveredCamera, component: str, object_id: str, name: str,
         fields: JsonObject,
     ) -> DiscoveryConfig:  # fmt: skip
-        node = f"ronin_{camera.camera_id.hex}"
+        node = f"{NODE_PREFIX}{camera.camera_id.hex}"
         payload: JsonObject = {
             "name": name,
             "unique_id": f"{node}_{object_id}",
@@ -118,6 +121,15 @@ class Discovery:
             "model": "Camera",
             **({"sw_version": self.version} if self.version else {}),
         }
+
+
+def is_ronin_config(topic: str, prefix: str) -> bool:
+    """Whether a topic is a discovery config of a Ronin camera under ``prefix``."""
+    parts = topic.split("/")
+    return (
+        len(parts) == 5 and parts[0] == prefix and parts[2].startswith(NODE_PREFIX)
+        and parts[4] == "config"
+    )  # fmt: skip
 
 
 def labels_of(text: str) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import orjson
 
-from projector.mqtt.discovery import DiscoveredCamera, Discovery
+from projector.mqtt.discovery import DiscoveredCamera, Discovery, is_ronin_config
 from projector.mqtt.occupancy import Occupancy
 from projector.mqtt.topics import OFF, ON, ONLINE, Switch, Topics, topic_name
 from projector.readmodels.cameras import CameraRow
@@ -100,3 +100,29 @@ def changes(sent: Mapping[str, bytes], desired: Mapping[str, bytes]) -> list[tup
     out = [(topic, value) for topic, value in desired.items() if sent.get(topic) != value]
     out += [(topic, b"") for topic in sent if topic not in desired and sent[topic] != b""]
     return out
+
+
+STALE = b"\x00stale"
+"""What :func:`with_found` records for a retained topic found in the broker: a value no
+state has, so :func:`changes` clears it unless it is wanted (then publishes it anew)."""
+
+
+def sweep_filters(discovery: Discovery) -> list[str]:
+    """Where the bridge looks, once per connection, for retained topics it did not
+    publish on that connection (a camera removed while the bridge was down)."""
+    return [f"{discovery.topics.prefix}/#", f"{discovery.prefix}/+/+/+/config"]
+
+
+def is_ours(topic: str, discovery: Discovery) -> bool:
+    """Whether a retained topic is one the bridge publishes (its prefix, its discovery
+    configs), and not a command."""
+    if discovery.topics.command(topic) is not None:
+        return False
+    return topic.startswith(discovery.topics.prefix + "/") or is_ronin_config(
+        topic, discovery.prefix
+    )
+
+
+def with_found(sent: Mapping[str, bytes], found: Sequence[str]) -> dict[str, bytes]:
+    """``sent`` and the retained topics found in the broker that it does not hold yet."""
+    return {**dict.fromkeys(found, STALE), **sent}
