@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from ingest.live.ring import (
     LiveStreamKind,
     RingFollower,
     default_streams_root,
+    private_folder,
     ring_dir,
     ring_to_read,
 )
@@ -311,6 +313,15 @@ def test_live_rings_go_to_memory_when_the_machine_has_it(tmp_path: Path) -> None
     assert default_streams_root(first, memory) == default_streams_root(first, memory)
     assert default_streams_root(first, memory) != default_streams_root(second, memory)
     assert default_streams_root(first, tmp_path / "none") == first / STREAMS_DIR
+    made = default_streams_root(first, memory)
+    assert made.is_dir() and stat.S_IMODE(made.stat().st_mode) == 0o700  # live video
+    # in a world-writable place, a folder someone else made first is never used
+    os.chown(made, 12345, 12345)
+    assert default_streams_root(first, memory) == first / STREAMS_DIR
+    elsewhere = tmp_path / "theirs"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, memory / "link")  # a link to a folder of theirs
+    assert not private_folder(memory / "link")
 
 
 def test_a_sub_ring_is_read_while_it_is_written_else_the_main_ring(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import stat
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -57,11 +58,32 @@ def default_streams_root(recordings_root: Path, memory: Path = MEMORY_DIR) -> Pa
     camera writes (the kernel writes the ring back before it is overwritten); in memory
     it costs no disk writes and no journal work. It takes about ``RING_FILES`` x
     ``RING_SECONDS`` of each stream's bitrate (15 MB for a 4 Mbit/s camera).
+
+    The folder is made here, readable by this user only (rings are live video, and
+    ``/dev/shm`` is open to every user); one that another user made first, or a link,
+    is never used: the rings then go beside the recordings.
     """
     if memory.is_dir() and os.access(memory, os.W_OK | os.X_OK):
         digest = hashlib.sha256(str(recordings_root).encode()).hexdigest()[:12]
-        return memory / f"ronin-{digest}"
+        candidate = memory / f"ronin-{digest}"
+        if private_folder(candidate):
+            return candidate
     return recordings_root / STREAMS_DIR
+
+
+def private_folder(path: Path) -> bool:
+    """Make ``path`` a folder that only this user may open; False when it cannot be one
+    (it is a link, or another user's folder, which in a world-writable place it may be)."""
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        info = path.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            return False
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            path.chmod(0o700)
+        return True
+    except OSError:
+        return False
 
 
 def ring_dir(streams_root: Path, camera_id: UUID, kind: LiveStreamKind) -> Path:
