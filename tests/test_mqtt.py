@@ -158,8 +158,14 @@ def test_home_assistant_sees_the_camera_its_occupancy_and_switches_detection_off
     try:
         with running_bridge(broker.url, store, database_url, tmp_path) as bridge:
             listener.wait("ronin/available", b"online")
-            configs = {t: json.loads(v) for t, v in listener.retained.items()
-                       if t.startswith("homeassistant/") and v}  # fmt: skip
+
+            def discovered() -> dict[str, object]:
+                with listener.lock:  # the configs follow availability by a few ms
+                    return {t: json.loads(v) for t, v in listener.retained.items()
+                            if t.startswith("homeassistant/") and v}  # fmt: skip
+
+            until("the discovery configs", lambda: len(discovered()) >= 13)
+            configs = discovered()
             assert len(configs) == 2 * 2 + 2 * 2 + 2 + 2 + 1  # occupancy and counts,
             for topic, payload in configs.items():  # in view and in the zone; snapshots;
                 assert problems(topic, payload) == []  # two switches; the status

@@ -307,7 +307,9 @@ class MqttBridge:
         if self._fresh.is_set():
             self._fresh.clear()
             self._sent = {}  # the broker may have lost every retained message
-        self._sent = with_found(self._sent, self._drain_found())
+        found = self._drain_found()
+        if found:
+            self._sent = with_found(self._sent, found)
         self._end_sweep()
         desired = retained_state(
             camera_states(self._rows, self._occupancy), self.config.discovery, self._snapshots
