@@ -63,19 +63,19 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def fill_to(path: Path, ballast: Path, free_bytes: int) -> None:
     """Write a ballast file until only about ``free_bytes`` are left."""
     left = shutil.disk_usage(path).free - free_bytes
-    try:
-        f = open(ballast, "ab")  # noqa: SIM115 (closed below)
+    try:  # unbuffered: a write that meets a full disk fails then, never at the close
+        f = open(ballast, "ab", buffering=0)  # noqa: SIM115 (closed below)
     except OSError:  # already full: as wanted (the caller's later steps say what is there)
         return
     with f:
         while left > 0:
-            chunk = min(left, 1 << 20)
             try:
-                f.write(b"\0" * chunk)
-                f.flush()
-            except OSError:
+                written = f.write(b"\0" * min(left, 1 << 20))
+            except OSError:  # full (ffmpeg writes beside it): as wanted
                 break
-            left -= chunk
+            if not written:
+                break
+            left -= written
 
 
 def old_footage(root: Path, store: RedisEventStore, camera: UUID, n: int) -> list[SegmentClosed]:
