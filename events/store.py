@@ -431,11 +431,16 @@ if redis.call('set', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
 end
 return false
 """
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
+_TAKE_OR_RENEW = """
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then
   return redis.call('pexpire', KEYS[1], ARGV[2])
 end
-return 0
+if holder then
+  return 0
+end
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 """
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -457,14 +462,23 @@ class Lease:
         self.key, self.owner, self.ttl_ms = key, owner, ttl_ms
 
     def try_acquire(self) -> bool:
-        """Take the lease if free, or renew it if already ours."""
-        try:
-            if self._redis.set(self.key, self.owner, nx=True, px=self.ttl_ms):
-                return True
-            return bool(self._redis.eval(_RENEW, 1, self.key, self.owner, self.ttl_ms))
-        except (redis_errors.ConnectionError, redis_errors.TimeoutError) as e:
-            raise StoreUnavailable(f"Redis is unreachable: {e}") from e
+        """Take the lease if free, or renew it if already ours (one round trip)."""
+        return hold_leases(self._redis, [self])[0]
 
     def release(self) -> None:
         with contextlib.suppress(redis_errors.RedisError):  # else it expires by itself
             self._redis.eval(_RELEASE, 1, self.key, self.owner)
+
+
+def hold_leases(client: redis.Redis, leases: Sequence[Lease]) -> list[bool]:
+    """Take or renew each lease (False: another holder has it), all in one round trip.
+    A lease of ours that Redis lost (it restarted without it) is taken again."""
+    if not leases:
+        return []
+    try:
+        pipe: Any = client.pipeline(transaction=False)
+        for held in leases:
+            pipe.eval(_TAKE_OR_RENEW, 1, held.key, held.owner, held.ttl_ms)
+        return [bool(answer) for answer in pipe.execute()]
+    except (redis_errors.ConnectionError, redis_errors.TimeoutError) as e:
+        raise StoreUnavailable(f"Redis is unreachable: {e}") from e

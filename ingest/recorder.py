@@ -42,7 +42,7 @@ from events.catalogue import (
     RecordingStopped,
 )
 from events.errors import RoninError
-from ingest.child_process import die_with_parent
+from ingest.child_process import die_with_parent, stream_copier
 from ingest.ffmpeg_command import (
     RecorderPlan,
     codec_probe_command,
@@ -436,7 +436,7 @@ class CameraRecorder:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=die_with_parent(signal.SIGTERM),  # no orphan recording a camera twice
+            preexec_fn=stream_copier(signal.SIGTERM),  # no orphan recording a camera twice
         )
         self._run = _Run(proc, folder, self._logger)
         self.status = "connecting"

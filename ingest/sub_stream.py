@@ -23,7 +23,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.child_process import die_with_parent
+from ingest.child_process import stream_copier
 from ingest.ffmpeg_command import SubStreamPlan, sub_stream_command
 from ingest.ffmpeg_pipes import PipeReader
 from ingest.live.ring import newest
@@ -135,7 +135,7 @@ class SubStreamRelay:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            preexec_fn=die_with_parent(signal.SIGTERM),
+            preexec_fn=stream_copier(signal.SIGTERM),
         )
         self._run = _Run(proc, now)
         self.status = "connecting"

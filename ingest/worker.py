@@ -39,7 +39,7 @@ from events.catalogue import Event
 from events.errors import ConfigurationError, StoreUnavailable
 from events.heartbeat import WorkerHeartbeat, worker_statuses
 from events.outbox import Outbox
-from events.store import Lease
+from events.store import Lease, hold_leases
 from ingest.camera_config.credentials import CredentialCipher, with_credentials
 from ingest.live.ring import LiveStreamKind, ring_dir
 from ingest.recorder import (
@@ -221,8 +221,10 @@ class IngestWorker:
         self._redis_run_id = run_id
 
     def _renew_leases(self) -> None:
-        for camera_id, lease in list(self._leases.items()):
-            if not lease.try_acquire():
+        held = list(self._leases.items())
+        kept = hold_leases(self._redis, [lease for _, lease in held])
+        for (camera_id, _), ours in zip(held, kept, strict=True):
+            if not ours:
                 self._drop(camera_id, "another ingest worker took the camera over")
 
     def _release_unwanted(self, wanted: dict[UUID, CameraSource]) -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from events.archive import trim_floor
 from events.catalogue import Topic
 from events.codec import decode
-from events.store import ZERO, GroupState, RedisEventStore, StreamId
+from events.store import ZERO, GroupState, Lease, RedisEventStore, StreamId, hold_leases
 from tests.factories import camera_added, segment_closed
 
 
@@ -122,3 +122,23 @@ def test_trim_floor_never_drops_unarchived_or_unfinished_entries(
             assert floor is None or entry >= floor
     if archived is not None and not groups:
         assert floor == archived.next()
+
+
+def test_leases_are_taken_renewed_refused_and_retaken_in_one_call(
+    store: RedisEventStore,
+) -> None:
+    client = store.client
+    mine = [Lease(client, f"test:lease:{i}", "me", 2000) for i in range(3)]
+    theirs = Lease(client, "test:lease:1", "them", 2000)
+    assert hold_leases(client, []) == []
+    assert theirs.try_acquire()
+    assert hold_leases(client, mine) == [True, False, True]  # free ones taken
+    client.pexpire("test:lease:0", 100)
+    assert hold_leases(client, mine) == [True, False, True]
+    assert client.pttl("test:lease:0") > 1000  # renewed to the full ttl
+    client.delete("test:lease:2")  # lost (a Redis that restarted without it)
+    assert hold_leases(client, mine) == [True, False, True]
+    assert client.get("test:lease:2") == b"me"
+    assert client.get("test:lease:1") == b"them"  # never taken over
+    mine[0].release()
+    assert theirs.try_acquire() and not Lease(client, "test:lease:1", "me", 2000).try_acquire()
