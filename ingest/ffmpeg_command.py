@@ -37,8 +37,11 @@ def camera_options(socket_timeout_s: float) -> Options:
 
 
 def demuxer_options(quick_start: bool) -> Options:
-    probing = [("fpsprobesize", "0"), ("probesize", "4096")] if quick_start else []
-    return [("fflags", "nobuffer"), *probing]
+    """The quick start's short probe (``RecorderPlan.quick_start``). The packets probing
+    reads stay buffered and are recorded (ffmpeg's ``-fflags nobuffer`` would drop them,
+    and with them the camera's first keyframe: every start would then wait one more
+    GOP for the next, footage lost at each restart)."""
+    return [("fpsprobesize", "0"), ("probesize", "4096")] if quick_start else []
 
 
 RING_MOVFLAGS = "+empty_moov+default_base_moof+frag_every_frame+skip_trailer"

@@ -110,11 +110,12 @@ def test_killed_ffmpeg_loses_at_most_a_second_or_two_each_time(stack: Stack) -> 
     stack.wait_covered(NAMES, window.end, timeout_s=60)
     found = holes(stack.spans("Cam0"), window)
     lost = sorted(round((h.end - h.start).total_seconds(), 2) for h in found) or [0.0]
-    # about 1 s plus the wait for the next keyframe (1-s GOP); the worst two of ten also
-    # carry the scheduling of a loaded 2-core machine (2.69 s and, once, 4.24 s seen in
-    # full runs in CI)
+    # the unflushed fragment (<= 0.5 s) and the restart, which records the keyframe the
+    # camera sends first (0.45-0.7 s seen; 1.4-1.7 s when it waited for the next one);
+    # the worst two of ten also carry the scheduling of a loaded 2-core machine (2.69 s
+    # and, once, 4.24 s seen in full runs in CI)
     seen = [(h.start.time(), h.end.time()) for h in found]
-    assert len(lost) <= 10 and lost[len(lost) // 2] <= 2.0, (lost, seen, killed_at)
+    assert len(lost) <= 10 and lost[len(lost) // 2] <= 1.2, (lost, seen, killed_at)
     worst_two = lost[-2:]
     assert worst_two[0] <= 3.0 and worst_two[-1] <= 6.0, (lost, seen, killed_at)
     for path, seg_start, _ in stack.segment_rows("Cam0"):

@@ -189,7 +189,7 @@ def test_a_url_with_credentials_goes_to_a_script_not_to_the_command_line() -> No
     assert command[command.index("-f") + 1] == "concat"
     assert plan.source_script_text == (
         "ffconcat version 1.0\nfile 'rtsp://admin:p%40ss@cam.lan/stream'\n"
-        "option rtsp_transport 'tcp'\noption timeout '5000000'\noption fflags 'nobuffer'\n"
+        "option rtsp_transport 'tcp'\noption timeout '5000000'\n"
         "option fpsprobesize '0'\noption probesize '4096'\n"
     )
     plain = RecorderPlan("rtsp://cam.lan/stream", Path("/a"), Path("/b"))
