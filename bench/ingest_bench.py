@@ -15,7 +15,11 @@ picture so that the simulator's own encoding stays cheap) are recorded for ``--s
   for one camera: identical ffmpegs differ by up to 15 % on a busy machine, lastingly,
   so one copy alone is too much luck), counted per copy,
 
-each pair at the same time on the same shared streams.
+each pair at the same time, ours and the bare copies each on their own simulated
+cameras, identical ones (a still picture: the same bitrate). Not on shared streams: the
+simulator restarts a shared stream's timestamps for every client whenever another one
+connects, and the clients already there then spend seconds fixing and reporting every
+packet's timestamp (a real camera does not do that).
 
 CPU is counted for ingest's processes only (this process and its ffmpeg/ffprobe
 children), never the simulator's. Live ring latency: for a 720p camera with the
@@ -105,12 +109,12 @@ def written_bytes(pids: list[int]) -> int:
 
 
 def side_by_side(
-    cameras: list[SimCamera], seconds: float, root: Path, warm_up_s: float, segment_s: float
-) -> tuple[Costs, Costs]:
-    """(ours, bare), recording the same cameras at the same time: the simulator shares
-    each camera's stream between its clients, so both get the same packets under the
-    same load on the machine (run one after the other, the load differs between them by
-    more than the difference measured).
+    cameras: list[SimCamera], twins: list[SimCamera], seconds: float, root: Path,
+    warm_up_s: float, segment_s: float,
+) -> tuple[Costs, Costs]:  # fmt: skip
+    """(ours, bare), recording ``cameras`` and identical ``twins`` at the same time, so
+    both get the same packets under the same load on the machine (run one after the
+    other, the load differs between them by more than the difference measured).
 
     Ours: this process and its ffmpeg/ffprobe children; whole run from the first start
     to the last file closed, steady from ``warm_up_s`` on (the running ffmpegs read from
@@ -124,7 +128,7 @@ def side_by_side(
                        lambda e: None, "bench")
         for i, c in enumerate(cameras)
     ]  # fmt: skip
-    bare = bare_copies(cameras, root / "bare")
+    bare = bare_copies(twins, root / "bare")
     bare_pids = [p.pid for p in bare]
     start = time.monotonic()
     steady_from: tuple[float, float, float] | None = None
@@ -150,39 +154,36 @@ def side_by_side(
         p.terminate()
     for p in bare:
         p.wait()
-    scale = len(cameras) / len(bare)
+    scale = len(cameras) / len(twins)
     return (
         Costs(ours_steady, ours_whole, ffmpeg_steady),
         Costs(bare_steady * scale, bare_whole * scale),
     )
 
 
-def bare_copies(
-    cameras: list[SimCamera], root: Path, at_least: int = 2
-) -> list[subprocess.Popen[bytes]]:
-    """A bare copy per camera, the first cameras copied twice up to ``at_least`` copies."""
+def bare_copies(cameras: list[SimCamera], root: Path) -> list[subprocess.Popen[bytes]]:
     root.mkdir(parents=True, exist_ok=True)
-    sources = [cameras[i % len(cameras)] for i in range(max(at_least, len(cameras)))]
     return [
         subprocess.Popen(
             ["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", c.url,
              "-c", "copy", "-y", str(root / f"bare{i}.mp4")],
             stdin=subprocess.DEVNULL,
         )
-        for i, c in enumerate(sources)
+        for i, c in enumerate(cameras)
     ]  # fmt: skip
 
 
 def worker_side_by_side(
-    cameras: list[SimCamera], seconds: float, root: Path, warm_up_s: float, segment_s: float
-) -> tuple[Costs, Costs]:
+    cameras: list[SimCamera], twins: list[SimCamera], seconds: float, root: Path,
+    warm_up_s: float, segment_s: float,
+) -> tuple[Costs, Costs]:  # fmt: skip
     """(ours, bare) in the steady state: the ingest worker of a real ``ronin up`` (its
     process and its ffmpegs, from /proc) beside a bare copy per camera."""
     names = [f"Cam{i}" for i in range(len(cameras))]
     with running_stack("ronin-ingest-bench-", SEGMENT_SECONDS=f"{segment_s:g}") as stack:
         for name, camera in zip(names, cameras, strict=True):
             stack.add_camera(name, camera.url)
-        bare = bare_copies(cameras, root)
+        bare = bare_copies(twins, root)
         try:
             stack.wait_recording(names)
             time.sleep(warm_up_s)
@@ -198,7 +199,7 @@ def worker_side_by_side(
             wrote = written_bytes(ours) - wrote_at
             steady = Costs(running_cpu(ours) - ours_at, 0.0, ffmpeg, wrote)
             bare_wrote = written_bytes(bare_pids) - bare_wrote_at
-            scale = len(cameras) / len(bare)
+            scale = len(cameras) / len(twins)
             bare_cpu = running_cpu(bare_pids) - bare_at
             return steady, Costs(bare_cpu * scale, 0.0, 0.0, int(bare_wrote * scale))
         finally:
@@ -306,14 +307,17 @@ def main() -> None:
     try:
         for n in [int(x) for x in args.cameras.split(",")]:
             cameras = cameras_1080p(n)
-            server = start_sim_cameras(cameras)
+            twins = cameras_1080p(max(2, n))  # the bare copies'
+            server = start_sim_cameras(cameras + twins)
             try:
                 time.sleep(2)
                 console.print(f"{n} camera(s): ours and a bare copy side by side")
-                recorders = side_by_side(cameras, args.seconds, root / f"run{n}", 15, segment_s)
+                recorders = side_by_side(
+                    cameras, twins, args.seconds, root / f"run{n}", 15, segment_s
+                )
                 console.print(f"{n} camera(s): the ingest worker of `ronin up` and a bare copy")
                 worker = worker_side_by_side(
-                    cameras, args.seconds, root / f"worker{n}", 15, segment_s
+                    cameras, twins, args.seconds, root / f"worker{n}", 15, segment_s
                 )
             finally:
                 server.terminate()
