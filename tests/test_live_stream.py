@@ -313,6 +313,8 @@ def test_live_rings_go_to_memory_when_the_machine_has_it(tmp_path: Path) -> None
     assert default_streams_root(first, memory) == default_streams_root(first, memory)
     assert default_streams_root(first, memory) != default_streams_root(second, memory)
     assert default_streams_root(first, tmp_path / "none") == first / STREAMS_DIR
+    small = default_streams_root(first, memory, least_bytes=1 << 62)  # a container's 64 MB
+    assert small == first / STREAMS_DIR
     made = default_streams_root(first, memory)
     assert made.is_dir() and stat.S_IMODE(made.stat().st_mode) == 0o700  # live video
     # in a world-writable place, a folder someone else made first is never used

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import shutil
 import stat
 import time
 from enum import StrEnum
@@ -49,7 +50,15 @@ class LiveStreamKind(StrEnum):
     SUB = "sub"
 
 
-def default_streams_root(recordings_root: Path, memory: Path = MEMORY_DIR) -> Path:
+MEMORY_LEAST_BYTES = 256 << 20
+"""Shared memory smaller than this (a container's default ``/dev/shm`` is 64 MB) would
+be filled by a few cameras' rings (live view gone, recording unharmed): the rings then
+go beside the recordings."""
+
+
+def default_streams_root(
+    recordings_root: Path, memory: Path = MEMORY_DIR, least_bytes: int = MEMORY_LEAST_BYTES
+) -> Path:
     """Where the live rings go unless ``LIVE_DIR`` says: in memory when the machine has
     a writable ``/dev/shm`` (a folder named after the recordings folder, so that two
     installations on one machine stay apart), else beside the recordings.
@@ -61,14 +70,23 @@ def default_streams_root(recordings_root: Path, memory: Path = MEMORY_DIR) -> Pa
 
     The folder is made here, readable by this user only (rings are live video, and
     ``/dev/shm`` is open to every user); one that another user made first, or a link,
-    is never used: the rings then go beside the recordings.
+    is never used: the rings then go beside the recordings. So they do when the shared
+    memory is smaller than ``least_bytes``.
     """
-    if memory.is_dir() and os.access(memory, os.W_OK | os.X_OK):
+    if _usable(memory, least_bytes):
         digest = hashlib.sha256(str(recordings_root).encode()).hexdigest()[:12]
         candidate = memory / f"ronin-{digest}"
         if private_folder(candidate):
             return candidate
     return recordings_root / STREAMS_DIR
+
+
+def _usable(memory: Path, least_bytes: int) -> bool:
+    try:
+        big_enough = shutil.disk_usage(memory).total >= least_bytes
+    except OSError:
+        return False
+    return big_enough and memory.is_dir() and os.access(memory, os.W_OK | os.X_OK)
 
 
 def private_folder(path: Path) -> bool:
