@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,10 +13,12 @@ from hypothesis import strategies as st
 
 from ingest.camera_config.credentials import CredentialCipher, Credentials, with_credentials
 from ingest.camera_config.naming import safe_directory, segment_path, unique_directory
+from ingest.child_process import stream_copier
 from ingest.ffmpeg_command import (
     RecorderPlan,
     SubStreamPlan,
     codec_probe_command,
+    demuxer_options,
     recorder_command,
     sub_stream_command,
 )
@@ -203,3 +207,17 @@ def test_concat_script_quotes_what_it_must() -> None:
     assert concat_script("rtsp://u:p@h/it's", []) == (
         "ffconcat version 1.0\nfile 'rtsp://u:p@h/it'\\''s'\n"
     )
+
+
+def test_the_quick_start_keeps_what_its_probe_read() -> None:
+    # "nobuffer" drops the probed packets: the camera's first keyframe with them
+    assert ("fflags", "nobuffer") not in demuxer_options(True) + demuxer_options(False)
+
+
+def test_stream_copying_children_are_batch_tasks() -> None:
+    child = subprocess.Popen(["sleep", "10"], preexec_fn=stream_copier())
+    try:
+        assert os.sched_getscheduler(child.pid) == os.SCHED_BATCH
+    finally:
+        child.kill()
+        child.wait()
