@@ -168,7 +168,7 @@ def main() -> None:
                 kill_process(stack, lambda: stack.ffmpeg_pids("Cam0"), faults["ffmpeg"])
                 time.sleep(rng.uniform(5, 15))
             for _ in range(args.server_kills):
-                kill_process(stack, lambda: stack.pids("worker ingest"), faults["ingest"])
+                kill_process(stack, lambda: stack.worker_pids("ingest"), faults["ingest"])
                 time.sleep(12)
             stack.add_camera("Flaky", flaky.url)
             camera_outage(stack, flaky, args.outage_s, faults["outage"])

@@ -187,7 +187,7 @@ def worker_side_by_side(
         try:
             stack.wait_recording(names)
             time.sleep(warm_up_s)
-            (worker,) = stack.pids("worker ingest")
+            (worker,) = stack.worker_pids("ingest")
             ours = [worker, *descendants(worker)]
             bare_pids = [p.pid for p in bare]
             ours_at, ffmpeg_at = running_cpu(ours), running_cpu(ours[1:])

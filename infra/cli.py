@@ -59,7 +59,7 @@ def up(
 @app.command()
 def ingest(name: str = typer.Option("ingest", help="worker name (unique per process)")) -> None:
     """Record cameras (several ingest processes share them through Redis leases)."""
-    from infra.workers import run_ingest
+    from infra.workers.ingest import run_ingest
 
     run_ingest(_settings(), name)
 
@@ -67,7 +67,7 @@ def ingest(name: str = typer.Option("ingest", help="worker name (unique per proc
 @app.command()
 def retention() -> None:
     """Apply the retention policy and keep disk and read models agreeing (a worker)."""
-    from infra.workers import run_retention
+    from infra.workers.storage import run_retention
 
     run_retention(_settings())
 
@@ -91,7 +91,7 @@ def check(
 def transcode() -> None:
     """Re-encode closed segments older than TRANSCODE_AFTER_HOURS to H.265 (a worker;
     needs TRANSCODE_ENABLED=true)."""
-    from infra.workers import run_transcoder
+    from infra.workers.storage import run_transcoder
 
     run_transcoder(_settings())
 
@@ -292,7 +292,7 @@ def _reprocess(
     from detector.historical import HistoricalConfig, HistoricalDetector, JobFilter
     from detector.historical import reprocess_group as group_for
     from detector.model import DetectorConfig, OnnxDetector
-    from infra.workers import analysis_config
+    from infra.workers.detection import analysis_config
 
     store = RedisEventStore.from_url(redis_url)
     archive = EventArchive(psycopg.connect(database_url))

@@ -60,6 +60,10 @@ class Stack:
                     found.append(pid)
         return found
 
+    def worker_pids(self, name: str) -> list[int]:
+        """The worker process ``name`` (``python -m infra.workers NAME``)."""
+        return self.pids(f"infra.workers {name}")
+
     def ffmpeg_pids(self, camera: str) -> list[int]:
         return [p for p in self.pids(f".incoming/{self.cameras[camera]}/") if _named(p, "ffmpeg")]
 

@@ -125,7 +125,7 @@ def test_killed_ffmpeg_loses_at_most_a_second_or_two_each_time(stack: Stack) -> 
 
 
 def test_killed_ingest_worker_is_restarted_and_recording_resumes(stack: Stack) -> None:
-    [worker] = stack.pids("worker ingest")
+    [worker] = stack.worker_pids("ingest")
     orphans = [p for name in NAMES for p in stack.ffmpeg_pids(name)]
     killed_at: list[datetime] = []
 
@@ -135,7 +135,7 @@ def test_killed_ingest_worker_is_restarted_and_recording_resumes(stack: Stack) -
 
     window = record_through(stack, kill, 5, 20)
     assert not [p for p in orphans if os.path.exists(f"/proc/{p}")]  # gone with the worker
-    assert stack.pids("worker ingest") not in ([], [worker])
+    assert stack.worker_pids("ingest") not in ([], [worker])
     for name in NAMES:
         resumed = min(s.start for s in stack.spans(name) if s.start > killed_at[0])
         assert (resumed - killed_at[0]).total_seconds() <= 3.0, (name, resumed)
