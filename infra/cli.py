@@ -9,27 +9,23 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-import psycopg
 import typer
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
-from detector.model_store import ModelStore
-from events.archive import EventArchive, EventLog
-from events.catalogue import Topic
 from events.errors import RoninError
-from events.heartbeat import worker_statuses
-from events.store import RedisEventStore
-from infra.embedded import stores_for
 from infra.settings import Settings, load_settings
-from projector.analytics import DuckDBReadModels
-from projector.migrations import migrate
-from projector.postgres import PostgresReadModels
-from projector.projection import ReadModelSink
-from projector.readmodels import analytics_projections, cameras, postgres_projections
-from projector.replay import Replayer, ReplayRequests
+
+if TYPE_CHECKING:
+    from detector.model_store import ModelStore
+    from events.store import RedisEventStore
+    from projector.projection import ReadModelSink
+
+# Commands import what they use when they run: a worker started as `ronin worker NAME`
+# (compose) then loads its own modules only, not every command's (DuckDB, the replayer).
 
 app = typer.Typer(help="Ronin: a self-hosted network video recorder.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -78,6 +74,7 @@ def check(
     probe_files: bool = typer.Option(True, "--probe/--no-probe", help="decode-check files"),
 ) -> None:
     """Compare the disk, the read models and the event archive (Ronin may be stopped)."""
+    from infra.embedded import stores_for
     from ingest.lifecycle.integrity_check import run_check
 
     settings = _settings()
@@ -186,7 +183,11 @@ def user_add(
 ) -> None:
     """Add a user, or set an existing user's password, role and cameras (the password is
     asked for, never echoed; the user's sessions end)."""
+    import psycopg
+
     from api.auth import Role, Users
+    from infra.embedded import stores_for
+    from projector.migrations import migrate
 
     if role not in ("admin", "viewer"):
         raise typer.BadParameter(f"--role is admin or viewer, not {role!r}")
@@ -208,6 +209,11 @@ def user_add(
 @app.command(name="migrate")
 def migrate_command() -> None:
     """Apply pending PostgreSQL migrations."""
+    import psycopg
+
+    from infra.embedded import stores_for
+    from projector.migrations import migrate
+
     settings = _settings()
     with (
         stores_for(settings.data_dir, settings.redis_url, settings.database_url) as urls,
@@ -226,12 +232,23 @@ def replay(
 ) -> None:
     """Rebuild a read model from the first archived event, then swap it in (beside a
     running Ronin, or with it stopped)."""
+    from infra.embedded import stores_for
+
     settings = _settings()
     with stores_for(settings.data_dir, settings.redis_url, settings.database_url) as urls:
         _replay(settings, projection, *urls)
 
 
 def _replay(settings: Settings, projection: str, redis_url: str, database_url: str) -> None:
+    import psycopg
+
+    from events.archive import EventArchive, EventLog
+    from events.store import RedisEventStore
+    from projector.analytics import DuckDBReadModels
+    from projector.postgres import PostgresReadModels
+    from projector.readmodels import analytics_projections, postgres_projections
+    from projector.replay import Replayer
+
     pg_models = {p.name: p for p in postgres_projections()}
     analytics = {p.name: p for p in analytics_projections()}
     chosen = pg_models.get(projection) or analytics.get(projection)
@@ -275,6 +292,8 @@ def reprocess(
     Results are kept per model; the API's ``model_id`` parameter chooses whose to show.
     Runs beside a running Ronin, or with it stopped.
     """
+    from infra.embedded import stores_for
+
     settings = _settings()
     with stores_for(settings.data_dir, settings.redis_url, settings.database_url) as urls:
         _reprocess(settings, model, camera, since, until, *urls)
@@ -289,9 +308,14 @@ def _reprocess(
     redis_url: str,
     database_url: str,
 ) -> None:
+    import psycopg
+
     from detector.historical import HistoricalConfig, HistoricalDetector, JobFilter
     from detector.historical import reprocess_group as group_for
     from detector.model import DetectorConfig, OnnxDetector
+    from events.archive import EventArchive, EventLog
+    from events.catalogue import Topic
+    from events.store import RedisEventStore
     from infra.workers.detection import analysis_config
 
     store = RedisEventStore.from_url(redis_url)
@@ -335,6 +359,10 @@ def _reprocess(
 
 
 def _camera_ids(database_url: str, names: list[str]) -> frozenset[UUID]:
+    import psycopg
+
+    from projector.readmodels import cameras
+
     with psycopg.connect(database_url) as conn:
         found = {c.name: c.camera_id for c in cameras.cameras_named(conn, names)}
     missing = sorted(set(names) - set(found))
@@ -353,6 +381,8 @@ def _progress() -> Progress:
 
 
 def _worker_alive(store: RedisEventStore, name: str) -> bool:
+    from events.heartbeat import worker_statuses
+
     return any(s.name == name and s.alive for s in worker_statuses(store.client))
 
 
@@ -360,6 +390,8 @@ def _replay_in_worker(
     store: RedisEventStore, projection: str, total: int, progress: Progress, task: TaskID
 ) -> str:
     """The analytics worker owns the DuckDB file: ask it, and follow its progress."""
+    from projector.replay import ReplayRequests
+
     requests = ReplayRequests(store.client)
     requests.request(projection, total)
     while True:
@@ -378,6 +410,8 @@ app.add_typer(model_app, name="model")
 
 
 def _models() -> ModelStore:
+    from detector.model_store import ModelStore
+
     return ModelStore(_settings().models_dir)
 
 
