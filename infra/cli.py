@@ -312,22 +312,15 @@ def _reprocess(
 
     from detector.historical import HistoricalConfig, HistoricalDetector, JobFilter
     from detector.historical import reprocess_group as group_for
-    from detector.model import DetectorConfig, OnnxDetector
+    from detector.model import OnnxDetector
     from events.archive import EventArchive, EventLog
     from events.catalogue import Topic
     from events.store import RedisEventStore
-    from infra.workers.detection import analysis_config
+    from infra.workers.detection import analysis_config, detector_config
 
     store = RedisEventStore.from_url(redis_url)
     archive = EventArchive(psycopg.connect(database_url))
-    detector = OnnxDetector(
-        model,
-        DetectorConfig(
-            confidence_threshold=settings.ml_confidence_threshold,
-            class_filter=settings.class_filter,
-            max_batch=settings.ml_batch,
-        ),
-    )
+    detector = OnnxDetector(model, detector_config(settings))
     job_filter = JobFilter(
         camera_ids=_camera_ids(database_url, camera) if camera else None,
         since=_aware(since),

@@ -38,13 +38,15 @@ def load_detector(settings: Settings) -> OnnxDetector | None:
     if not settings.ml_enabled or path is None:
         log.warning("detection is off: %s", DETECTION_OFF_HINT)
         return None
-    return OnnxDetector(
-        path,
-        DetectorConfig(
-            confidence_threshold=settings.ml_confidence_threshold,
-            class_filter=settings.class_filter,
-            max_batch=settings.ml_batch,
-        ),
+    return OnnxDetector(path, detector_config(settings))
+
+
+def detector_config(settings: Settings) -> DetectorConfig:
+    """How any model is run here: confidence, classes and batch from the settings."""
+    return DetectorConfig(
+        confidence_threshold=settings.ml_confidence_threshold,
+        class_filter=settings.class_filter,
+        max_batch=settings.ml_batch,
     )
 
 
