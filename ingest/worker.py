@@ -14,11 +14,13 @@ worker can re-assert its own first: a camera is never recorded by two workers, e
 after a Redis that restarted without the leases. A worker restarted under the same name
 on the same host holds the same leases, so it records its cameras again at once.
 
-The worker steps once a second (more often only when its leases are shorter than four
-seconds) and reads the camera list every other second: each step costs round trips to
-Redis (and the list one to PostgreSQL), and a camera's recorder has nothing to do
-between steps. An ffmpeg that exits still wakes the worker at once
-(:func:`ingest.recorder.pump_until`), so a restart never waits for a step.
+The worker steps every two seconds (more often only when its leases are shorter than
+five seconds): each step costs round trips to Redis, and a camera's recorder has nothing
+to do between steps. An ffmpeg that exits still wakes the worker at once
+(:func:`ingest.recorder.pump_until`), so a restart never waits for a step. The camera
+list is read again when the cameras read model announces a change (PostgreSQL
+``LISTEN``), and every ``REREAD_EVERY_S`` whatever it says; how many ingest workers
+share the cameras is looked at every ``BALANCE_EVERY_S``.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from ingest.recorder import (
 )
 from ingest.segment_store import SegmentStore
 from ingest.sub_stream import RelaySettings, SubStreamRelay
+from projector.postgres import TableChanges
 from projector.readmodels import cameras
 
 log = logging.getLogger(__name__)
@@ -60,21 +63,33 @@ RECONNECTS_KEY = "ronin:metrics:reconnects"
 every ingest worker adds to)."""
 
 
-FOLLOW_EVERY_S = 2.0
-"""How often the camera list is read (and cameras taken, handed over or restarted with a
-new configuration); leases are renewed at every step."""
+BALANCE_EVERY_S = 2.0
+"""How often the live ingest workers are counted (cameras handed to a new worker, or
+taken from a dead one); leases are renewed at every step."""
+REREAD_EVERY_S = 30.0
+"""The camera list is read at least this often, announced changes or not."""
 
 
 class CameraCatalog(Protocol):
     def enabled(self) -> list[CameraSource]: ...
 
+    def changed(self) -> bool:
+        """Whether the list may have changed since it was last read (never waits)."""
+        ...
+
 
 class PostgresCameraCatalog:
     """Enabled cameras from the ``cameras`` read model, credentials decrypted (a lost
-    connection is StoreUnavailable; give it a reconnecting connection)."""
+    connection is StoreUnavailable; give it a reconnecting connection), and whether it
+    changed (``changes`` listens to what the read model announces)."""
 
-    def __init__(self, conn: psycopg.Connection, cipher: CredentialCipher | None) -> None:
-        self._conn, self._cipher = conn, cipher
+    def __init__(
+        self, conn: psycopg.Connection, cipher: CredentialCipher | None, changes: TableChanges
+    ) -> None:
+        self._conn, self._cipher, self._changes = conn, cipher, changes
+
+    def changed(self) -> bool:
+        return self._changes.changed()
 
     def enabled(self) -> list[CameraSource]:
         sources = []
@@ -116,7 +131,8 @@ class IngestWorker:
         self._catalog_down = False
         self._unreachable_since: float | None = None
         self._take_after = 0.0
-        self._follow_due = 0.0
+        self._balance_due = 0.0
+        self._reread_due = 0.0
         self._redis_run_id: str | None = None
         # liveness counts for the fair share: it must expire about as fast as a lease
         self._heartbeat = WorkerHeartbeat(client, name, ttl_s=max(2.0, 2 * lease_ttl_ms / 1000))
@@ -132,16 +148,15 @@ class IngestWorker:
 
     @property
     def step_s(self) -> float:
-        """Seconds between steps: one, or a quarter of the lease (renewed in time)."""
-        return min(1.0, self._ttl / 4000)
+        """Seconds between steps: two, or less with a lease shorter than five seconds (a
+        lease is renewed at least twice in its time)."""
+        return min(2.0, self._ttl / 2500)
 
     def step(self, now: float) -> None:
         """Follow the camera list and the leases when the stores answer; record always."""
         try:
             self._keep_leases()
-            if now >= self._follow_due:
-                self._follow_cameras(now)
-                self._follow_due = now + FOLLOW_EVERY_S
+            self._follow_cameras(now)
             self._reachable(now)
         except StoreUnavailable as e:
             self._unreachable(now, e)
@@ -167,20 +182,32 @@ class IngestWorker:
         self._renew_leases()
 
     def _follow_cameras(self, now: float) -> None:
-        try:
-            self._wanted = {c.camera_id: c for c in self._catalog.enabled()}
-            self._catalog_down = False
-        except StoreUnavailable as e:  # PostgreSQL: go on with the cameras held
-            if not self._catalog_down:
-                log.warning("camera list unavailable, recording the cameras held: %s", e)
-            self._catalog_down = True
-        if self._wanted is None:
+        """Take, hand over or restart cameras when the list changed, and balance them
+        between the ingest workers every ``BALANCE_EVERY_S``."""
+        changed = self._read_cameras(now)
+        if self._wanted is None or not (changed or now >= self._balance_due):
             return
+        self._balance_due = now + BALANCE_EVERY_S
         share = self._fair_share(len(self._wanted))
         self._release_unwanted(self._wanted)
         self._release_excess(share)
         if self._may_take(self._wanted, share) and self._redis_kept_leases(now):
             self._take_cameras(self._wanted, share)
+
+    def _read_cameras(self, now: float) -> bool:
+        """Read the camera list if it changed (or is due): whether it was read."""
+        try:
+            if not (self._catalog.changed() or now >= self._reread_due or self._catalog_down):
+                return False
+            self._wanted = {c.camera_id: c for c in self._catalog.enabled()}
+            self._reread_due = now + REREAD_EVERY_S
+            self._catalog_down = False
+            return True
+        except StoreUnavailable as e:  # PostgreSQL: go on with the cameras held
+            if not self._catalog_down:
+                log.warning("camera list unavailable, recording the cameras held: %s", e)
+            self._catalog_down = True
+            return False
 
     def _reachable(self, now: float) -> None:
         if self._unreachable_since is not None:

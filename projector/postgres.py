@@ -7,6 +7,7 @@ take the same lock to swap its fresh schema in without losing a concurrent write
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, LiteralString, TypeVar, cast
@@ -60,6 +61,42 @@ def reconnecting_connection(url: str) -> psycopg.Connection[Any]:
     proxy = _Reconnecting(url)
     proxy._current()  # fail early (StoreUnavailable) when the server is down at start
     return cast("psycopg.Connection[Any]", proxy)
+
+
+class TableChanges:
+    """Whether a read-model table changed since the last call: the table announces its
+    changes on a channel (``TableSpec.announce``) and this listens on a connection of its
+    own, so a reader asks the server nothing until something changed.
+
+    :meth:`changed` never waits. It is True on the first call and after any reconnect
+    (what was announced meanwhile is lost), so a reader that reads the table whenever it
+    is True misses no change; a lost connection is StoreUnavailable, and the next call
+    connects again.
+    """
+
+    def __init__(self, url: str, channel: str, connect_timeout_s: int = 5) -> None:
+        self._url, self._channel, self._timeout = url, channel, connect_timeout_s
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def changed(self) -> bool:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._listen()
+                return True
+            return len(list(self._conn.notifies(timeout=0))) > 0
+        except psycopg.OperationalError as e:
+            self.close()
+            raise StoreUnavailable(f"PostgreSQL is unreachable: {e}") from e
+
+    def _listen(self) -> None:
+        self._conn = psycopg.connect(self._url, connect_timeout=self._timeout, autocommit=True)
+        self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = None
 
 
 def fetch(
@@ -262,7 +299,7 @@ class PostgresReadModels:
                     (projection.fingerprint,),
                 )
                 for table in projection.tables:
-                    for statement in (table.ddl, *table.indexes):
+                    for statement in (table.ddl, *table.indexes, *table.triggers):
                         self._conn.execute(
                             sql.SQL(statement).format(
                                 table=sql.Identifier(name, table.name),

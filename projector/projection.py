@@ -39,7 +39,7 @@ class Projection:
         """Changes whenever the tables' definitions or ``version`` do."""
         parts = [str(self.version)]
         for table in self.tables:
-            parts += [table.name, table.ddl, *table.indexes]
+            parts += [table.name, table.ddl, *table.indexes, *table.triggers]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     def project(self, event: Event) -> Sequence[RowOp]:

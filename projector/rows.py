@@ -44,13 +44,35 @@ class TableSpec:
     indexes: tuple[str, ...] = ()
     """``CREATE INDEX`` statements run after the DDL when the table is created. A table
     is never altered in place: a changed table is rebuilt by replay (see Projection)."""
+    announce: str | None = None
+    """A PostgreSQL channel told (``NOTIFY``, when the transaction commits) whenever the
+    table's rows change, so that a reader listens instead of reading it again and again
+    (:class:`projector.postgres.TableChanges`). DuckDB tables announce nothing."""
+
+    @property
+    def triggers(self) -> tuple[str, ...]:
+        """PostgreSQL statements run after the indexes: the ``announce`` trigger (one
+        notification per changing statement, whatever the number of rows)."""
+        if self.announce is None:
+            return ()
+        function = f"{{schema}}.{self.name}_announce"
+        return (
+            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS"
+            f" $$ BEGIN PERFORM pg_notify('{self.announce}', ''); RETURN NULL; END $$",
+            f"CREATE TRIGGER {self.name}_announce AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE"
+            f" ON {{table}} FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        )
 
     def key_of(self, row: Mapping[str, Value]) -> tuple[Value, ...]:
         return tuple(row[c] for c in self.key)
 
 
 def table_of(
-    row: type, name: str, key: tuple[str, ...], indexes: tuple[str, ...] = ()
+    row: type,
+    name: str,
+    key: tuple[str, ...],
+    indexes: tuple[str, ...] = (),
+    announce: str | None = None,
 ) -> TableSpec:
     """The table whose rows are ``row`` (a dataclass): its columns are the fields, in
     order, typed from the annotations (``X | None`` is nullable, :data:`BigInt` is
@@ -66,7 +88,7 @@ def table_of(
         + ", ".join([*definitions, f"PRIMARY KEY ({', '.join(key)})"])
         + ")"
     )
-    return TableSpec(name, columns, key, ddl, indexes)
+    return TableSpec(name, columns, key, ddl, indexes, announce)
 
 
 def column_type(hint: object) -> str:

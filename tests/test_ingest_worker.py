@@ -48,6 +48,9 @@ class ListCatalog:
     def enabled(self) -> list[CameraSource]:
         return list(self.cameras)
 
+    def changed(self) -> bool:
+        return True  # read at every step
+
 
 def by_camera(events: list[Event]) -> dict[UUID, list[Event]]:
     out: dict[UUID, list[Event]] = defaultdict(list)

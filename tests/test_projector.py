@@ -13,11 +13,13 @@ import pytest
 
 from events.archive import Archiver, EventArchive, EventLog
 from events.catalogue import CameraAdded, CameraConnected, Event, SegmentClosed, Topic
+from events.errors import StoreUnavailable
 from events.store import RedisEventStore, StreamId
 from projector.analytics import DuckDBReadModels, open_snapshot
-from projector.postgres import PostgresReadModels
+from projector.postgres import PostgresReadModels, TableChanges
 from projector.projection import Projection, ReadModelSink
 from projector.readmodels import cameras_projection, recordings_projection
+from projector.readmodels.cameras import CHANGES_CHANNEL
 from projector.replay import Replayer
 from projector.runner import ProjectionRunner, RunnerConfig
 from tests.factories import camera_added, random_history, segment_closed
@@ -77,6 +79,45 @@ def test_projects_camera_status_and_segments(
     assert rows(pg, "SELECT name, status FROM cameras.cameras") == [("Door", "online")]
     assert rows(pg, "SELECT count(*) FROM recordings.segments") == [(3,)]
     assert sink.position(recordings_projection()) == store.last_id(Topic.RECORDINGS)
+
+
+def test_the_cameras_table_announces_each_change_to_a_listener(
+    store: RedisEventStore, event_log: EventLog, pg: psycopg.Connection, database_url: str
+) -> None:
+    sink = PostgresReadModels(pg)
+    cams = runner(cameras_projection(), store, event_log, sink)
+    drain(cams)
+    changes = TableChanges(database_url, CHANGES_CHANNEL)
+    assert changes.changed()  # the first call: nothing was heard yet
+    assert not changes.changed()
+    added = camera_added("Door")
+    store.append_many([added])
+    drain(cams)
+    assert changes.changed()
+    assert not changes.changed()
+    store.append_many([CameraConnected(camera_id=added.camera_id, worker="w1")])
+    drain(cams)
+    assert changes.changed()
+
+    replayed = Replayer(event_log, PostgresReadModels(psycopg.connect(database_url)), batch=64)
+    replayed.replay(cams.projection)  # the rebuilt table announces too
+    assert changes.changed()
+    assert not changes.changed()
+    store.append_many([camera_added("Yard")])
+    drain(cams)
+    assert changes.changed()
+
+    with psycopg.connect(database_url, autocommit=True) as admin:  # the server drops it
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+        )
+    with pytest.raises(StoreUnavailable):
+        while not changes.changed():
+            time.sleep(0.05)  # the connection's loss shows once its socket says so
+    assert changes.changed()  # listening again: what was announced meanwhile may be lost
+    assert not changes.changed()
+    changes.close()
 
 
 def test_killed_between_commit_and_ack_applies_each_event_once(

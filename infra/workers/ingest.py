@@ -11,7 +11,8 @@ from ingest.camera_config.credentials import CredentialCipher
 from ingest.recorder import RecorderSettings
 from ingest.segment_store import SegmentStore
 from ingest.worker import IngestWorker, PostgresCameraCatalog
-from projector.postgres import reconnecting_connection
+from projector.postgres import TableChanges, reconnecting_connection
+from projector.readmodels.cameras import CHANGES_CHANNEL
 
 
 def run_ingest(settings: Settings, name: str = "ingest") -> None:
@@ -22,7 +23,11 @@ def run_ingest(settings: Settings, name: str = "ingest") -> None:
     cipher = CredentialCipher(settings.encryption_key_value())
     worker = IngestWorker(
         name=name,
-        catalog=PostgresCameraCatalog(reconnecting_connection(database_url), cipher),
+        catalog=PostgresCameraCatalog(
+            reconnecting_connection(database_url),
+            cipher,
+            TableChanges(database_url, CHANGES_CHANNEL),
+        ),
         store=SegmentStore(settings.recordings_root, store.append_once, store.was_appended),
         settings=RecorderSettings(
             log_dir=settings.log_dir / "cameras",

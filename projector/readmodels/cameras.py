@@ -84,7 +84,10 @@ def camera_updated(row: CameraRow, **changes: object) -> CameraUpdated:
     return CameraUpdated.model_validate({**values, **changes})
 
 
-CAMERAS = table_of(CameraRow, "cameras", key=("camera_id",))
+CHANGES_CHANNEL = "ronin_cameras"
+"""Told whenever a camera's row changes (ingest listens instead of reading the list
+every few seconds)."""
+CAMERAS = table_of(CameraRow, "cameras", key=("camera_id",), announce=CHANGES_CHANNEL)
 TABLES = (CAMERAS,)
 
 
