@@ -52,6 +52,22 @@ class ListCatalog:
         return True  # read at every step
 
 
+@dataclass
+class AnnouncingCatalog(ListCatalog):
+    """Says whether the list changed the way the cameras read model announces it."""
+
+    announced: bool = True
+    reads: int = 0
+
+    def enabled(self) -> list[CameraSource]:
+        self.reads += 1
+        return super().enabled()
+
+    def changed(self) -> bool:
+        told, self.announced = self.announced, False
+        return told
+
+
 def by_camera(events: list[Event]) -> dict[UUID, list[Event]]:
     out: dict[UUID, list[Event]] = defaultdict(list)
     for e in events:
@@ -270,6 +286,26 @@ def test_a_dead_workers_camera_is_taken_over_within_seconds(tmp_path: Path, redi
     recovered = [e for e in events if isinstance(e, SegmentClosed) and e.camera_id == lost_camera
                  and e.recovered]  # fmt: skip
     assert len(recovered) == 1 and probe(tmp_path / recovered[0].path).duration_s > 1
+
+
+def test_the_camera_list_is_read_when_announced_and_every_half_minute(
+    tmp_path: Path, redis_client
+) -> None:
+    catalog = AnnouncingCatalog()
+    worker = make_worker("w1", tmp_path, catalog, redis_client, [])
+    try:
+        worker.step(100.0)
+        assert catalog.reads == 1  # the first step reads the list
+        for t in (102.0, 104.0, 120.0):
+            worker.step(t)
+        assert catalog.reads == 1  # nothing announced
+        catalog.announced = True
+        worker.step(122.0)
+        assert catalog.reads == 2
+        worker.step(152.0)
+        assert catalog.reads == 3  # due, announced or not
+    finally:
+        worker.shutdown("test over")
 
 
 def test_crash_between_rename_and_append_is_finished_on_recovery(tmp_path: Path) -> None:
