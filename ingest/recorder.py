@@ -22,6 +22,7 @@ from __future__ import annotations
 import collections
 import logging
 import logging.handlers
+import math
 import re
 import shutil
 import signal
@@ -69,6 +70,9 @@ _LIST_EVERY_S = 5.0
 said that a new file began (it says so as each begins)."""
 _GROWTH_EVERY_S = 2.0
 """How often the newest file's size is checked (the stall watchdog waits ``stall_s``)."""
+_PROBE_POLL_S = 0.1
+"""How often a running codec probe is looked at (it answers in a fraction of a second;
+ffmpeg starts when it has)."""
 
 _CREDENTIALS = re.compile(r"(rtsps?://)[^/@\s]+@")
 
@@ -337,6 +341,16 @@ class CameraRecorder:
             return False
         self._run.pump()
         return self._run.output_closed
+
+    def wake_at(self, now: float) -> float:
+        """When this recorder needs its next tick, should that be before the worker's
+        next step: while it waits to start or restart ffmpeg (the camera is recorded
+        the moment it can be), and while the codec probe runs; else never."""
+        if self._run is not None:
+            return math.inf
+        if self._probe is not None:
+            return now + _PROBE_POLL_S
+        return max(now, self._retry_at)
 
     def tick(self, now: float) -> None:
         if now >= self._intents_due:

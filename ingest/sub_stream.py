@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import shutil
 import signal
 import subprocess
@@ -92,6 +93,11 @@ class SubStreamRelay:
 
     def __repr__(self) -> str:
         return f"SubStreamRelay({redact(self.url)!r}, {self.status!r})"
+
+    def wake_at(self, now: float) -> float:
+        """When the relay needs its next tick before the worker's next step: when it
+        waits to start ffmpeg again; else never."""
+        return max(now, self._retry_at) if self._run is None else math.inf
 
     def tick(self, now: float) -> None:
         run = self._run

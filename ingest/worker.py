@@ -142,7 +142,7 @@ class IngestWorker:
             while not stop.is_set():
                 now = time.monotonic()
                 self.step(now)
-                pump_until(self.recorders.values(), now + self.step_s)  # or an ffmpeg exited
+                pump_until(self.recorders.values(), self._next_step(now))  # or ffmpeg exited
         finally:
             self.shutdown("ingest worker stopped")
 
@@ -151,6 +151,13 @@ class IngestWorker:
         """Seconds between steps: two, or less with a lease shorter than five seconds (a
         lease is renewed at least twice in its time)."""
         return min(2.0, self._ttl / 2500)
+
+    def _next_step(self, now: float) -> float:
+        """The next step: after ``step_s``, or sooner when a recorder or relay is due to
+        start ffmpeg (a camera that came back is recorded at once, not at a step)."""
+        recorders = [r.wake_at(now) for r in self.recorders.values()]
+        relays = [r.wake_at(now) for r in self.relays.values()]
+        return min([now + self.step_s, *recorders, *relays])
 
     def step(self, now: float) -> None:
         """Follow the camera list and the leases when the stores answer; record always."""
