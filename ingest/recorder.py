@@ -70,7 +70,7 @@ _LIST_EVERY_S = 5.0
 said that a new file began (it says so as each begins)."""
 _GROWTH_EVERY_S = 2.0
 """How often the newest file's size is checked (the stall watchdog waits ``stall_s``)."""
-_PROBE_POLL_S = 0.1
+_PROBE_POLL_S = 0.25
 """How often a running codec probe is looked at (it answers in a fraction of a second;
 ffmpeg starts when it has)."""
 

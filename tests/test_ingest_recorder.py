@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from events.catalogue import (
 )
 from ingest.probe import probe
 from ingest.simcam.timecode import first_frame_time
-from tests.ingest_support import recorder, run_until, segments, sim
+from tests.ingest_support import free_port, recorder, run_until, segments, sim
 
 
 def test_records_contiguous_playable_segments_with_true_times(tmp_path: Path) -> None:
@@ -80,6 +81,20 @@ def test_wrong_password_is_reported_clearly(tmp_path: Path) -> None:
     assert "401 Unauthorized" in event.reason
     log_text = "".join(p.read_text() for p in (tmp_path / ".logs").glob("*.log"))
     assert "not-this-one" not in log_text and "***@" in log_text
+
+
+def test_a_recorder_waiting_to_start_ffmpeg_says_when_to_wake_it(tmp_path: Path) -> None:
+    rec, events = recorder(tmp_path, f"rtsp://127.0.0.1:{free_port()}/gone", backoff_cap_s=2.0)
+    now = time.monotonic()
+    assert rec.wake_at(now) == now  # due to start
+    rec.tick(now)  # first asks the camera for its codec
+    assert now < rec.wake_at(now) <= now + 0.25
+    run_until(rec, lambda: any(isinstance(e, CameraDisconnected) for e in events), 20)
+    now = time.monotonic()
+    retry = rec.wake_at(now)  # refused: the retry's time, not the worker's next step
+    assert now < retry <= now + 2.0
+    run_until(rec, lambda: rec.wake_at(time.monotonic()) == math.inf, 5)  # ffmpeg runs
+    rec.stop("test over")
 
 
 def test_h265_is_hvc1_from_the_first_segment_and_the_open_one_is_announced(
