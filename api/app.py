@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -59,7 +60,8 @@ class ApiConfig:
     database_url: str
     analytics_snapshot: Path
     expected_workers: list[str]
-    jwt_secret: str = "development-only"
+    jwt_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    """Signs session tokens; without one (tests, a bare app) a random one of its own."""
     token_expiry_s: int = 12 * 3600
     encryption_key: str = field(default_factory=CredentialCipher.new_key)
     cors_origins: list[str] = field(default_factory=list)
