@@ -31,6 +31,7 @@ from ingest.camera_config.credentials import (
     with_credentials,
 )
 from ingest.camera_config.naming import unique_directory
+from ingest.ffmpeg_log import redacted_reason
 from projector.readmodels import cameras
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
@@ -82,8 +83,10 @@ class CameraOut(BaseModel):
     camera_id: UUID
     name: str
     directory: str
-    rtsp_url: str
+    rtsp_url: str | None
+    """Admins only (None for viewers): a DVR's URL often carries credentials."""
     sub_rtsp_url: str | None
+    has_sub_stream: bool
     has_credentials: bool
     group: str | None
     position: int
@@ -91,6 +94,7 @@ class CameraOut(BaseModel):
     detection_enabled: bool
     status: str
     last_error: str | None
+    """Why the camera is down; for viewers one of the fixed reasons, or a generic one."""
     status_changed_at: datetime | None
     retention_days: float | None
     retention_max_gb: float | None
@@ -167,13 +171,18 @@ def _configured(
     )
 
 
-def _out(row: cameras.CameraRow) -> CameraOut:
+def _out(row: cameras.CameraRow, admin: bool) -> CameraOut:
     return CameraOut(
-        camera_id=row.camera_id, name=row.name, directory=row.directory, rtsp_url=row.rtsp_url,
-        sub_rtsp_url=row.sub_rtsp_url, has_credentials=row.credentials_ciphertext is not None,
+        camera_id=row.camera_id, name=row.name, directory=row.directory,
+        rtsp_url=row.rtsp_url if admin else None,
+        sub_rtsp_url=row.sub_rtsp_url if admin else None,
+        has_sub_stream=row.sub_rtsp_url is not None,
+        has_credentials=row.credentials_ciphertext is not None,
         group=row.camera_group,
         position=row.position, enabled=row.enabled, detection_enabled=row.detection_enabled,
-        status=row.status, last_error=row.last_error, status_changed_at=row.status_changed_at,
+        status=row.status,
+        last_error=row.last_error if admin else redacted_reason(row.last_error),
+        status_changed_at=row.status_changed_at,
         retention_days=row.retention_days, retention_max_gb=row.retention_max_gb,
         retention_tiers=None if row.retention_tiers is None else row.tiers(),
     )  # fmt: skip
@@ -195,8 +204,9 @@ def _found(conn: Connection, camera_id: UUID) -> cameras.CameraRow:
 
 @router.get("", response_model=list[CameraOut], **SIGNED_IN)
 def list_cameras(user: CurrentUser, conn: Connection) -> list[CameraOut]:
-    """Every camera the user may see, with its status; credentials are never returned."""
-    return [_out(row) for row in cameras.all_cameras(conn, user.camera_filter())]
+    """Every camera the user may see, with its status; credentials are never returned,
+    stream URLs and the full reason a camera is down only to admins."""
+    return [_out(row, user.is_admin) for row in cameras.all_cameras(conn, user.camera_filter())]
 
 
 @router.post("/test", response_model=ConnectionAnswer, **ADMIN_ONLY)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from api.deps import ADMIN_ONLY, SIGNED_IN, Connection, CurrentUser
 from api.health import ComponentHealth, GroupLag, check_health
+from ingest.ffmpeg_log import redacted_reason
 from projector.readmodels import cameras, purges, segments
 
 router = APIRouter(prefix="/api", tags=["status"])
@@ -39,6 +40,7 @@ class StatusReport(BaseModel):
     recordings_bytes: int
     disk: Disk
     components: list[ComponentHealth]
+    """Admins only (empty for viewers), as for ``/api/health``."""
     consumer_groups: list[GroupLag]
 
 
@@ -66,24 +68,31 @@ def camera_storage(
 
 @router.get("/status", response_model=StatusReport, **SIGNED_IN)
 def status(request: Request, user: CurrentUser, conn: Connection) -> StatusReport:
-    """What the Status page shows: storage, disk, cameras (those the user may see),
-    workers and queue lag."""
+    """What the Status page shows: storage, disk, cameras (those the user may see), and
+    for admins only the components and queue lag (their details name hosts, users,
+    paths and errors)."""
     storage = camera_storage(cameras.all_cameras(conn), segments.footage_by_camera(conn))
     shown = [c for c in storage if user.may_see(c.camera_id)]
+    if not user.is_admin:
+        shown = [c.model_copy(update={"last_error": redacted_reason(c.last_error)}) for c in shown]
     root = request.app.state.storage_root
     root.mkdir(parents=True, exist_ok=True)
     disk = shutil.disk_usage(root)
-    config = request.app.state.config
-    health = check_health(
-        request.app.state.store, config.database_url, config.analytics_snapshot,
-        config.expected_workers,
-    )  # fmt: skip
+    components: list[ComponentHealth] = []
+    groups: list[GroupLag] = []
+    if user.is_admin:
+        config = request.app.state.config
+        health = check_health(
+            request.app.state.store, config.database_url, config.analytics_snapshot,
+            config.expected_workers,
+        )  # fmt: skip
+        components, groups = health.components, health.consumer_groups
     return StatusReport(
         cameras=shown,
         recordings_bytes=sum(c.bytes for c in shown),
         disk=Disk(total_bytes=disk.total, used_bytes=disk.used, free_bytes=disk.free),
-        components=health.components,
-        consumer_groups=health.consumer_groups,
+        components=components,
+        consumer_groups=groups,
     )
 
 

@@ -364,16 +364,20 @@ class RedisEventStore:
             states = []
             for info in infos:
                 name = _text(info["name"])
-                oldest = None
-                if int(info["pending"]):
+                pending, oldest = int(info["pending"]), None
+                if pending:
+                    # XINFO and XPENDING are two calls: what was pending may have been
+                    # acknowledged between them (the summary then has no "min").
                     summary = self._redis.xpending(key, name)
-                    oldest = StreamId.parse(summary["min"])
+                    pending = int(summary.get("pending") or 0)
+                    first = summary.get("min")
+                    oldest = None if not pending or first is None else StreamId.parse(first)
                 lag = info.get("lag")
                 states.append(
                     GroupState(
                         name=name,
                         consumers=int(info["consumers"]),
-                        pending=int(info["pending"]),
+                        pending=pending,
                         last_delivered=StreamId.parse(info["last-delivered-id"]),
                         lag=None if lag is None else int(lag),
                         oldest_pending=oldest,

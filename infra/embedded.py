@@ -131,11 +131,13 @@ class EmbeddedMosquitto:
         private_run_dir(self.run_dir)
         stop_leftover(self.pid_file, "mosquitto", signal.SIGTERM)
         users = self.dir / "passwords"
-        subprocess.run(
-            [passwd, "-b", "-c", str(users), self.user, secret_file(self.password_file)],
-            check=True, capture_output=True, timeout=30,
-        )  # fmt: skip
-        users.chmod(0o600)
+        # The password goes through a 0600 file that mosquitto_passwd hashes in place
+        # (-U), never on a command line, where `ps` shows it to every local user.
+        users.unlink(missing_ok=True)
+        fd = os.open(users, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{self.user}:{secret_file(self.password_file)}\n")
+        subprocess.run([passwd, "-U", str(users)], check=True, capture_output=True, timeout=30)
         config = self.dir / "mosquitto.conf"
         config.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous false\n"

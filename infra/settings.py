@@ -26,6 +26,21 @@ DEFAULT_JWT_SECRET = "ronin-development-secret-change-me"
 _VITE_ORIGINS = ["http://127.0.0.1:5173", "http://localhost:5173"]
 
 
+_MAKE_A_SECRET = "make one with `openssl rand -base64 48`"
+
+
+def weak_secret(secret: str, min_bytes: int = 32, min_distinct: int = 16) -> str | None:
+    """Why a signing secret is too weak, or None. Anyone holding one token (media tokens
+    travel in URLs) can try HS256 keys offline at billions a second, so a key needs at
+    least 32 bytes that look random: long enough, and not a few characters repeated."""
+    size = len(secret.encode())
+    if size < min_bytes:
+        return f"it has {size} bytes, at least {min_bytes} are needed; {_MAKE_A_SECRET}"
+    if len(set(secret)) < min_distinct:
+        return f"it repeats a few characters and does not look random; {_MAKE_A_SECRET}"
+    return None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
@@ -139,6 +154,9 @@ class Settings(BaseSettings):
         if self.ronin_env == "production":
             if self.jwt_secret_key.get_secret_value() == DEFAULT_JWT_SECRET:
                 raise ValueError("JWT_SECRET_KEY must be set in production")
+            weak = weak_secret(self.jwt_secret_key.get_secret_value())
+            if weak is not None:
+                raise ValueError(f"JWT_SECRET_KEY is too weak for production: {weak}")
             if self.encryption_key is None:
                 raise ValueError("ENCRYPTION_KEY must be set in production")
         return self

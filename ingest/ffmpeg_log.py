@@ -35,6 +35,21 @@ _REASONS: list[tuple[re.Pattern[str], str]] = [
 ]  # fmt: skip
 
 
+_PLAIN_REASONS = frozenset(reason for _, reason in _REASONS) | {
+    "the camera ended the stream (it closed the connection)",
+}
+_PLAIN_FORMS = re.compile(r"ffmpeg (exited with code -?\d+|was killed \(signal \d+\))")
+
+
+def redacted_reason(reason: str | None) -> str | None:
+    """What a viewer may read of why a camera is down: one of the fixed reasons above, or
+    a generic one. Anything else may carry a URL, a host or a password from the camera's
+    stream address (DVRs put them in the query), so it is for admins only."""
+    if reason is None or reason in _PLAIN_REASONS or _PLAIN_FORMS.fullmatch(reason):
+        return reason
+    return "the camera is unavailable (an admin sees why)"
+
+
 _UNPROBED = re.compile(
     r"Could not find codec parameters|unspecified (size|pixel format|sample)|"
     r"dimensions not set|Could not write header",

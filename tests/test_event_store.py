@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import redis
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -59,6 +60,32 @@ def test_group_delivers_once_and_ack_clears_pending(store: RedisEventStore) -> N
     assert store.read_own_pending(Topic.RECORDINGS, "g", "c1", 10) == []
     [state] = store.groups(Topic.RECORDINGS)
     assert state.pending == 0 and state.last_delivered == first[-1].stream_id
+
+
+class StaleGroupInfo:
+    """A Redis client whose XINFO GROUPS answers what it said a moment ago: the state a
+    reader sees when an acknowledgement lands between XINFO and XPENDING."""
+
+    def __init__(self, client: redis.Redis, info: object) -> None:
+        self._client, self._info = client, info
+
+    def xinfo_groups(self, _key: str) -> object:
+        return self._info
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+
+def test_group_state_survives_pending_acked_between_two_calls(store: RedisEventStore) -> None:
+    store.ensure_group(Topic.RECORDINGS, "g")
+    store.append_many([segment_closed(index=i) for i in range(2)])
+    taken = store.read_group(Topic.RECORDINGS, "g", "c", 10, None)
+    before = store.client.xinfo_groups(store.key(Topic.RECORDINGS))
+    assert int(before[0]["pending"]) == 2
+    store.ack(Topic.RECORDINGS, "g", [m.stream_id for m in taken])
+    stale = RedisEventStore(StaleGroupInfo(store.client, before))  # type: ignore[arg-type]
+    [state] = stale.groups(Topic.RECORDINGS)  # was: AttributeError from StreamId.parse(None)
+    assert state.pending == 0 and state.oldest_pending is None
 
 
 def test_second_consumer_reclaims_what_a_dead_one_left_pending(store: RedisEventStore) -> None:

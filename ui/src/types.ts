@@ -4,9 +4,11 @@ export interface Camera {
   camera_id: string;
   name: string;
   directory: string;
-  rtsp_url: string;
-  /** Its low-resolution second stream (the grid and live detection use it), if any. */
+  /** The stream addresses go to admins only (null for viewers). */
+  rtsp_url: string | null;
   sub_rtsp_url: string | null;
+  /** Whether it has a low-resolution second stream (the grid and live detection use it). */
+  has_sub_stream: boolean;
   has_credentials: boolean;
   group: string | null;
   position: number;

@@ -49,9 +49,9 @@ describe("a camera with a sub-stream", () => {
   });
 
   it("plays the sub-stream in the grid and the main stream enlarged", () => {
-    const camera = { sub_rtsp_url: "rtsp://cam/sub" } as Camera;
+    const camera = { has_sub_stream: true } as Camera;
     expect(streamFor(camera, false)).toBe("sub");
     expect(streamFor(camera, true)).toBe("main");
-    expect(streamFor({ sub_rtsp_url: null } as Camera, false)).toBe("main");
+    expect(streamFor({ has_sub_stream: false } as Camera, false)).toBe("main");
   });
 });

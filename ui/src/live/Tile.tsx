@@ -16,7 +16,7 @@ interface LiveUrls {
 /** Which of a camera's streams a tile plays: a grid tile its sub-stream, when it has one
  * (a small picture: many tiles at once); the enlarged view the main one, with sound. */
 export function streamFor(camera: Camera, large: boolean): "main" | "sub" {
-  return !large && camera.sub_rtsp_url ? "sub" : "main";
+  return !large && camera.has_sub_stream ? "sub" : "main";
 }
 
 /** One camera's live stream, its name and state. It plays over a WebSocket into Media

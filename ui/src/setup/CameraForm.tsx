@@ -22,7 +22,7 @@ const EMPTY: Form = {
 
 function formOf(c: Camera): Form {
   return {
-    name: c.name, rtsp_url: c.rtsp_url, sub_rtsp_url: c.sub_rtsp_url ?? "", username: "", password: "", group: c.group ?? "",
+    name: c.name, rtsp_url: c.rtsp_url ?? "", sub_rtsp_url: c.sub_rtsp_url ?? "", username: "", password: "", group: c.group ?? "",
     enabled: c.enabled, detection_enabled: c.detection_enabled,
     retention_days: c.retention_days?.toString() ?? "", retention_max_gb: c.retention_max_gb?.toString() ?? "",
     alert_days: c.retention_tiers?.alert_days?.toString() ?? "",

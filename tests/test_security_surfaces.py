@@ -1,0 +1,105 @@
+"""The newer surfaces against a running API (real PostgreSQL and Redis): what a viewer
+reads of cameras and status, accounts that are removed and made again, and the login
+limit behind a local proxy."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import ValidationError
+
+from detector.model_store import KNOWN
+from events.catalogue import CameraDisconnected
+from events.store import RedisEventStore
+from infra.embedded import EmbeddedMosquitto
+from infra.settings import Settings
+from ingest.ffmpeg_log import redacted_reason
+from tests.conftest import Servers
+from tests.security_support import World, fold, make_world
+
+
+@pytest.fixture
+def world(servers: Servers, store: RedisEventStore, database_url: str, tmp_path: Path
+          ) -> Iterator[World]:  # fmt: skip
+    yield from make_world(servers.redis_url, store, database_url, tmp_path)
+
+
+def test_a_viewer_gets_no_stream_url_and_a_redacted_reason(
+    world: World, store: RedisEventStore, database_url: str
+) -> None:
+    leaky = "Error opening input rtsp://admin:hunter2@10.0.0.5/cgi?password=hunter2"
+    store.append(CameraDisconnected(camera_id=world.seen, reason=leaky))
+    fold(store, database_url)
+    [seen] = world.client.get("/api/cameras", headers=world.viewer()).json()
+    assert seen["rtsp_url"] is None and seen["sub_rtsp_url"] is None
+    assert seen["has_sub_stream"] is False
+    assert "hunter2" not in str(seen) and seen["last_error"]
+    listed = world.client.get("/api/cameras", headers=world.admin()).json()
+    admin = {c["camera_id"]: c for c in listed}
+    assert admin[str(world.seen)]["rtsp_url"].startswith("rtsp://")
+    assert admin[str(world.seen)]["last_error"] == leaky
+
+
+def test_fixed_reasons_reach_viewers_as_they_are() -> None:
+    for plain in ("401 Unauthorized: wrong user name or password", "ffmpeg exited with code 1",
+                  "ffmpeg was killed (signal 9)", None):  # fmt: skip
+        assert redacted_reason(plain) == plain
+    assert "secret" not in (redacted_reason("cannot open rtsp://u:secret@h/") or "")
+
+
+def test_a_viewer_reads_storage_but_no_components_on_status(world: World) -> None:
+    seen = world.client.get("/api/status", headers=world.viewer()).json()
+    assert seen["components"] == [] and seen["consumer_groups"] == []
+    assert [c["camera_id"] for c in seen["cameras"]] == [str(world.seen)]
+    admin = world.client.get("/api/status", headers=world.admin()).json()
+    assert {c["name"] for c in admin["components"]} >= {"redis", "postgres"}
+
+
+def test_the_broker_password_is_never_on_a_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ps` shows every process's arguments to every local user: the embedded broker's
+    password goes to mosquitto_passwd through a 0600 file, hashed in place."""
+    seen: list[list[str]] = []
+    real_run = subprocess.run
+
+    def spy(argv: list[str], *args: Any, **kwargs: Any) -> Any:
+        seen.append([str(a) for a in argv])
+        return real_run(argv, *args, **kwargs)
+
+    monkeypatch.setattr("infra.embedded.subprocess.run", spy)
+    broker = EmbeddedMosquitto(tmp_path)
+    spec = broker.prepare()
+    password = (tmp_path / "mqtt.password").read_text().strip()
+    assert seen and not any(password in arg for argv in seen for arg in argv)
+    assert not any(password in arg for arg in spec.argv)
+    users = tmp_path / "mosquitto" / "passwords"
+    assert stat.S_IMODE(users.stat().st_mode) == 0o600
+    line = users.read_text().strip()
+    assert line.startswith("ronin:$") and password not in line  # hashed
+
+
+def test_production_refuses_a_weak_signing_secret(tmp_path: Path) -> None:
+    strong = secrets.token_urlsafe(48)
+    base = {"ronin_env": "production", "encryption_key": Fernet.generate_key().decode(),
+            "ronin_data_dir": tmp_path}  # fmt: skip
+    for weak in ("x", "correct horse battery staple", "a" * 64, "abcabcabc" * 8):
+        with pytest.raises(ValidationError, match="openssl rand"):
+            Settings(jwt_secret_key=weak, **base)  # type: ignore[arg-type]
+    assert Settings(jwt_secret_key=strong, **base).jwt_secret_value() == strong  # type: ignore[arg-type]
+    assert Settings(jwt_secret_key="x", ronin_data_dir=tmp_path)  # development: any
+
+
+def test_the_image_checks_the_models_pinned_sha256() -> None:
+    dockerfile = (Path(__file__).parent.parent / "infra" / "Dockerfile").read_text()
+    pinned = re.search(r"ARG MODEL_SHA256=([0-9a-f]{64})", dockerfile)
+    assert pinned and pinned.group(1) == KNOWN["yolox-nano"].sha256
+    assert "sha256sum -c" in dockerfile
