@@ -247,60 +247,76 @@ class Tokens:
 
 Outcome = Literal["ok", "failed", "error"]
 
-# KEYS: the client's hash, the user's hash, the client's mark on the user.
-# ARGV: now, free failures per client, free failures per user, cap (s), expiry (s).
-# A client may try when its own failures (and the attempts it has in flight, so parallel
-# guesses count too) are within the free ones or their delay has passed, and, if it has
-# failed on this user before, when the user's delay has passed too. Returns the seconds
-# to wait, or 0 with the attempt counted in flight.
+# KEYS: the client's hash, its attempts in flight, the user's hash (failures of unknown
+# clients on that name), its attempts in flight.
+# ARGV: now, free failures per client, free failures per user, cap per client (s),
+# cap per user (s), in-flight expiry (s), known device (1) or not (0).
+# A client may try when its own failures (and its attempts in flight, so parallel
+# guesses count too) are within the free ones or their delay has passed; an unknown
+# client (no device cookie of this user) also when the user name's shared budget allows
+# it. Returns the seconds to wait, or 0 with the attempt counted in flight.
 _BEGIN_LOGIN = """
 local function delay(n, free, cap)
   if n < free then return 0 end
   return math.min(cap, 2 ^ (n - free))
 end
-local now, free, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
-local c = redis.call('HMGET', KEYS[1], 'fails', 'inflight', 'last')
-local fails, inflight = tonumber(c[1]) or 0, tonumber(c[2]) or 0
-local wait = delay(fails, free, cap) - (now - (tonumber(c[3]) or 0))
-if inflight > 0 and fails + inflight >= free then wait = math.max(wait, 1) end
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  local u = redis.call('HMGET', KEYS[2], 'fails', 'last')
-  local user_wait = delay(tonumber(u[1]) or 0, tonumber(ARGV[3]), cap)
-  wait = math.max(wait, user_wait - (now - (tonumber(u[2]) or 0)))
+local function wait_for(hash, inflight_key, free, cap, now)
+  local h = redis.call('HMGET', hash, 'fails', 'last')
+  local fails = tonumber(h[1]) or 0
+  local inflight = tonumber(redis.call('GET', inflight_key)) or 0
+  local wait = delay(fails, free, cap) - (now - (tonumber(h[2]) or 0))
+  if inflight > 0 and fails + inflight >= free then wait = math.max(wait, 1) end
+  return wait
+end
+local now = tonumber(ARGV[1])
+local wait = wait_for(KEYS[1], KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[4]), now)
+local unknown = ARGV[7] == '0'
+if unknown then
+  wait = math.max(wait, wait_for(KEYS[3], KEYS[4], tonumber(ARGV[3]), tonumber(ARGV[5]), now))
 end
 if wait > 0 then return math.ceil(wait) end
-redis.call('HINCRBY', KEYS[1], 'inflight', 1)
-redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+if unknown then
+  redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[6])
+end
 return 0
 """
 
-# KEYS as above; ARGV: now, outcome (ok, failed, error), expiry (s).
+# KEYS as above; ARGV: now, outcome (ok, failed, error), expiry (s), known device (1/0).
 _END_LOGIN = """
-if tonumber(redis.call('HINCRBY', KEYS[1], 'inflight', -1)) < 0 then
-  redis.call('HSET', KEYS[1], 'inflight', 0)
+local function settle(inflight_key)
+  if tonumber(redis.call('DECR', inflight_key)) <= 0 then redis.call('DEL', inflight_key) end
 end
+local function fail(hash, now, expiry)
+  redis.call('HINCRBY', hash, 'fails', 1)
+  redis.call('HSET', hash, 'last', now)
+  redis.call('EXPIRE', hash, expiry)
+end
+local unknown = ARGV[4] == '0'
+settle(KEYS[2])
+if unknown then settle(KEYS[4]) end
 if ARGV[2] == 'failed' then
-  redis.call('HINCRBY', KEYS[1], 'fails', 1)
-  redis.call('HSET', KEYS[1], 'last', ARGV[1])
-  redis.call('HINCRBY', KEYS[2], 'fails', 1)
-  redis.call('HSET', KEYS[2], 'last', ARGV[1])
-  redis.call('SET', KEYS[3], 1, 'EX', ARGV[3])
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
+  fail(KEYS[1], ARGV[1], ARGV[3])
+  if unknown then fail(KEYS[3], ARGV[1], ARGV[3]) end
 elseif ARGV[2] == 'ok' then
-  redis.call('HDEL', KEYS[1], 'fails', 'last')
-  redis.call('DEL', KEYS[3])
+  redis.call('DEL', KEYS[1])
 end
-redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 0
 """
 
 
 class LoginLimiter:
     """Growing delays after failed logins, counted atomically in Redis (every API process
-    shares them). A client's first ``free_per_client`` failures cost nothing, then each
-    doubles its wait up to ``cap_s``. Failures on one user name (from anywhere) slow down,
-    beyond ``free_per_user``, only the clients that have themselves failed on it, so a
-    stranger guessing the owner's password never locks the owner out."""
+    shares them), after OWASP's device-cookie defence.
+
+    A client (an address, an IPv6 /64, or a known device) has ``free_per_client`` free
+    failures, then each doubles its wait up to ``cap_s``. A browser that has signed in
+    as a user holds a device cookie of that user: with it, only its own failures count.
+    Every other client shares one budget per user name (``free_per_user`` failures, then
+    doubling waits up to ``user_cap_s``), so an attacker with any number of addresses
+    gets a few guesses a minute, and the owner's browser is never locked out."""
 
     def __init__(
         self,
@@ -309,23 +325,28 @@ class LoginLimiter:
         free_per_user: int = 5,
         cap_s: int = 900,
         expiry_s: int = 24 * 3600,
+        user_cap_s: int = 60,
+        inflight_s: int = 60,
     ) -> None:
         self._begin = client.register_script(_BEGIN_LOGIN)
         self._end = client.register_script(_END_LOGIN)
         self._free = (free_per_client, free_per_user)
-        self._cap_s, self._expiry_s = cap_s, expiry_s
+        self._caps = (cap_s, user_cap_s)
+        self._expiry_s, self._inflight_s = expiry_s, inflight_s
 
     @staticmethod
-    def _keys(client: str, username: str) -> list[str]:
-        return [f"ronin:login:client:{client}", f"ronin:login:user:{username}",
-                f"ronin:login:tried:{client}:{username}"]  # fmt: skip
+    def _keys(client: str, username: str, device: str | None) -> list[str]:
+        who = f"ronin:login:device:{device}" if device else f"ronin:login:client:{client}"
+        user = f"ronin:login:user:{username}"
+        return [who, f"{who}:inflight", user, f"{user}:inflight"]
 
-    def begin(self, client: str, username: str) -> int | None:
-        """Seconds the client must wait, or None: go ahead (then call :meth:`end`)."""
-        args = [time.time(), *self._free, self._cap_s, self._expiry_s]
-        wait = int(self._begin(keys=self._keys(client, username), args=args))
+    def begin(self, client: str, username: str, device: str | None = None) -> int | None:
+        """Seconds the client must wait, or None: go ahead (then call :meth:`end`).
+        ``device``: the id in the client's device cookie for this user, if it has one."""
+        args = [time.time(), *self._free, *self._caps, self._inflight_s, int(bool(device))]
+        wait = int(self._begin(keys=self._keys(client, username, device), args=args))
         return wait or None
 
-    def end(self, client: str, username: str, outcome: Outcome) -> None:
-        args = [time.time(), outcome, self._expiry_s]
-        self._end(keys=self._keys(client, username), args=args)
+    def end(self, client: str, username: str, outcome: Outcome, device: str | None = None) -> None:
+        args = [time.time(), outcome, self._expiry_s, int(bool(device))]
+        self._end(keys=self._keys(client, username, device), args=args)

@@ -50,6 +50,20 @@ def forwarded_client(peer: str, forwarded_for: str | None, trusted: Sequence[Net
     return hops[0] if hops else peer
 
 
+def limit_key(address: str) -> str:
+    """Whom a login limit counts: an IPv4 address, or an IPv6 address's /64 (one
+    household or server gets a whole /64, so each of its addresses is no new client)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def client_address(request: Request) -> str:
     peer = request.client.host if request.client else "unknown"
     trusted: Sequence[Network] = request.app.state.config.trusted_proxies

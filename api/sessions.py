@@ -3,11 +3,13 @@ delays after failures), media tokens, and the signed-in user's own password."""
 
 from __future__ import annotations
 
+import secrets
+
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
 from api.auth import AuthError, LoginLimiter, Outcome, Role, Tokens, User, Users
-from api.client_address import client_address
+from api.client_address import client_address, limit_key
 from api.deps import PUBLIC, SIGNED_IN, Connection, CurrentUser
 from api.media_resources import MEDIA_TOKEN_S, resource_of
 from api.user_directory import UserDirectory
@@ -50,17 +52,46 @@ class PasswordChange(BaseModel):
                429: {"description": "too many failed logins from here; see Retry-After"}},
     **PUBLIC,
 )  # fmt: skip
-def login(body: Login, request: Request, conn: Connection) -> AccessToken:
+def login(body: Login, request: Request, response: Response, conn: Connection) -> AccessToken:
+    """Sign in. A browser that signs in gets a device cookie of this user (HttpOnly, a
+    year): its later attempts are limited on their own, never by strangers' guesses."""
     user = _verify_limited(request, Users(conn), body.username, body.password)
     tokens: Tokens = request.app.state.tokens
+    _remember_device(request, response, tokens, user)
     return AccessToken(access_token=tokens.issue(user), expires_in=tokens.expiry_s)
+
+
+DEVICE_COOKIE = "ronin_device"
+_DEVICE_S = 365 * 86_400
+
+
+def _remember_device(request: Request, response: Response, tokens: Tokens, user: User) -> None:
+    device = _device(request, tokens, user.username) or secrets.token_urlsafe(16)
+    response.set_cookie(
+        DEVICE_COOKIE, tokens.issue(user, "device", _DEVICE_S, resource=device),
+        max_age=_DEVICE_S, path="/api/auth", httponly=True, samesite="strict",
+        secure=request.url.scheme == "https",
+    )  # fmt: skip
+
+
+def _device(request: Request, tokens: Tokens, username: str) -> str | None:
+    """The device id in the request's device cookie, when it is one of this user's."""
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if not cookie:
+        return None
+    try:
+        claims = tokens.verify(cookie, "device")
+    except AuthError:
+        return None
+    return claims.resource if claims.username == username else None
 
 
 def _verify_limited(request: Request, users: Users, username: str, password: str) -> User:
     """Check a password under the login limits (429 with Retry-After when over them)."""
     limiter: LoginLimiter = request.app.state.limiter
-    client = client_address(request)
-    wait = limiter.begin(client, username)
+    client = limit_key(client_address(request))
+    device = _device(request, request.app.state.tokens, username)
+    wait = limiter.begin(client, username, device)
     if wait is not None:
         raise HTTPException(
             429, f"too many failed logins: try again in {wait} s", {"Retry-After": str(wait)}
@@ -73,7 +104,7 @@ def _verify_limited(request: Request, users: Users, username: str, password: str
         outcome = "failed"
         raise
     finally:
-        limiter.end(client, username, outcome)
+        limiter.end(client, username, outcome, device)
     return user
 
 

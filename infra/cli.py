@@ -134,6 +134,7 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
     import uvicorn
 
     from api.app import ApiConfig, create_app
+    from api.server import server_config
 
     settings = _settings()
     redis_url, database_url = settings.require_urls()
@@ -157,7 +158,7 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
         metrics_token=settings.metrics_token.get_secret_value() if settings.metrics_token else None,
         vapid_private_pem=settings.vapid_private_pem(),
     )
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+    uvicorn.Server(server_config(create_app(config), host, port)).run()
 
 
 @app.command()

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from api.server import server_config
 from tests.ingest_support import free_port
 
 
@@ -18,7 +19,7 @@ from tests.ingest_support import free_port
 def served(app: FastAPI) -> Iterator[str]:
     """The base URL (``http://127.0.0.1:PORT``) while the app is served."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

@@ -267,13 +267,18 @@ def test_login_limits_count_parallel_guesses(store: RedisEventStore) -> None:
     assert limiter.begin("192.0.2.2", "admin") is None  # another client is not blocked
 
 
-def test_user_failures_slow_only_clients_that_failed_on_that_user(store: RedisEventStore) -> None:
+def test_unknown_clients_share_one_budget_per_user_known_devices_their_own(
+    store: RedisEventStore,
+) -> None:
     limiter = LoginLimiter(store.client, free_per_client=100, free_per_user=2)
-    for client in ("192.0.2.10", "192.0.2.11", "192.0.2.12"):  # a botnet, one guess each
+    for client in ("192.0.2.10", "192.0.2.11"):  # a botnet, one guess each
         assert limiter.begin(client, "admin") is None
         limiter.end(client, "admin", "failed")
-    assert limiter.begin("192.0.2.10", "admin") is not None  # failed on admin before
-    assert limiter.begin("192.0.2.99", "admin") is None  # the owner, elsewhere
+    assert limiter.begin("192.0.2.99", "admin") is not None  # any unknown client waits now
+    assert limiter.begin("192.0.2.99", "viewer") is None  # another user's budget is whole
+    limiter.end("192.0.2.99", "viewer", "ok")
+    assert limiter.begin("192.0.2.99", "admin", device="owners-laptop") is None  # the owner
+    limiter.end("192.0.2.99", "admin", "ok", device="owners-laptop")
 
 
 @pytest.mark.parametrize(

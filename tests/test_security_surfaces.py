@@ -12,16 +12,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psycopg
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
+from api.app import ApiConfig, create_app
+from api.auth import Users
+from api.client_address import limit_key
 from detector.model_store import KNOWN
 from events.catalogue import CameraDisconnected
 from events.store import RedisEventStore
 from infra.embedded import EmbeddedMosquitto
 from infra.settings import Settings
 from ingest.ffmpeg_log import redacted_reason
+from tests.api_server import served
 from tests.conftest import Servers
 from tests.security_support import World, fold, make_world
 
@@ -103,3 +109,34 @@ def test_the_image_checks_the_models_pinned_sha256() -> None:
     pinned = re.search(r"ARG MODEL_SHA256=([0-9a-f]{64})", dockerfile)
     assert pinned and pinned.group(1) == KNOWN["yolox-nano"].sha256
     assert "sha256sum -c" in dockerfile
+
+
+def test_guesses_through_a_local_proxy_share_the_user_names_budget(
+    servers: Servers, database_url: str, tmp_path: Path
+) -> None:
+    """A reverse proxy, ssh tunnel or socat on the same machine: every guess arrives from
+    127.0.0.1 with a new X-Forwarded-For. uvicorn no longer believes it, and however
+    many addresses an attacker has, unknown clients share one slowing budget per user
+    name, while the owner's browser (its device cookie) signs in on the first try."""
+    with psycopg.connect(database_url) as conn:
+        Users(conn).add("owner", "owner password 1", role="admin")
+    config = ApiConfig(servers.redis_url, database_url, tmp_path / "none.duckdb", [],
+                       jwt_secret=secrets.token_urlsafe(40),
+                       storage_root=tmp_path / "s")  # fmt: skip
+    with served(create_app(config)) as base, httpx.Client(base_url=base) as owner:
+        assert owner.post("/api/auth/login", json=OWNER).status_code == 200
+        assert owner.cookies.get("ronin_device")  # HttpOnly, for /api/auth
+        answers = []
+        for i in range(20):
+            forged = {"X-Forwarded-For": f"203.0.113.{i}"}
+            guess = {**OWNER, "password": f"guess {i}"}
+            answers.append(
+                httpx.post(f"{base}/api/auth/login", headers=forged, json=guess).status_code
+            )
+        assert answers.count(401) <= 6 and answers[-1] == 429, answers
+        for i in range(20):  # each IPv6 address of a /64 is the same client
+            assert limit_key(f"2001:db8:1:2::{i:x}") == "2001:db8:1:2::/64"
+        assert owner.post("/api/auth/login", json=OWNER).status_code == 200  # first try
+
+
+OWNER = {"username": "owner", "password": "owner password 1"}
