@@ -82,6 +82,8 @@ class ApiConfig:
     """The installation's VAPID key (web push); None: web push is off."""
     push_allow_http: bool = False
     """Accept push endpoints over plain HTTP (tests' local push service)."""
+    push_allow_networks: tuple[Network, ...] = ()
+    """Push services allowed at addresses that are not public (PUSH_ALLOW_NETWORKS)."""
     metrics_token: str | None = None
     """A bearer token that opens ``/metrics`` (METRICS_TOKEN; admins' tokens do too)."""
 

@@ -106,6 +106,14 @@ class Users:
             ).fetchone()
         return None if row is None else _user(row)
 
+    def named(self, usernames: set[str]) -> dict[str, User]:
+        """The users of these names that exist, in one query."""
+        with self._conn.transaction():
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM users WHERE username = ANY(%s)", (sorted(usernames),)
+            )
+            return {user.username: user for user in map(_user, rows)}
+
     def all(self) -> list[User]:
         with self._conn.transaction():
             rows = self._conn.execute(f"SELECT {_COLUMNS} FROM users ORDER BY username")

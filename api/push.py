@@ -10,10 +10,13 @@ checks at each push, so a narrowed access applies at once).
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime
 from typing import Annotated
+from urllib.parse import urlsplit
 from uuid import UUID, uuid4
 
+import redis
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from py_vapid import Vapid, Vapid01
@@ -21,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import SIGNED_IN, Connection, CurrentUser, EventStoreDep, ensure_visible
 from events.catalogue import PushRule, PushSubscribed, PushUnsubscribed
+from projector.notify.outbound import OutboundPolicy, Refused, pinned_address
 from projector.notify.push import endpoint_refusal, test_notification
 from projector.notify.push_delivery import PushConfig, send_push, subscription_of
 from projector.readmodels import push
@@ -76,16 +80,46 @@ def own_subscription(
 Own = Annotated[push.SubscriptionRow, Depends(own_subscription)]
 
 
+MAX_SUBSCRIPTIONS = 10
+"""Browsers per user: enough for every phone and laptop one owns."""
+
+
+def push_policy(request: Request) -> OutboundPolicy:
+    config = request.app.state.config
+    return OutboundPolicy(deny=tuple(config.camera_deny_networks), public_only=True,
+                          allow=tuple(config.push_allow_networks))  # fmt: skip
+
+
 def _subscribed(
     request: Request, user: CurrentUser, body: SubscriptionIn, sid: UUID
 ) -> PushSubscribed:
     refused = endpoint_refusal(body.endpoint, request.app.state.config.push_allow_http)
     if refused is not None:
         raise HTTPException(422, refused)
+    try:
+        pinned_address(urlsplit(body.endpoint).hostname or "", push_policy(request))
+    except Refused as e:
+        raise HTTPException(422, f"not a push service: {e}") from e
     for camera_id in body.rule.cameras:
         ensure_visible(user, camera_id)
     return PushSubscribed(subscription_id=sid, username=user.username, endpoint=body.endpoint,
                           p256dh=body.keys.p256dh, auth=body.keys.auth, rule=body.rule)  # fmt: skip
+
+
+def _within_cap(client: redis.Redis, username: str, conn: Connection, new: UUID) -> None:
+    """At most ``MAX_SUBSCRIPTIONS`` per user, counted as the read model has them and
+    as this minute's subscriptions add (the projector folds them a moment later, and
+    a burst must not slip through meanwhile)."""
+    recent, now = f"ronin:push:recent:{username}", time.time()
+    pipe = client.pipeline()
+    pipe.zremrangebyscore(recent, 0, now - 60)
+    pipe.zrange(recent, 0, -1)
+    _, pending = pipe.execute()
+    known = {str(r.subscription_id) for r in push.of_user(conn, username)}
+    if len(known | {p.decode() for p in pending}) >= MAX_SUBSCRIPTIONS:
+        raise HTTPException(409, f"at most {MAX_SUBSCRIPTIONS} browsers per user: remove one first")
+    client.zadd(recent, {str(new): now})
+    client.expire(recent, 120)
 
 
 @router.get("/key", response_model=PushKey, **SIGNED_IN)
@@ -107,10 +141,13 @@ def my_subscriptions(user: CurrentUser, conn: Connection) -> list[SubscriptionOu
 
 @router.post("/subscriptions", status_code=status.HTTP_202_ACCEPTED, **SIGNED_IN)
 def subscribe(
-    body: SubscriptionIn, request: Request, user: CurrentUser, store: EventStoreDep
-) -> dict[str, UUID]:
-    """Save this browser's subscription and its rule (PushSubscribed)."""
+    body: SubscriptionIn, request: Request, user: CurrentUser, conn: Connection,
+    store: EventStoreDep,
+) -> dict[str, UUID]:  # fmt: skip
+    """Save this browser's subscription and its rule (PushSubscribed); at most
+    ``MAX_SUBSCRIPTIONS`` per user (409 beyond: remove an old browser first)."""
     event = _subscribed(request, user, body, uuid4())
+    _within_cap(store.client, user.username, conn, event.subscription_id)
     store.append(event)
     return {"subscription_id": event.subscription_id}
 
@@ -133,13 +170,11 @@ def unsubscribe(own: Own, store: EventStoreDep) -> dict[str, str]:
 
 @router.post("/subscriptions/{subscription_id}/test", response_model=PushAnswer, **SIGNED_IN)
 async def test_push(own: Own, request: Request) -> PushAnswer:
-    """Push a test notification to this subscription now."""
+    """Push a test notification to this subscription now. The answer says only whether
+    it was delivered: how a server refused or failed would map the network for anyone."""
     sub = subscription_of(own)
-    config = PushConfig(allow_http=request.app.state.config.push_allow_http)
+    config = PushConfig(allow_http=request.app.state.config.push_allow_http,
+                        policy=push_policy(request))  # fmt: skip
     payload = test_notification(int(datetime.now(UTC).timestamp()))
-    try:
-        code = await run_in_threadpool(send_push, sub, payload, _vapid(request), config)
-    except ValueError as e:
-        return PushAnswer(ok=False, reason=str(e))
-    ok = code is not None and 200 <= code < 300
-    return PushAnswer(ok=ok, reason=f"the push service answered {code}" if code else "no answer")
+    answer = await run_in_threadpool(send_push, sub, payload, _vapid(request), config)
+    return PushAnswer(ok=answer.ok, reason="delivered" if answer.ok else "not delivered")

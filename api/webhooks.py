@@ -28,7 +28,8 @@ from events.catalogue import (
     WebhookRemoved,
 )
 from ingest.camera_config.credentials import SecretCipher
-from projector.notify.sender import Delivery, post, webhook_of
+from projector.notify.outbound import OutboundPolicy
+from projector.notify.sender import Delivery, SenderConfig, post, webhook_of
 from projector.notify.webhooks import test_body
 from projector.readmodels import webhooks
 
@@ -156,7 +157,8 @@ async def test_webhook(
     test = Delivery(
         delivery_id, webhook_id, None, test_body(delivery_id, row.name, int(time.time()))
     )
-    answer = await run_in_threadpool(post, hook, test, 10.0)
+    policy = OutboundPolicy(deny=tuple(request.app.state.config.camera_deny_networks))
+    answer = await run_in_threadpool(post, hook, test, SenderConfig(policy=policy))
     if answer.ok:
         assert answer.status_code is not None
         store.append(WebhookDelivered(webhook_id=webhook_id, delivery_id=delivery_id,

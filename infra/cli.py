@@ -152,6 +152,7 @@ def api(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -
         streams_root=settings.streams_root,
         trusted_proxies=settings.trusted_proxy_networks,
         camera_deny_networks=settings.camera_deny_network_list,
+        push_allow_networks=settings.push_allow_network_list,
         export_max_hours=settings.export_max_hours,
         export_max_bytes=int(settings.export_max_gb * 1e9),
         alert_classes=settings.alert_labels,

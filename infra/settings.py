@@ -105,7 +105,11 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     """Proxies whose X-Forwarded-For names the client (addresses or CIDR blocks)."""
     camera_deny_networks: str = ""
-    """Networks cameras may not be in, besides link-local and cloud-metadata addresses."""
+    """Networks cameras (and webhooks, and push services) may not be in, besides
+    link-local and cloud-metadata addresses."""
+    push_allow_networks: str = ""
+    """Push services at addresses that are not public, allowed all the same (a push
+    service of one's own on the LAN); public services need nothing here."""
     export_max_hours: float = Field(24.0, gt=0, le=24 * 31)
     export_max_gb: float = Field(10.0, gt=0)
     """The exports folder's budget: beyond it the oldest exports go (footage never)."""
@@ -147,6 +151,7 @@ class Settings(BaseSettings):
     def _networks_parse(self) -> Settings:
         parse_networks(self.trusted_proxies)  # a typo fails at start, not at a login
         parse_networks(self.camera_deny_networks)
+        parse_networks(self.push_allow_networks)
         return self
 
     @model_validator(mode="after")
@@ -258,6 +263,10 @@ class Settings(BaseSettings):
     @property
     def camera_deny_network_list(self) -> tuple[Network, ...]:
         return tuple(parse_networks(self.camera_deny_networks))
+
+    @property
+    def push_allow_network_list(self) -> tuple[Network, ...]:
+        return tuple(parse_networks(self.push_allow_networks))
 
     def _generated_secret(self, name: str, make: Callable[[], str]) -> str:
         return secret_file(self.data_dir / name, make)

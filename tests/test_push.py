@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import json
 import os
 import time
@@ -32,12 +33,14 @@ from detector.alerts import alert_id_for
 from events.archive import EventArchive, EventLog
 from events.catalogue import PushRule, TrackStarted
 from events.store import RedisEventStore
+from projector.notify.outbound import OutboundPolicy
 from projector.notify.push import endpoint_refusal, quiet
 from projector.notify.push_delivery import PushConfig
 from projector.notify.push_sender import PostgresPushBook, PushSender
 from projector.postgres import PostgresReadModels
 from projector.readmodels import notifications_projection
 from projector.runner import ProjectionRunner
+from tests.ingest_support import free_port
 from tests.local_http import posts_to
 from tests.test_mqtt_pure import DOOR, track
 
@@ -134,6 +137,9 @@ class PushService:
 
 PEM = Vapid()
 PEM.generate_keys()
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
+"""The tests' push service is local; a real one is public (nothing to allow)."""
+LOCAL_PUSH = OutboundPolicy(public_only=True, allow=LOOPBACK)
 
 
 @pytest.fixture
@@ -143,7 +149,7 @@ def api(servers, database_url: str, tmp_path: Path) -> Iterator[TestClient]:
         Users(conn).add("bob", "correct horse battery", role="viewer", cameras=frozenset())
     config = ApiConfig(servers.redis_url, database_url, tmp_path / "none.duckdb", [],
                        jwt_secret="s" * 40, vapid_private_pem=PEM.private_pem().decode(),
-                       push_allow_http=True)  # fmt: skip
+                       push_allow_http=True, push_allow_networks=LOOPBACK)  # fmt: skip
     with TestClient(create_app(config)) as client:
         yield client
 
@@ -175,7 +181,7 @@ def test_a_push_is_encrypted_signed_and_only_for_those_who_want_it_now(
             book = PostgresPushBook(psycopg.connect(database_url, autocommit=True))
             tokens = Tokens("s" * 40, 3600)
             config = PushConfig(
-                allow_http=True, alert_labels=frozenset({"person"}),
+                allow_http=True, alert_labels=frozenset({"person"}), policy=LOCAL_PUSH,
                 media_tokens=lambda user, res: tokens.issue(user, "media", 60, res),
             )  # fmt: skip
             sender = PushSender(store, book, PEM, f"n-{uuid4()}", config)
@@ -198,10 +204,7 @@ def test_a_push_is_encrypted_signed_and_only_for_those_who_want_it_now(
     assert (
         Tokens("s" * 40, 60).verify(token, "media").resource == f"snapshot:{alert_id_for(person)}"
     )
-    assert test["test"] is True and tested == {
-        "ok": True,
-        "reason": "the push service answered 201",
-    }
+    assert test["test"] is True and tested == {"ok": True, "reason": "delivered"}
     for path in ("/alice-asleep", "/alice-cars", "/bob"):
         assert service.inbox(path) == [], path
     assert len(service.inbox("/gone/alice")) == 1 and base + "/gone/alice" not in listed
@@ -230,3 +233,40 @@ def test_a_user_cannot_push_to_cameras_they_may_not_see_nor_touch_others_subscri
         theirs = service.subscribe(api, alice, base, "/a")
     assert api.delete(f"/api/push/subscriptions/{theirs}", headers=bob).status_code == 404
     assert api.post(f"/api/push/subscriptions/{UUID(int=1)}/test", headers=bob).status_code == 404
+
+
+def test_push_endpoints_must_be_public(servers, database_url: str, tmp_path: Path) -> None:
+    with psycopg.connect(database_url) as conn:
+        Users(conn).add("bob", "correct horse battery", role="viewer")
+    config = ApiConfig(servers.redis_url, database_url, tmp_path / "none.duckdb", [],
+                       vapid_private_pem=PEM.private_pem().decode())  # fmt: skip
+    with TestClient(create_app(config)) as api:
+        bob, keys = login(api, "bob"), Browser().keys()
+        for endpoint in ("https://127.0.0.1/x", "https://10.0.0.7/x", "https://[::1]/x",
+                         "https://169.254.169.254/latest", "https://192.168.1.1:8443/",
+                         "https://localhost/x"):  # fmt: skip
+            answer = api.post("/api/push/subscriptions", headers=bob,
+                              json={"endpoint": endpoint, "keys": keys})  # fmt: skip
+            assert answer.status_code == 422, (endpoint, answer.text)
+
+
+def test_at_most_ten_browsers_and_a_test_says_only_delivered_or_not(
+    api: TestClient, store: RedisEventStore, database_url: str
+) -> None:
+    bob, keys = login(api, "bob"), Browser().keys()
+    port = free_port()  # nothing listens: refused
+    made = [api.post("/api/push/subscriptions", headers=bob,
+                     json={"endpoint": f"http://127.0.0.1:{port}/{i}", "keys": keys})
+            for i in range(11)]  # fmt: skip
+    assert [m.status_code for m in made] == [202] * 10 + [409]
+    assert "at most 10" in made[-1].json()["detail"]
+    sid = made[0].json()["subscription_id"]
+    with psycopg.connect(database_url) as conn, psycopg.connect(database_url) as archive:
+        ProjectionRunner(notifications_projection(), store, EventLog(store, EventArchive(archive)),
+                         PostgresReadModels(conn), "t").step()  # fmt: skip
+    assert len(api.get("/api/push/subscriptions", headers=bob).json()) == 10
+    again = api.post("/api/push/subscriptions", headers=bob,
+                     json={"endpoint": f"http://127.0.0.1:{port}/x", "keys": keys})  # fmt: skip
+    assert again.status_code == 409  # projected, counted once
+    tested = api.post(f"/api/push/subscriptions/{sid}/test", headers=bob).json()
+    assert tested == {"ok": False, "reason": "not delivered"}  # not "refused", not "403"

@@ -18,6 +18,7 @@ from ingest.camera_config.credentials import SecretCipher
 from projector.mqtt.bridge import BridgeConfig, MqttBridge, PostgresCameraRows, broker_address
 from projector.mqtt.discovery import Discovery, labels_of
 from projector.mqtt.topics import Topics
+from projector.notify.outbound import OutboundPolicy
 from projector.notify.push_delivery import PushConfig
 from projector.notify.push_sender import PostgresPushBook, PushSender
 from projector.notify.sender import PendingDeliveries, PostgresWebhooks, SenderConfig, WebhookSender
@@ -66,13 +67,17 @@ def run_notifier(settings: Settings) -> None:
         reconnecting_connection(database_url), SecretCipher(settings.encryption_key_value())
     )
     consumer = consumer_name("notifier")
+    deny = settings.camera_deny_network_list
     hooks = WebhookSender(store, book, PendingDeliveries(store.client), consumer,
-                          SenderConfig(alert_labels=settings.alert_labels))  # fmt: skip
+                          SenderConfig(alert_labels=settings.alert_labels,
+                                       policy=OutboundPolicy(deny=deny)))  # fmt: skip
     pushes = PushSender(
         store, PostgresPushBook(reconnecting_connection(database_url)),
         Vapid.from_pem(settings.vapid_private_pem().encode()), consumer,
         PushConfig(contact=settings.push_contact, alert_labels=settings.alert_labels,
-                   media_tokens=snapshot_tokens(settings)),
+                   media_tokens=snapshot_tokens(settings),
+                   policy=OutboundPolicy(deny=deny, public_only=True,
+                                         allow=settings.push_allow_network_list)),
     )  # fmt: skip
     heartbeat, stop = WorkerHeartbeat(store.client, "notifier"), stop_on_signals()
     try:

@@ -4,8 +4,9 @@ push both use it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from uuid import UUID
 
 from py_vapid import Vapid01
@@ -13,6 +14,8 @@ from pywebpush import WebPushException, webpush
 
 from api.auth import User
 from events.catalogue import PushRule
+from projector.notify import outbound
+from projector.notify.outbound import Answer, DeadHosts, OutboundPolicy
 from projector.notify.push import endpoint_refusal
 from projector.readmodels import push
 
@@ -36,6 +39,9 @@ def subscription_of(row: push.SubscriptionRow) -> Subscription:
                         row.push_rule())  # fmt: skip
 
 
+PUBLIC_ONLY = OutboundPolicy(public_only=True)
+
+
 @dataclass(frozen=True, slots=True)
 class PushConfig:
     contact: str = "mailto:ronin@localhost"
@@ -47,19 +53,49 @@ class PushConfig:
     """Makes a media token of the user for one resource (``snapshot:<alert>``): the
     notification's picture. None: notifications without one."""
     read_every_s: float = 2.0
-    timeout_s: float = 10.0
+    timeout_s: float = 5.0
     ttl_s: int = 600
+    policy: OutboundPolicy = PUBLIC_ONLY
+    """Push services are public: no private, loopback or link-local address, nor the
+    deny list, unless the allow list (``PUSH_ALLOW_NETWORKS``) names it."""
 
 
-def send_push(sub: Subscription, payload: bytes, vapid: Vapid01, config: PushConfig) -> int | None:
-    """Encrypt, sign and send one push: the push service's status code (None: unreachable)."""
+class _PinnedSession:
+    """What pywebpush posts with (it encrypts and signs; this sends): the request goes
+    to the endpoint's checked address (``outbound.post``), and the answer is kept."""
+
+    def __init__(self, policy: OutboundPolicy, dead: DeadHosts | None) -> None:
+        self._policy, self._dead = policy, dead
+        self.answer, self.posted = Answer(None, "not sent"), False
+
+    def post(self, endpoint: str, timeout: float, data: bytes | None,
+             headers: Mapping[str, str]) -> SimpleNamespace:  # fmt: skip
+        self.posted = True
+        self.answer = outbound.post(endpoint, data or b"", dict(headers), timeout, self._policy,
+                                    self._dead)  # fmt: skip
+        return SimpleNamespace(status_code=self.answer.status_code or 0,
+                               reason=self.answer.reason, text="", headers={})  # fmt: skip
+
+
+def send_push(
+    sub: Subscription, payload: bytes, vapid: Vapid01, config: PushConfig,
+    dead: DeadHosts | None = None,
+) -> Answer:  # fmt: skip
+    """Encrypt, sign and send one push: the push service's answer, or why there is none.
+    Never raises: whatever one browser's subscription does (a malformed key, a service
+    that refuses, resets or hangs) is that subscription's answer only."""
     refused = endpoint_refusal(sub.endpoint, config.allow_http)
     if refused is not None:
-        raise ValueError(refused)
+        return Answer(None, refused)
+    session = _PinnedSession(config.policy, dead)
     try:
-        response = webpush(sub.info(), data=payload, vapid_private_key=vapid,
-                           vapid_claims={"sub": config.contact}, ttl=config.ttl_s,
-                           timeout=config.timeout_s)  # fmt: skip
+        webpush(sub.info(), data=payload, vapid_private_key=vapid,
+                vapid_claims={"sub": config.contact}, ttl=config.ttl_s,
+                timeout=config.timeout_s, requests_session=session)  # fmt: skip
     except WebPushException as e:
-        return e.response.status_code if e.response is not None else None
-    return int(getattr(response, "status_code", 201))
+        if session.posted:  # the push service answered over 202: its answer is kept
+            return session.answer
+        return Answer(None, f"cannot encrypt or sign for this browser: {e.message}")
+    except Exception as e:  # pywebpush and cryptography raise many kinds
+        return Answer(None, f"cannot encrypt or sign for this browser: {type(e).__name__}")
+    return session.answer

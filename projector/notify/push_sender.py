@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter, defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Protocol
@@ -30,6 +31,7 @@ from events.errors import StoreUnavailable
 from events.store import RedisEventStore
 from projector.mqtt.retained import camera_topics
 from projector.notify.feed import ReviewFeed
+from projector.notify.outbound import Answer, DeadHosts, service_of
 from projector.notify.push import notification, quiet, snapshot_url
 from projector.notify.push_delivery import PushConfig, Subscription, send_push, subscription_of
 from projector.notify.reviews import LiveItem
@@ -39,6 +41,8 @@ from projector.readmodels import cameras, push
 log = logging.getLogger(__name__)
 
 PUSH_GROUP = "push"
+PER_SERVICE = 2
+_FAILURES = "ronin:push:failures"
 _WEEK_S = 7 * 86_400
 
 
@@ -54,9 +58,9 @@ class PostgresPushBook:
         self._conn = conn
 
     def subscriptions(self) -> list[tuple[Subscription, User | None]]:
-        users = Users(self._conn)
-        return [(subscription_of(row), users.get(row.username))
-                for row in push.all_subscriptions(self._conn)]  # fmt: skip
+        rows = push.all_subscriptions(self._conn)
+        users = Users(self._conn).named({row.username for row in rows})  # one query
+        return [(subscription_of(row), users.get(row.username)) for row in rows]
 
     def camera_names(self) -> dict[UUID, str]:
         return camera_topics(cameras.all_cameras(self._conn)) if cameras.created(self._conn) else {}
@@ -72,8 +76,11 @@ class PushSender:
         self._subs: list[tuple[Subscription, User | None]] = []
         self._names: dict[UUID, str] = {}
         self._read_at = 0.0
-        self._flying: dict[Future[int | None], Subscription] = {}
-        self._pool = ThreadPoolExecutor(4, thread_name_prefix="push")
+        self._flying: dict[Future[Answer], Subscription] = {}
+        self._waiting: dict[str, deque[tuple[Subscription, bytes]]] = defaultdict(deque)
+        self._busy: Counter[str] = Counter()
+        self._pool = ThreadPoolExecutor(8, thread_name_prefix="push")
+        self._dead = DeadHosts()
         self.pushed = self.failed = 0
 
     def close(self) -> None:
@@ -84,6 +91,7 @@ class PushSender:
         for change in self._feed.changes(block_ms):
             self._push(change.after, datetime.now(UTC))
         self._collect_answers()
+        self._dispatch()
 
     # --- steps ---------------------------------------------------------------------
 
@@ -101,8 +109,21 @@ class PushSender:
             if quiet(sub.rule, now) or not self._claim(sub, item):
                 continue
             payload = notification(item, camera, self._snapshot(item, user))
-            future = self._pool.submit(send_push, sub, payload, self._vapid, self.config)
-            self._flying[future] = sub
+            self._waiting[service_of(sub.endpoint)].append((sub, payload))
+
+    def _dispatch(self) -> None:
+        """Send what waits, at most ``PER_SERVICE`` at a time to each push service: a
+        service that hangs holds two sending threads, never all of them, and pushes to
+        every other service go at once."""
+        for service, waiting in list(self._waiting.items()):
+            while waiting and self._busy[service] < PER_SERVICE:
+                sub, payload = waiting.popleft()
+                future = self._pool.submit(send_push, sub, payload, self._vapid, self.config,
+                                           self._dead)  # fmt: skip
+                self._flying[future] = sub
+                self._busy[service] += 1
+            if not waiting:
+                del self._waiting[service]
 
     def _snapshot(self, item: LiveItem, user: User) -> str | None:
         if self.config.media_tokens is None or item.alert_track is None:
@@ -128,18 +149,33 @@ class PushSender:
     def _collect_answers(self) -> None:
         for future in [f for f in self._flying if f.done()]:
             sub = self._flying.pop(future)
+            self._busy[service_of(sub.endpoint)] -= 1
             try:
-                status = future.result()
-            except ValueError as e:  # an endpoint refused before sending
-                log.warning("push to %s refused: %s", sub.username, e)
-                self.failed += 1
-                continue
-            if status is not None and 200 <= status < 300:
-                self.pushed += 1
-            elif status in (404, 410):
-                gone = f"the push service answered {status}: the browser unsubscribed"
-                ended = PushUnsubscribed(subscription_id=sub.subscription_id, reason=gone)
-                self._store.append(ended)
+                answer = future.result()
+            except Exception as e:  # send_push answers every failure; this is a last guard
+                answer = Answer(None, f"failed: {type(e).__name__}")
+            self._answered(sub, answer)
+
+    def _answered(self, sub: Subscription, answer: Answer) -> None:
+        """Each subscription's failure is its own: logged and kept under its id
+        (``ronin:push:failures``), never a reason to stop pushing to anyone else."""
+        if answer.ok:
+            self.pushed += 1
+            self._keep_failure(sub, None)
+        elif answer.status_code in (404, 410):
+            gone = f"the push service answered {answer.status_code}: the browser unsubscribed"
+            self._store.append(PushUnsubscribed(subscription_id=sub.subscription_id, reason=gone))
+        else:
+            log.warning("push to %s (%s) failed: %s", sub.username, sub.subscription_id,
+                        answer.reason)  # fmt: skip
+            self.failed += 1
+            self._keep_failure(sub, answer.reason)
+
+    def _keep_failure(self, sub: Subscription, reason: str | None) -> None:
+        try:
+            if reason is None:
+                self._store.client.hdel(_FAILURES, str(sub.subscription_id))
             else:
-                log.warning("push to %s failed: %s", sub.username, status or "no answer")
-                self.failed += 1
+                self._store.client.hset(_FAILURES, str(sub.subscription_id), reason)
+        except redis.RedisError as e:  # a record of a failure is not worth a crash
+            log.warning("cannot record the push failure: %s", e)

@@ -25,12 +25,10 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 from uuid import UUID
 
-import httpx
 import orjson
 import psycopg
 import redis
 
-from api.camera_targets import target_refusal
 from events.catalogue import (
     Event,
     NotificationRule,
@@ -41,7 +39,9 @@ from events.errors import StoreUnavailable
 from events.store import RedisEventStore
 from ingest.camera_config.credentials import SecretCipher
 from projector.mqtt.retained import camera_topics
+from projector.notify import outbound
 from projector.notify.feed import ReviewFeed
+from projector.notify.outbound import Answer, OutboundPolicy
 from projector.notify.reviews import LiveItem
 from projector.notify.webhooks import body, delivery_id, retry_delay_s, signed_headers, wants
 from projector.readmodels import cameras, webhooks
@@ -49,6 +49,7 @@ from projector.readmodels import cameras, webhooks
 log = logging.getLogger(__name__)
 
 WEBHOOKS_GROUP = "webhooks"
+ANYWHERE_BUT_METADATA = OutboundPolicy()
 _CLAIM_S = 7 * 86_400
 _CLAIM = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
@@ -169,32 +170,14 @@ class SenderConfig:
     webhooks_every_s: float = 2.0
     timeout_s: float = 10.0
     retry_base_s: float = 2.0
+    policy: OutboundPolicy = ANYWHERE_BUT_METADATA
+    """Where webhooks may go: never link-local or metadata addresses, nor the deny list."""
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status_code: int | None
-    reason: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def post(webhook: Webhook, delivery: Delivery, timeout_s: float) -> Answer:
-    """One try: sign now, POST, say what happened in words."""
-    refused = target_refusal(webhook.url, ())
-    if refused is not None:
-        return Answer(None, refused.replace("cameras", "webhooks"))
+def post(webhook: Webhook, delivery: Delivery, config: SenderConfig) -> Answer:
+    """One try: sign now, POST to the webhook's checked address, say what happened."""
     headers = signed_headers(webhook.secret, delivery.delivery_id, int(time.time()), delivery.body)
-    try:
-        response = httpx.post(webhook.url, content=delivery.body, headers=headers,
-                              timeout=timeout_s, follow_redirects=False)  # fmt: skip
-    except httpx.TimeoutException:
-        return Answer(None, f"no answer within {timeout_s:g} s")
-    except httpx.HTTPError as e:
-        return Answer(None, f"cannot reach {httpx.URL(webhook.url).host}: {e}")
-    return Answer(response.status_code, f"HTTP {response.status_code} {response.reason_phrase}")
+    return outbound.post(webhook.url, delivery.body, headers, config.timeout_s, config.policy)
 
 
 class WebhookSender:
@@ -263,7 +246,7 @@ class WebhookSender:
                 self._pending.done(delivery)
                 del self._queue[key]
                 continue
-            self._flying[key] = self._pool.submit(post, hook, delivery, self.config.timeout_s)
+            self._flying[key] = self._pool.submit(post, hook, delivery, self.config)
 
     def _collect_answers(self) -> None:
         for key, future in list(self._flying.items()):
