@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     mqtt_topic_prefix: str = Field("ronin", pattern=r"^[^#+\s]+$")
     mqtt_discovery_prefix: str = Field("homeassistant", pattern=r"^[^#+\s]+$")
     mqtt_labels: str = "person,car,dog,cat"
+    mqtt_commands: bool = True
+    """Obey the switches' command topics (``…/set``); false: state out only."""
     """Classes with Home Assistant entities (counts of other classes are published too)."""
     transcode_enabled: bool = False
     transcode_after_hours: float = Field(24.0, ge=0)

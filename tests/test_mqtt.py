@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -113,12 +115,12 @@ def project(store: RedisEventStore, database_url: str) -> None:
 
 @contextlib.contextmanager
 def running_bridge(
-    url: str, store: RedisEventStore, database_url: str, root: Path
+    url: str, store: RedisEventStore, database_url: str, root: Path, commands: bool = True
 ) -> Iterator[MqttBridge]:
     discovery = Discovery(Topics("ronin"), ("person", "car"))
     conn = psycopg.connect(database_url, autocommit=True)
     config = BridgeConfig(discovery, frozenset({"person"}), client_id=f"ronin-{uuid4()}",
-                          cameras_every_s=0.2)  # fmt: skip
+                          cameras_every_s=0.2, commands=commands)  # fmt: skip
     bridge = MqttBridge(broker_address(url), store, PostgresCameraRows(conn), root, "test", config)
     stop = threading.Event()
     thread = threading.Thread(target=bridge.run, args=(stop,), daemon=True)
@@ -208,6 +210,39 @@ def test_home_assistant_sees_the_camera_its_occupancy_and_switches_detection_off
             assert bridge.connected
         listener.wait("ronin/available", b"offline")
     finally:
+        listener.close()
+
+
+def test_retained_commands_are_ignored_and_commands_can_be_off(
+    broker: EmbeddedMosquitto, store: RedisEventStore, database_url: str, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """Anyone who may publish could leave a retained "recordings OFF" that the bridge
+    would obey again at every reconnect, undoing an admin's re-enable."""
+    caplog.set_level(logging.INFO, logger="projector.mqtt.bridge")
+    camera = added_camera(store, database_url)
+    listener = Listener(broker.url)
+    try:
+        until("the listener connected", listener.client.is_connected)
+        listener.client.publish("ronin/front_door/recordings/set", "OFF", qos=1,
+                                retain=True).wait_for_publish(5)  # fmt: skip
+        with running_bridge(broker.url, store, database_url, tmp_path):
+            listener.wait("ronin/available", b"online")
+            until("the retained command seen", lambda: "ignored a retained" in caplog.text)
+            listener.publish("ronin/front_door/detect/set", "OFF")  # a plain one: obeyed
+            until("CameraUpdated", lambda: any(isinstance(e, CameraUpdated)
+                                               for e in camera_events(store)))  # fmt: skip
+        updates = [e for e in camera_events(store) if isinstance(e, CameraUpdated)]
+        assert len(updates) == 1 and updates[0].enabled and not updates[0].detection_enabled
+        assert "applied an MQTT command: ronin/front_door/detect/set OFF" in caplog.text
+        with running_bridge(broker.url, store, database_url, tmp_path, commands=False):
+            listener.wait("ronin/available", b"online")
+            listener.publish("ronin/front_door/detect/set", "ON")
+            time.sleep(1.0)
+        assert len([e for e in camera_events(store) if isinstance(e, CameraUpdated)]) == 1
+        assert camera.camera_id
+    finally:
+        listener.client.publish("ronin/front_door/recordings/set", "", retain=True)
         listener.close()
 
 

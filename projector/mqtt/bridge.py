@@ -112,6 +112,8 @@ class BridgeConfig:
     client_id: str = "ronin"
     cameras_every_s: float = 2.0
     pending_max: int = 10_000
+    commands: bool = True
+    """Take commands (``…/set``) at all (MQTT_COMMANDS); off, the switches only show."""
 
 
 class MqttBridge:
@@ -199,7 +201,8 @@ class MqttBridge:
         if getattr(reason, "is_failure", False):
             log.warning("the MQTT broker refused the connection: %s", reason)
             return
-        client.subscribe(self._topics.commands, qos=1)
+        if self.config.commands:
+            client.subscribe(self._topics.commands, qos=1)
         client.subscribe([(f, 0) for f in sweep_filters(self.config.discovery)])
         self._sweep_until = time.monotonic() + SWEEP_S
         self._fresh.set()
@@ -215,7 +218,10 @@ class MqttBridge:
 
     def _on_message(self, _c: mqtt.Client, _d: object, message: mqtt.MQTTMessage) -> None:
         if mqtt.topic_matches_sub(self._topics.commands, message.topic):
-            self._commands.put((message.topic, bytes(message.payload)))
+            if message.retain:  # said once by anyone, it would be obeyed at every reconnect
+                log.warning("ignored a retained MQTT command: %s", message.topic)
+            elif self.config.commands:
+                self._commands.put((message.topic, bytes(message.payload)))
         elif message.retain and is_ours(message.topic, self.config.discovery):
             self._found.put(message.topic)
 
@@ -238,6 +244,7 @@ class MqttBridge:
                 continue
             event = switched(rows[camera_id], command[1], on)
             if event is not None:
+                log.info("applied an MQTT command: %s %s", topic, "ON" if on else "OFF")
                 self._store.append(event)
                 self._rows_at = 0.0  # read the cameras again soon: the state follows
 
