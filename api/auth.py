@@ -44,6 +44,8 @@ class User:
     role: Role = "viewer"
     cameras: frozenset[UUID] | None = None
     generation: int = 0
+    user_id: UUID | None = None
+    """The account's id, never reused (None: a user not read from the table)."""
 
     @property
     def is_admin(self) -> bool:
@@ -57,12 +59,12 @@ class User:
         return None if self.is_admin or self.cameras is None else sorted(self.cameras)
 
 
-_COLUMNS = "username, role, cameras, generation"
+_COLUMNS = "username, role, cameras, generation, user_id"
 
 
 def _user(row: tuple[Any, ...]) -> User:
     cameras = None if row[2] is None else frozenset(row[2])
-    return User(row[0], row[1], cameras, int(row[3]))
+    return User(row[0], row[1], cameras, int(row[3]), row[4])
 
 
 class Users:
@@ -212,6 +214,7 @@ class TokenClaims:
     generation: int
     resource: str | None = None
     role: str = "viewer"
+    user_id: UUID | None = None
 
 
 class Tokens:
@@ -231,6 +234,8 @@ class Tokens:
                                   "exp": now + (expiry_s or self.expiry_s)}  # fmt: skip
         if resource is not None:
             claims["res"] = resource
+        if user.user_id is not None:
+            claims["uid"] = str(user.user_id)
         return jwt.encode(claims, self._secret, algorithm="HS256")
 
     def verify(self, token: str, scope: str = "api") -> TokenClaims:
@@ -244,12 +249,17 @@ class Tokens:
             raise AuthError("invalid token") from e
         if claims.get("scope") != scope:
             raise AuthError("this token is not valid here")
-        resource = claims.get("res")
+        resource, uid = claims.get("res"), claims.get("uid")
+        try:
+            user_id = None if uid is None else UUID(str(uid))
+        except ValueError as e:
+            raise AuthError("invalid token") from e
         return TokenClaims(
             str(claims["sub"]),
             int(claims.get("gen", -1)),
             None if resource is None else str(resource),
             str(claims.get("role", "viewer")),
+            user_id,
         )
 
 

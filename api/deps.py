@@ -39,8 +39,8 @@ def _known(request: HTTPConnection, claims: TokenClaims) -> User:
     user = directory.get(claims.username)
     if user is None:
         raise AuthError("this user no longer exists")
-    if user.generation != claims.generation:
-        raise AuthError("this session has ended: log in again")
+    if user.generation != claims.generation or user.user_id != claims.user_id:
+        raise AuthError("this session has ended: log in again")  # or another account
     return user
 
 
@@ -134,7 +134,10 @@ def still_valid(connection: HTTPConnection, grant: MediaGrant) -> bool:
         user = connection.app.state.users.get(grant.user.username)
     except (PoolTimeout, psycopg.OperationalError):
         return True  # PostgreSQL restarting: the stream goes on, checked again later
-    return user is not None and user.generation == grant.user.generation
+    return user is not None and (user.generation, user.user_id) == (
+        grant.user.generation,
+        grant.user.user_id,
+    )
 
 
 def visible_camera(camera_id: UUID, user: Annotated[User, Depends(current_user)]) -> UUID:

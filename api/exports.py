@@ -39,6 +39,8 @@ class ExportJob(BaseModel):
     export_id: UUID
     camera_id: UUID
     owner: str = ""
+    owner_id: UUID | None = None
+    """The owner's account id: a later account of the same name is someone else."""
     state: Literal["pending", "running", "done", "failed"]
     progress: float
     error: str | None = None
@@ -58,9 +60,24 @@ def _load(client: Any, export_id: UUID, user: User) -> ExportJob:
     job = None if raw is None else ExportJob.model_validate_json(raw)
     if job is None or not user.may_see(job.camera_id):
         raise HTTPException(404, "no such export")
-    if job.owner != user.username and not user.is_admin:
+    if not user.is_admin and (job.owner, job.owner_id) != (user.username, user.user_id):
         raise HTTPException(404, "no such export")
     return job
+
+
+def remove_exports_of(client: Any, root: Path, username: str) -> int:
+    """Delete a removed user's exports, records and files; how many there were."""
+    removed = 0
+    for key in client.scan_iter("ronin:export:*", count=500):
+        raw = client.get(key)
+        if raw is None:
+            continue
+        job = ExportJob.model_validate_json(raw)
+        if job.owner == username:
+            _file(root, job.export_id).unlink(missing_ok=True)
+            client.delete(key)
+            removed += 1
+    return removed
 
 
 EXPORTS_PER_USER = 2
@@ -129,7 +146,7 @@ def start_export(
             422, f"this export would not fit in the exports' budget ({gb}): choose a shorter span"
         )
     job = ExportJob(export_id=uuid4(), camera_id=camera_id, owner=user.username,
-                    state="pending", progress=0.0)  # fmt: skip
+                    owner_id=user.user_id, state="pending", progress=0.0)  # fmt: skip
     client = request.app.state.store.client
     _running.claim(user.username)
     try:

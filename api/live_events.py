@@ -59,7 +59,7 @@ def _visible(user: User, event: object) -> bool:
 async def _still_valid(directory: UserDirectory, user: User) -> bool:
     """The user's role, cameras and sessions are as they were when the stream began."""
     now = await run_in_threadpool(directory.get, user.username)
-    return now is not None and now.generation == user.generation
+    return now is not None and (now.generation, now.user_id) == (user.generation, user.user_id)
 
 
 async def _follow(

@@ -66,7 +66,7 @@ _DEVICE_S = 365 * 86_400
 
 
 def _remember_device(request: Request, response: Response, tokens: Tokens, user: User) -> None:
-    device = _device(request, tokens, user.username) or secrets.token_urlsafe(16)
+    device = _device(request, tokens, user) or secrets.token_urlsafe(16)
     response.set_cookie(
         DEVICE_COOKIE, tokens.issue(user, "device", _DEVICE_S, resource=device),
         max_age=_DEVICE_S, path="/api/auth", httponly=True, samesite="strict",
@@ -74,23 +74,25 @@ def _remember_device(request: Request, response: Response, tokens: Tokens, user:
     )  # fmt: skip
 
 
-def _device(request: Request, tokens: Tokens, username: str) -> str | None:
-    """The device id in the request's device cookie, when it is one of this user's."""
+def _device(request: Request, tokens: Tokens, user: User | None) -> str | None:
+    """The device id in the request's device cookie, when it is one of this account's
+    (a removed user's cookie is nothing to a later account of the same name)."""
     cookie = request.cookies.get(DEVICE_COOKIE)
-    if not cookie:
+    if not cookie or user is None:
         return None
     try:
         claims = tokens.verify(cookie, "device")
     except AuthError:
         return None
-    return claims.resource if claims.username == username else None
+    mine = (claims.username, claims.user_id) == (user.username, user.user_id)
+    return claims.resource if mine else None
 
 
 def _verify_limited(request: Request, users: Users, username: str, password: str) -> User:
     """Check a password under the login limits (429 with Retry-After when over them)."""
     limiter: LoginLimiter = request.app.state.limiter
     client = limit_key(client_address(request))
-    device = _device(request, request.app.state.tokens, username)
+    device = _device(request, request.app.state.tokens, users.get(username))
     wait = limiter.begin(client, username, device)
     if wait is not None:
         raise HTTPException(

@@ -12,8 +12,11 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Role, User, Users
-from api.deps import ADMIN_ONLY, Connection
+from api.deps import ADMIN_ONLY, Connection, EventStoreDep
+from api.exports import remove_exports_of
 from api.user_directory import UserDirectory
+from events.catalogue import PushUnsubscribed
+from projector.readmodels import push
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -89,7 +92,16 @@ def reset_password(
 
 
 @router.delete("/{username}", status_code=status.HTTP_204_NO_CONTENT, **ADMIN_ONLY)
-def remove_user(username: str, request: Request, conn: Connection) -> Response:
+def remove_user(
+    username: str, request: Request, conn: Connection, store: EventStoreDep
+) -> Response:
+    """Remove a user, and with them their sessions (their account id is gone with them:
+    a later user of the same name is another account), browsers' push subscriptions and
+    exports."""
     removed = Users(conn).remove(username)
     _changed(request, User(username) if removed else None, username)
+    gone = "the user was removed"
+    store.append_many([PushUnsubscribed(subscription_id=row.subscription_id, reason=gone)
+                       for row in push.of_user(conn, username)])  # fmt: skip
+    remove_exports_of(store.client, request.app.state.storage_root, username)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

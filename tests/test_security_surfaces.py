@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import psycopg
@@ -21,12 +22,17 @@ from pydantic import ValidationError
 from api.app import ApiConfig, create_app
 from api.auth import Users
 from api.client_address import limit_key
+from api.exports import ExportJob
 from detector.model_store import KNOWN
-from events.catalogue import CameraDisconnected
+from events.archive import EventArchive, EventLog
+from events.catalogue import CameraDisconnected, PushSubscribed
 from events.store import RedisEventStore
 from infra.embedded import EmbeddedMosquitto
 from infra.settings import Settings
 from ingest.ffmpeg_log import redacted_reason
+from projector.postgres import PostgresReadModels
+from projector.readmodels import notifications_projection
+from projector.runner import ProjectionRunner
 from tests.api_server import served
 from tests.conftest import Servers
 from tests.security_support import World, fold, make_world
@@ -140,3 +146,49 @@ def test_guesses_through_a_local_proxy_share_the_user_names_budget(
 
 
 OWNER = {"username": "owner", "password": "owner password 1"}
+
+
+def test_a_new_account_of_a_removed_name_inherits_nothing(
+    world: World, store: RedisEventStore, database_url: str, tmp_path: Path
+) -> None:
+    """bob is removed and a new bob made: the old bob's tokens, push subscriptions and
+    exports are not the new bob's."""
+    admin = world.admin()
+    bob_password = {"username": "bob", "password": "bob password 1"}
+    made = world.client.post("/api/users", headers=admin,
+                             json={**bob_password, "role": "viewer", "cameras": None})  # fmt: skip
+    assert made.status_code == 201, made.text
+    old = world.login("bob", "bob password 1")
+    old_user = world.client.app.state.users.get("bob")
+    export = ExportJob(export_id=uuid4(), camera_id=world.seen, owner="bob",
+                       owner_id=old_user.user_id, state="done", progress=1.0)  # fmt: skip
+    store.client.set(f"ronin:export:{export.export_id}", export.model_dump_json())
+    orphan = ExportJob(export_id=uuid4(), camera_id=world.seen, owner="bob", state="done",
+                       progress=1.0)  # made before accounts had ids  # fmt: skip
+    store.client.set(f"ronin:export:{orphan.export_id}", orphan.model_dump_json())
+    store.append(
+        PushSubscribed(
+            subscription_id=uuid4(),
+            username="bob",
+            endpoint="https://push.example/y",
+            p256dh="k",
+            auth="a",
+        )
+    )
+    fold_notifications(store, database_url)
+    assert world.client.delete("/api/users/bob", headers=admin).status_code == 204
+    again = world.client.post("/api/users", headers=admin, json={**bob_password, "role": "viewer"})
+    assert again.status_code == 201
+    assert world.client.get("/api/auth/me", headers=old).status_code == 401  # old token
+    new = world.login("bob", "bob password 1")
+    assert world.client.get("/api/auth/me", headers=new).status_code == 200
+    for job in (export, orphan):
+        assert store.client.get(f"ronin:export:{job.export_id}") is None  # deleted with him
+    fold_notifications(store, database_url)
+    assert world.client.get("/api/push/subscriptions", headers=new).json() == []
+
+
+def fold_notifications(store: RedisEventStore, database_url: str) -> None:
+    with psycopg.connect(database_url) as conn, psycopg.connect(database_url) as archive:
+        ProjectionRunner(notifications_projection(), store, EventLog(store, EventArchive(archive)),
+                         PostgresReadModels(conn), "t").step()  # fmt: skip
