@@ -46,6 +46,7 @@ from events.errors import ProjectionError, StoreUnavailable
 from events.store import RedisEventStore
 from ingest.camera_config.credentials import CredentialCipher
 from ingest.live.ring import STREAMS_DIR
+from ingest.stills import StillCutter
 from projector.postgres import PostgresReadModels
 from projector.readmodels import postgres_projections
 
@@ -125,6 +126,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         app.state.users = UserDirectory(pool)
         app.state.limiter = LoginLimiter(store.client)
         app.state.connection_tests = set()
+        app.state.stills = StillCutter()
         app.state.cipher = CredentialCipher(config.encryption_key)
         app.state.storage_root = config.storage_root
         app.state.live_feeds = LiveFeeds(config.streams_root or config.storage_root / STREAMS_DIR)

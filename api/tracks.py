@@ -20,7 +20,7 @@ from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, Media, ensure_vi
 from api.recordings import segment_file
 from events.catalogue import BoundingBox
 from events.errors import MediaError
-from ingest.stills import Crop, cut_still
+from ingest.stills import Crop, StillCutter, StillsBusy
 from projector.readmodels import jobs, segments, tracks
 
 router = APIRouter(prefix="/api", tags=["detections"])
@@ -89,7 +89,8 @@ def track_thumbnail(
     track_id: UUID, request: Request, grant: Media, conn: Connection
 ) -> FileResponse:
     """The object at its best sighting, cropped from the recording (a JPEG 320 px wide,
-    cut when first asked for, then kept with the snapshots)."""
+    cut when first asked for, then kept with the snapshots). 404 when that moment cannot
+    be cut (remembered for a while); 503 while too many stills are being cut."""
     found = tracks.track(conn, track_id)
     if found is None or not grant.opens(f"thumbnail:{track_id}", found.camera_id):
         raise HTTPException(404, "no such tracked object")
@@ -97,8 +98,11 @@ def track_thumbnail(
     source, offset_s = _recording_at(conn, root, found.camera_id, found.best_at)
     crop = Crop(found.best_x1, found.best_y1, found.best_x2, found.best_y2).padded()
     target = root / ".snapshots" / "tracks" / f"{found.best_detection_id}.jpg"
+    cutter: StillCutter = request.app.state.stills
     try:
-        cut_still(source, offset_s, crop, target)
+        cutter.cut(grant.user.username, source, offset_s, crop, target)
+    except StillsBusy as e:
+        raise HTTPException(503, str(e), {"Retry-After": "2"}) from e
     except MediaError as e:
         raise HTTPException(404, str(e)) from e
     return FileResponse(target, media_type="image/jpeg")
