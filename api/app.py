@@ -24,7 +24,9 @@ from api.cameras import router as cameras_router
 from api.client_address import Network
 from api.deps import PUBLIC, optional_admin
 from api.detections import router as detections_router
+from api.event_fanout import EventFanout
 from api.exports import router as exports_router
+from api.footage import LayoutCache
 from api.footage import router as footage_router
 from api.health import HealthReport, check_health
 from api.http_headers import add_security_headers
@@ -38,6 +40,7 @@ from api.review import router as review_router
 from api.sessions import router as sessions_router
 from api.stats import router as stats_router
 from api.status import router as status_router
+from api.stream_quota import StreamQuota
 from api.tracks import router as tracks_router
 from api.user_directory import UserDirectory
 from api.users import router as users_router
@@ -127,6 +130,9 @@ def create_app(config: ApiConfig) -> FastAPI:
         app.state.limiter = LoginLimiter(store.client)
         app.state.connection_tests = set()
         app.state.stills = StillCutter()
+        app.state.stream_quota = StreamQuota()
+        app.state.footage_layouts = LayoutCache()
+        app.state.event_fanout = EventFanout(config.redis_url)
         app.state.cipher = CredentialCipher(config.encryption_key)
         app.state.storage_root = config.storage_root
         app.state.live_feeds = LiveFeeds(config.streams_root or config.storage_root / STREAMS_DIR)
@@ -136,6 +142,7 @@ def create_app(config: ApiConfig) -> FastAPI:
             yield
         finally:
             await app.state.live_feeds.close()
+            await app.state.event_fanout.close()
             pool.close()
             store.client.close()
 

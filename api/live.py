@@ -7,8 +7,9 @@ in their query:
   (one fragment per frame, from the live ring), for Media Source Extensions: first a
   text message ``{"mime": "video/mp4; codecs=..."}``, then the init segment and
   fragments as binary messages, starting at the newest keyframe. It closes with a code
-  that says why: 4401 no valid token or the session ended, 4404 no such camera, 4000
-  the stream started again, 4008 the connection is too slow (the player reconnects);
+  that says why: 4401 no valid token or the session ended, 4404 no such camera, 4429
+  too many live streams open for this user, 4000 the stream started again, 4008 the
+  connection is too slow (the player reconnects);
 - ``playlist_url``: the HLS playlist, the fallback for browsers without MSE, made from
   the same feed (one media segment per group of pictures, served from memory); every
   URI in it carries the same token, so hls.js and a ``<video>`` element play while a
@@ -30,6 +31,7 @@ from uuid import UUID
 import anyio
 from fastapi import APIRouter, HTTPException, Request, WebSocket
 from fastapi.responses import PlainTextResponse, Response
+from psycopg_pool import ConnectionPool
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
@@ -48,6 +50,7 @@ from api.deps import (
 )
 from api.live_feed import Ending, LiveFeeds, Viewer
 from api.media_resources import LIVE_TOKEN_S, live_resource
+from api.stream_quota import StreamQuota, TooManyStreams
 from ingest.live.fmp4 import InitSegment
 from ingest.live.hls import find_init, playlist
 from ingest.live.ring import LiveStreamKind
@@ -58,8 +61,9 @@ router = APIRouter(prefix="/api/cameras", tags=["live"])
 _LIVE_FILE = re.compile(r"^(stream\.m3u8|init[0-9a-f]{8}\.mp4|seg(\d{8})\.m4s)$")
 
 
-RECHECK_S = 30.0
-"""How often an open live socket checks that its user's session still stands."""
+RECHECK_S = 5.0
+"""How often an open live socket checks that its user's session and access still stand
+(a viewer whose access is removed loses the picture within seconds)."""
 
 
 class LiveStream(BaseModel):
@@ -129,6 +133,10 @@ async def live_file(
     if not grant.opens(live_resource(camera_id), camera_id):
         raise HTTPException(404, "no such camera")
     found = _LIVE_FILE.match(name)
+    if found is not None and not await run_in_threadpool(
+        _exists, request.app.state.pool, camera_id
+    ):
+        raise HTTPException(404, "no such camera")
     if found is None:
         raise HTTPException(404, "no such live file")
     feeds: LiveFeeds = request.app.state.live_feeds
@@ -168,8 +176,16 @@ async def live_socket(
     except AuthError as e:
         await websocket.close(4401, str(e)[:120])
         return
-    if not grant.opens(live_resource(camera_id), camera_id):
+    if not grant.opens(live_resource(camera_id), camera_id) or not await run_in_threadpool(
+        _exists, websocket.app.state.pool, camera_id
+    ):
         await websocket.close(4404, "no such camera")
+        return
+    quota: StreamQuota = websocket.app.state.stream_quota
+    try:
+        quota.take("live", grant.user.username)
+    except TooManyStreams as e:
+        await websocket.close(4429, str(e)[:120])
         return
     feeds: LiveFeeds = websocket.app.state.live_feeds
     viewer = feeds.join(camera_id, stream)
@@ -180,6 +196,14 @@ async def live_socket(
                 group.start_soon(_then_stop, step, group.cancel_scope)
     finally:
         feeds.leave(viewer)
+        quota.give_back("live", grant.user.username)
+
+
+def _exists(pool: ConnectionPool, camera_id: UUID) -> bool:
+    """Whether the camera is configured: no feed (a task reading 50 times a second) is
+    started for a made-up id."""
+    with pool.connection() as conn:
+        return cameras.camera(conn, camera_id) is not None
 
 
 async def _then_stop(step: Awaitable[None], scope: anyio.CancelScope) -> None:
@@ -191,7 +215,7 @@ async def _then_stop(step: Awaitable[None], scope: anyio.CancelScope) -> None:
 async def _send(websocket: WebSocket, viewer: Viewer) -> None:
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while True:
-            piece = await viewer.queue.get()
+            piece = await viewer.next()
             if isinstance(piece, Ending):
                 await websocket.close(piece.code, piece.reason)
                 return
@@ -210,7 +234,7 @@ async def _until_closed(websocket: WebSocket) -> None:
 
 async def _until_invalid(websocket: WebSocket, grant: MediaGrant) -> None:
     while True:
-        await asyncio.sleep(RECHECK_S)
+        await asyncio.sleep(RECHECK_S)  # read each time: tests shorten it
         if not await run_in_threadpool(still_valid, websocket, grant):
             with contextlib.suppress(WebSocketDisconnect, RuntimeError):
                 await websocket.close(4401, "this session has ended: log in again")

@@ -1,26 +1,29 @@
 """Server-sent events: alerts and camera status changes as they happen.
 
-``GET /api/events/stream`` follows the ``alerts`` and ``cameras`` streams (plain XREAD,
-so every browser gets every event). Each SSE id is the pair of stream positions
-``{alerts}_{cameras}``; a browser that reconnects sends it back as Last-Event-ID and
-resumes exactly where it stopped. Camera credentials never leave: ciphertexts are
-dropped from the payloads. Each user gets the events of the cameras they may see.
+``GET /api/events/stream`` follows the ``alerts`` and ``cameras`` streams (one reader
+per API process, ``event_fanout``, so every browser gets every event). Each SSE id is
+the pair of stream positions ``{alerts}_{cameras}``; a browser that reconnects sends it
+back as Last-Event-ID and resumes exactly where it stopped. Camera credentials never
+leave: ciphertexts are dropped from the payloads. Each user gets the events of the
+cameras they may see.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
-import redis.asyncio as aioredis
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api.auth import User
 from api.deps import SIGNED_IN, CurrentUser
+from api.event_fanout import TOPICS, EventFanout
+from api.stream_quota import StreamQuota, TooManyStreams
 from api.user_directory import UserDirectory
 from events.catalogue import AlertRaised, Topic
 from events.codec import decode
@@ -29,8 +32,9 @@ from events.store import StreamId
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
-TOPICS = (Topic.ALERTS, Topic.CAMERAS)
 KEEPALIVE_MS = 15_000
+RECHECK_S = 5.0
+"""How often a quiet stream checks that its user's session and access still stand."""
 
 
 def parse_cursor(last_event_id: str | None) -> dict[Topic, str]:
@@ -63,49 +67,53 @@ async def _still_valid(directory: UserDirectory, user: User) -> bool:
 
 
 async def _follow(
-    url: str,
+    fanout: EventFanout,
     positions: dict[Topic, str],
     limit: int | None,
     user: User,
     directory: UserDirectory,
+    release: Callable[[], None],
 ) -> AsyncIterator[bytes]:
-    # redis-py's async reply types are too loose for Any-free code; its default 5-s socket
-    # timeout would cut every blocking XREAD, so the timeout allows the keep-alive wait.
-    client: Any = aioredis.Redis.from_url(url, socket_timeout=KEEPALIVE_MS / 1000 + 10)
-    sent = 0
     try:
-        for topic in TOPICS:  # "$" becomes a concrete id so the cursor can be sent back
-            if positions[topic] == "$":
-                last = await client.xrevrange(f"ronin:{topic.value}", count=1)
-                positions[topic] = last[0][0].decode() if last else "0-0"
+        newest = fanout.newest()  # "$" becomes a concrete id, so the cursor can be sent back
+        cursor = {t: newest[t] if p == "$" else StreamId.parse(p) for t, p in positions.items()}
+        sent, quiet_since = 0, time.monotonic()
         yield b": connected\n\n"
         while (limit is None or sent < limit) and await _still_valid(directory, user):
-            reply = await client.xread(
-                {f"ronin:{t.value}": positions[t] for t in TOPICS}, block=KEEPALIVE_MS, count=100
-            )
-            if not reply:
-                yield b": keep-alive\n\n"
+            entries = await fanout.after(cursor)
+            if not entries:
+                news = await fanout.wait(RECHECK_S)  # access is rechecked every few seconds
+                if not news and time.monotonic() - quiet_since >= KEEPALIVE_MS / 1000:
+                    quiet_since = time.monotonic()
+                    yield b": keep-alive\n\n"
                 continue
-            for key, entries in reply:
-                topic = Topic(key.decode().split(":", 1)[1])
-                for entry_id, fields in entries:
-                    positions[topic] = entry_id.decode()
-                    try:
-                        event = decode(fields)
-                    except CodecError:
-                        continue
-                    if not _visible(user, event):
-                        continue
-                    data = event.model_dump(mode="json", exclude={"credentials_ciphertext"})
-                    if isinstance(event, AlertRaised) and event.snapshot_path:
-                        data["snapshot_url"] = f"/api/alerts/{event.alert_id}/snapshot"
-                    ident = "_".join(positions[t] for t in TOPICS)
-                    yield sse(type(event).__name__, ident, data)
-                    sent += 1
-                    if limit is not None and sent >= limit:
-                        return
+            quiet_since = time.monotonic()
+            for entry in entries:
+                cursor[entry.topic] = entry.entry_id
+                chunk = _event(user, entry.fields, "_".join(str(cursor[t]) for t in TOPICS))
+                if chunk is None:
+                    continue
+                yield chunk
+                sent += 1
+                if limit is not None and sent >= limit:
+                    return
     finally:
-        await client.aclose()
+        release()
+
+
+def _event(user: User, fields: dict[bytes, bytes], ident: str) -> bytes | None:
+    """One entry as an SSE message, or None: undecodable, or of a camera the user may
+    not see. Camera credentials never leave."""
+    try:
+        event = decode(fields)
+    except CodecError:
+        return None
+    if not _visible(user, event):
+        return None
+    data = event.model_dump(mode="json", exclude={"credentials_ciphertext"})
+    if isinstance(event, AlertRaised) and event.snapshot_path:
+        data["snapshot_url"] = f"/api/alerts/{event.alert_id}/snapshot"
+    return sse(type(event).__name__, ident, data)
 
 
 @router.get("/stream", response_class=StreamingResponse, **SIGNED_IN)
@@ -116,10 +124,23 @@ async def event_stream(
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> StreamingResponse:
     """AlertRaised and camera events as server-sent events (text/event-stream), of the
-    cameras the user may see; the stream ends when the user's access changes."""
-    url: str = request.app.state.redis_url
+    cameras the user may see; the stream ends when the user's access changes. At most a
+    few streams per user at once (429 beyond)."""
+    quota: StreamQuota = request.app.state.stream_quota
+    try:
+        quota.take("events", user.username)
+    except TooManyStreams as e:
+        raise HTTPException(429, str(e), {"Retry-After": "10"}) from e
+    fanout: EventFanout = request.app.state.event_fanout
+    try:
+        await fanout.start()
+    except BaseException:
+        quota.give_back("events", user.username)
+        raise
+    follow = _follow(fanout, parse_cursor(last_event_id), limit, user, request.app.state.users,
+                     lambda: quota.give_back("events", user.username))  # fmt: skip
     return StreamingResponse(
-        _follow(url, parse_cursor(last_event_id), limit, user, request.app.state.users),
+        follow,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

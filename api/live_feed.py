@@ -7,9 +7,9 @@ so many viewers of a camera cost one reader, and nothing is decoded or re-encode
 same feed keeps the last complete groups of pictures, which the HLS fallback serves
 from memory (an HLS request keeps the feed going for ``linger_s``). A new viewer
 starts with the init segment and the current group of pictures (a picture at once; the
-player then jumps to the live edge). A viewer that falls ``max_backlog`` pieces behind
-(a stalled network) is dropped and reconnects; when the stream starts again (a new
-ffmpeg run) every viewer is told to start again.
+player then jumps to the live edge). A viewer that falls ``max_backlog`` pieces or
+``max_bytes`` behind (a stalled network) loses its backlog, is closed and reconnects;
+when the stream starts again (a new ffmpeg run) every viewer is told to start again.
 
 A viewer asks for a camera's ``main`` or ``sub`` stream; ``sub`` is read from the
 sub-stream's ring while that is written (``ingest.live.ring.ring_to_read``), else from the
@@ -53,24 +53,45 @@ TOO_SLOW = Ending(4008, "the connection is too slow for live video: reconnect")
 
 @dataclass(eq=False, slots=True)
 class Viewer:
+    """One viewer's queue, bounded in pieces and in bytes: a viewer that falls behind
+    either is too slow for live video. Its backlog is dropped and the close goes out
+    next, at once (not after every frame it could not take)."""
+
     max_backlog: int
+    max_bytes: int = 8 * 2**20
     queue: asyncio.Queue[Piece | Ending] = field(default_factory=asyncio.Queue)
+    queued_bytes: int = 0
     started: bool = False
     ended: bool = False
 
     def push(self, pieces: list[Piece]) -> None:
         if self.ended:
             return
-        if self.queue.qsize() + len(pieces) > self.max_backlog:
+        size = sum(len(p.data) for p in pieces)
+        if (self.queue.qsize() + len(pieces) > self.max_backlog
+                or self.queued_bytes + size > self.max_bytes):  # fmt: skip
+            self._drop_backlog()
             self.end(TOO_SLOW)
             return
         for piece in pieces:
             self.queue.put_nowait(piece)
+        self.queued_bytes += size
+
+    async def next(self) -> Piece | Ending:
+        piece = await self.queue.get()
+        if not isinstance(piece, Ending):
+            self.queued_bytes -= len(piece.data)
+        return piece
 
     def end(self, why: Ending) -> None:
         if not self.ended:
             self.ended = True
             self.queue.put_nowait(why)
+
+    def _drop_backlog(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queued_bytes = 0
 
 
 class CameraFeed:
@@ -181,7 +202,7 @@ class LiveFeeds:
         self,
         streams_root: Path,
         poll_s: float = 0.02,
-        max_backlog: int = 3000,
+        max_backlog: int = 250,
         linger_s: float = 10.0,
     ) -> None:
         self._root = streams_root  # every camera's live rings
@@ -202,6 +223,7 @@ class LiveFeeds:
         return feed.state
 
     def _feed(self, camera_id: UUID, kind: LiveStreamKind) -> CameraFeed:
+        self._evict_idle()
         folder = ring_to_read(self._root, camera_id, kind)
         feed = self._feeds.get(folder)
         if feed is None or (feed.task is not None and feed.task.done()):
@@ -214,6 +236,15 @@ class LiveFeeds:
     def leave(self, viewer: Viewer) -> None:
         for feed in self._feeds.values():
             feed.leave(viewer)
+
+    def _evict_idle(self) -> None:
+        """Forget feeds that ended (nobody watched for ``linger_s``)."""
+        for folder, feed in list(self._feeds.items()):
+            if feed.task is not None and feed.task.done() and not feed.viewers:
+                del self._feeds[folder]
+
+    def __len__(self) -> int:
+        return len(self._feeds)
 
     def viewers(self, camera_id: UUID, kind: LiveStreamKind = LiveStreamKind.MAIN) -> int:
         folder = ring_dir(self._root, camera_id, kind)

@@ -4,6 +4,7 @@ delays after failures), media tokens, and the signed-in user's own password."""
 from __future__ import annotations
 
 import secrets
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
@@ -13,6 +14,7 @@ from api.client_address import client_address, limit_key
 from api.deps import PUBLIC, SIGNED_IN, Connection, CurrentUser
 from api.media_resources import MEDIA_TOKEN_S, resource_of
 from api.user_directory import UserDirectory
+from projector.readmodels import cameras
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -120,16 +122,28 @@ def logout(user: CurrentUser, request: Request, conn: Connection) -> Response:
 
 
 @router.post("/media-token", response_model=AccessToken, **SIGNED_IN)
-def media_token(body: MediaTokenRequest, user: CurrentUser, request: Request) -> AccessToken:
+def media_token(
+    body: MediaTokenRequest, user: CurrentUser, request: Request, conn: Connection
+) -> AccessToken:
     """A token for one media URL (``?token=``), where no header can be sent: it opens
     that resource only, for a few minutes (whether the user may see it is checked when
     it is opened)."""
     resource = resource_of(body.path)
     if resource is None:
         raise HTTPException(422, "not a media URL (a segment's video, a snapshot, an export)")
+    kind, _, name = resource.partition(":")
+    if kind == "live" and not _camera_exists(conn, name):
+        raise HTTPException(404, "no such camera")
     tokens: Tokens = request.app.state.tokens
     token = tokens.issue(user, "media", MEDIA_TOKEN_S, resource=resource)
     return AccessToken(access_token=token, expires_in=MEDIA_TOKEN_S)
+
+
+def _camera_exists(conn: Connection, camera_id: str) -> bool:
+    try:
+        return cameras.camera(conn, UUID(camera_id)) is not None
+    except ValueError:
+        return False
 
 
 @router.get("/me", response_model=Me, **SIGNED_IN)

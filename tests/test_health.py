@@ -27,9 +27,10 @@ def snapshot(tmp_path: Path) -> Path:
 
 def get_health(config: ApiConfig):
     """As an admin sees it (details); strangers get only the status."""
+    admin = User("admin", "admin")  # with PostgreSQL down, the token's own role answers
     with contextlib.suppress(psycopg.OperationalError), psycopg.connect(config.database_url) as c:
-        Users(c).add("admin", "admin password", role="admin")
-    token = Tokens(config.jwt_secret, 60).issue(User("admin", "admin"))
+        admin = Users(c).add("admin", "admin password", role="admin") or admin
+    token = Tokens(config.jwt_secret, 60).issue(admin)
     with TestClient(create_app(config)) as client:
         stranger = client.get("/api/health")
         answer = client.get("/api/health", headers={"Authorization": f"Bearer {token}"})
@@ -93,14 +94,15 @@ def test_a_store_that_is_down_fails_only_what_needs_it_with_503(
         assert login.status_code == 503 and login.headers["retry-after"] == "2"
         assert "Redis" in login.json()["detail"] and "sock" not in login.json()["detail"]
         with psycopg.connect(database_url) as conn:
-            Users(conn).add("alice", "alice password", role="admin")
-        token = Tokens("s" * 40, 60).issue(User("alice", "admin"))
+            alice = Users(conn).add("alice", "alice password", role="admin")
+        assert alice is not None
+        token = Tokens("s" * 40, 60).issue(alice)
         health = client.get("/api/health", headers={"Authorization": f"Bearer {token}"})
         down = {c["name"] for c in health.json()["components"] if not c["ok"]}
         assert health.status_code == 503 and "redis" in down and "postgres" not in down
     gone_pg = f"postgresql://ronin@/nothing?host={tmp_path}"
     config = ApiConfig(servers.redis_url, gone_pg, snapshot(tmp_path), [], jwt_secret="s" * 40)
     with TestClient(create_app(config)) as client:
-        token = Tokens("s" * 40, 60).issue(User("alice", "admin"))
+        token = Tokens("s" * 40, 60).issue(alice)
         cameras = client.get("/api/cameras", headers={"Authorization": f"Bearer {token}"})
         assert cameras.status_code == 503 and "PostgreSQL" in cameras.json()["detail"]

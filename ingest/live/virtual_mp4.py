@@ -16,7 +16,10 @@ media); :func:`plan_range` and :class:`Layout` are pure.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -93,36 +96,58 @@ Part = bytes | tuple[Path, int, int]
 """Bytes to send, or (file, offset, length) to read."""
 
 
-@dataclass(frozen=True, slots=True)
 class Layout:
-    parts: tuple[Part, ...]
-    size: int = field(init=False)
-    origin: datetime | None = None
-    """The wall-clock time of media time zero (the first frame)."""
+    """Where each byte of the virtual file comes from, held compactly: per fragment its
+    recording, its place in that recording's index, how far its decode times move and
+    where its ``moof`` begins in the file (a day is about 170,000 fragments: a few MB
+    here, and no ``moof`` copied). :meth:`slices` rewrites only the ``moof`` boxes of
+    the bytes asked for, as they are sent."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "size", sum(_length(p) for p in self.parts))
+    __slots__ = ("_head", "_items", "_moved", "_offsets", "_sources", "_tail", "_which",
+                 "origin", "size")  # fmt: skip
 
-    def slices(self, start: int, end: int) -> list[Part]:
-        """What makes bytes ``[start, end)`` of the file."""
-        out: list[Part] = []
-        at = 0
-        for part in self.parts:
-            length = _length(part)
-            lo, hi = max(start, at), min(end, at + length)
-            if lo < hi:
-                if isinstance(part, bytes):
-                    out.append(part[lo - at : hi - at])
-                else:
-                    out.append((part[0], part[1] + lo - at, hi - lo))
-            at += length
+    def __init__(
+        self, head: bytes, sources: tuple[Source, ...], picks: list[tuple[int, int, int]],
+        tail: bytes, origin: datetime | None = None,
+    ) -> None:  # fmt: skip
+        """``picks``: (recording, fragment, video ticks moved) in file order."""
+        self._head, self._sources, self._tail = head, sources, tail
+        self._which = array("H", (p[0] for p in picks))
+        self._items = array("I", (p[1] for p in picks))
+        self._moved = array("q", (p[2] for p in picks))
+        self._offsets = array("q", [len(head)])
+        for which, item, _ in picks:
+            fragment = sources[which].index.fragments[item]
+            self._offsets.append(self._offsets[-1] + len(fragment.moof) + fragment.mdat_size)
+        self.origin = origin
+        """The wall-clock time of media time zero (the first frame)."""
+        self.size = self._offsets[-1] + len(tail)
+
+    def slices(self, start: int, end: int) -> Iterator[Part]:
+        """What makes bytes ``[start, end)`` of the file, in order."""
+        yield from _cut(self._head, 0, start, end)
+        first = max(0, bisect_right(self._offsets, start) - 1)
+        for k in range(first, len(self._which)):
+            at = self._offsets[k]
             if at >= end:
                 break
-        return out
+            source = self._sources[self._which[k]]
+            item = source.index.fragments[self._items[k]]
+            moof_end = at + len(item.moof)
+            if start < moof_end:
+                moof = shift_decode_times(item.moof, _shifts(source, self._moved[k]))
+                yield from _cut(moof, at, start, end)
+            lo, hi = max(start, moof_end), min(end, moof_end + item.mdat_size)
+            if lo < hi:
+                yield (source.index.path, item.mdat_offset + lo - moof_end, hi - lo)
+        yield from _cut(self._tail, self._offsets[-1], start, end)
 
 
-def _length(part: Part) -> int:
-    return len(part) if isinstance(part, bytes) else part[2]
+def _cut(data: bytes, at: int, start: int, end: int) -> Iterator[bytes]:
+    """The part of ``data`` (placed at ``at``) inside ``[start, end)``, if any."""
+    lo, hi = max(start, at), min(end, at + len(data))
+    if lo < hi:
+        yield data[lo - at : hi - at]
 
 
 def plan_range(sources: list[Source], start: datetime, end: datetime) -> Layout | None:
@@ -134,50 +159,49 @@ def plan_range(sources: list[Source], start: datetime, end: datetime) -> Layout 
     if first is None:
         return None
     span = (end - start).total_seconds()
-    timeline: list[tuple[Source, IndexedFragment, float, float]] = []  # (.., begins, ends)
-    for source in sources:
+    timeline: list[tuple[int, int, float, float]] = []  # (recording, fragment, begins, ends)
+    for n, source in enumerate(sources):
         if source.index.init.data != first.index.init.data:
             break
         video = source.index.init.video
         assert video is not None
         zero = source.index.fragments[0].decode_time if source.index.fragments else 0
         base = (source.start - start).total_seconds()
-        for item in source.index.fragments:
+        for k, item in enumerate(source.index.fragments):
             at = base + (item.decode_time - zero) / video.timescale
             if at >= span:
                 break
-            timeline.append((source, item, at, at + item.duration / video.timescale))
+            timeline.append((n, k, at, at + item.duration / video.timescale))
     inside = next((n for n, t in enumerate(timeline) if t[3] > 0), None)
     if inside is None:
         return None
     begin, recording = inside, timeline[inside][0]  # back to the keyframe it needs
-    while not timeline[begin][1].keyframe and begin > 0 and timeline[begin - 1][0] is recording:
+    while (not sources[recording].index.fragments[timeline[begin][1]].keyframe and begin > 0
+           and timeline[begin - 1][0] == recording):  # fmt: skip
         begin -= 1
-    chosen = [(source, item, at) for source, item, at, _ in timeline[begin:]]
-    origin_at = chosen[0][2]
-    parts: list[Part] = [first.index.init.data]
+    origin_at = timeline[begin][2]
+    picks: list[tuple[int, int, int]] = []
     keyframes: list[tuple[int, int]] = []  # (media time, moof offset)
     offset = len(first.index.init.data)
-    for source, item, at in chosen:
-        shifts = _shifts(source, item, at - origin_at)
-        moof = shift_decode_times(item.moof, shifts)
-        video = source.index.init.video
-        assert video is not None
-        if item.keyframe:
-            keyframes.append((round((at - origin_at) * video.timescale), offset))
-        parts += [moof, (source.index.path, item.mdat_offset, item.mdat_size)]
-        offset += len(moof) + item.mdat_size
     assert first.index.init.video is not None
-    parts.append(_mfra(first.index.init.video.track_id, keyframes))
-    return Layout(tuple(parts), start + timedelta(seconds=origin_at))
+    timescale = first.index.init.video.timescale
+    for which, k, at, _ in timeline[begin:]:
+        item = sources[which].index.fragments[k]
+        media = round((at - origin_at) * timescale)
+        if item.keyframe:
+            keyframes.append((media, offset))
+        picks.append((which, k, media - item.decode_time))
+        offset += len(item.moof) + item.mdat_size
+    tail = _mfra(first.index.init.video.track_id, keyframes)
+    return Layout(first.index.init.data, tuple(sources), picks, tail,
+                  start + timedelta(seconds=origin_at))  # fmt: skip
 
 
-def _shifts(source: Source, item: IndexedFragment, media_s: float) -> dict[int, int]:
-    """Per track: what moves this fragment's decode times to ``media_s`` (video) and the
-    same instant in each other track's timescale."""
+def _shifts(source: Source, moved: int) -> dict[int, int]:
+    """Per track: what moves a fragment's decode times by ``moved`` video ticks (the
+    same instant in each other track's timescale)."""
     video = source.index.init.video
     assert video is not None
-    moved = round(media_s * video.timescale) - item.decode_time
     return {
         t.track_id: round(moved * t.timescale / video.timescale) for t in source.index.init.tracks
     }
