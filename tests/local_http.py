@@ -1,9 +1,12 @@
-"""A local HTTP server taking POSTs, for the receivers that stand in for the outside
-world in tests (a webhook's receiver, a browser's push service)."""
+"""Local servers that stand in for the outside world in tests: an HTTP server taking
+POSTs (a webhook's receiver, a browser's push service), and receivers that reset every
+connection or accept and never answer."""
 
 from __future__ import annotations
 
 import contextlib
+import socket
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,3 +35,30 @@ def posts_to(answer: Answer) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+
+
+@contextlib.contextmanager
+def misbehaving(kind: str) -> Iterator[int]:
+    """A local receiver that resets every connection, or accepts and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            if kind == "reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+            else:
+                held.append(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()

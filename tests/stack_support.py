@@ -152,15 +152,16 @@ def now() -> datetime:
 
 
 @contextlib.contextmanager
-def running_stack(prefix: str, **env: str) -> Iterator[Stack]:
-    """`ronin up` on a fresh data directory (10-s segments unless told), stopped after."""
+def running_stack(prefix: str, *args: str, **env: str) -> Iterator[Stack]:
+    """`ronin up ARGS` on a fresh data directory (10-s segments unless told), stopped
+    after."""
     data, port = make_data_dir(prefix), free_port()
     outside = {k: v for k, v in os.environ.items()
                if k not in ("REDIS_URL", "DATABASE_URL", "ML_MODEL_PATH")}  # fmt: skip
     full_env = {**outside, "RONIN_DATA_DIR": str(data), "API_PORT": str(port),
                 "SEGMENT_SECONDS": "10", **env}  # fmt: skip
     log = open(data / "up.log", "wb")  # noqa: SIM115
-    command = [sys.executable, "-m", "infra.cli", "up"]
+    command = [sys.executable, "-m", "infra.cli", "up", *args]
     proc = subprocess.Popen(
         command, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )

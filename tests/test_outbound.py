@@ -4,13 +4,8 @@ an answer and nobody else anything."""
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import socket
-import struct
-import threading
 import time
-from collections.abc import Iterator
 from uuid import uuid4
 
 import pytest
@@ -23,7 +18,7 @@ from projector.notify.outbound import OutboundPolicy, address_refusal
 from projector.notify.push_delivery import PushConfig, Subscription, send_push
 from projector.notify.push_sender import PushSender
 from tests.ingest_support import free_port
-from tests.local_http import posts_to
+from tests.local_http import misbehaving, posts_to
 from tests.test_mqtt_pure import DOOR, track
 from tests.test_push import LOCAL_PUSH, PEM, Browser, PushService
 
@@ -47,33 +42,6 @@ PUBLIC = OutboundPolicy(public_only=True)
 )
 def test_where_requests_may_go(address: str, policy: OutboundPolicy, refused: bool) -> None:
     assert (address_refusal(address, policy) is not None) == refused
-
-
-@contextlib.contextmanager
-def misbehaving(kind: str) -> Iterator[int]:
-    """A local receiver that resets every connection, or accepts and never answers."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            if kind == "reset":
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                conn.close()
-            else:
-                held.append(conn)
-
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        server.close()
-        for conn in held:
-            conn.close()
 
 
 def test_a_name_is_resolved_once_and_that_address_is_connected_to(
