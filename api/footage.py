@@ -72,12 +72,13 @@ def _sources(conn: Connection, camera_id: UUID, start: datetime, end: datetime,
              root: Path) -> tuple[SourceKey, list[Source]]:  # fmt: skip
     """The recordings covering ``[start, end)`` in time order, the one being written too,
     and what identifies them (a file that grew is another source)."""
-    rows = [(r.path, r.start_at) for r in segments.overlapping(conn, camera_id, start, end)]
+    rows = [(r.path, r.start_at, False)
+            for r in segments.overlapping(conn, camera_id, start, end)]  # fmt: skip
     growing = segments.open_segment(conn, camera_id)
     if growing is not None and growing.start_at < end:
-        rows.append((growing.path, growing.start_at))
+        rows.append((growing.path, growing.start_at, True))
     key, found = [], []
-    for relative, begins in sorted(rows, key=lambda r: r[1]):
+    for relative, begins, is_growing in sorted(rows, key=lambda r: r[1]):
         try:
             path = segment_file(root, relative)
             stat = path.stat()
@@ -85,7 +86,10 @@ def _sources(conn: Connection, camera_id: UUID, start: datetime, end: datetime,
         except (HTTPException, OSError):
             continue  # purged, or a run that ended without closing it
         if index is not None:
-            key.append((str(path), stat.st_size, stat.st_mtime_ns, begins))
+            # The file being written grows twice a second: a layout keeps what it had
+            # when planned, so that a player's range requests see one size throughout.
+            size, mtime = (0, 0) if is_growing else (stat.st_size, stat.st_mtime_ns)
+            key.append((str(path), size, mtime, begins))
             found.append(Source(index, begins))
     return tuple(key), found
 
@@ -94,7 +98,8 @@ def _sources(conn: Connection, camera_id: UUID, start: datetime, end: datetime,
 class LayoutCache:
     """Layouts of recent ranges: a player's range requests (and its seeks) ask for the
     same range again and again, and a day's layout is ~170,000 fragments to plan. Kept
-    for ``ttl_s`` while its recordings are unchanged (a grown file is a new key)."""
+    for ``ttl_s`` while its closed recordings are unchanged; the one being written
+    counts as unchanged until it closes (the layout serves what it held then)."""
 
     size: int = 16
     ttl_s: float = 60.0

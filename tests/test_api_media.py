@@ -22,6 +22,7 @@ from websockets.sync.client import connect
 
 from api.app import ApiConfig, create_app
 from api.auth import Users
+from api.footage import LayoutCache
 from api.live import rewrite_playlist
 from api.live_feed import TOO_SLOW, Viewer
 from api.timeline import Span, gaps
@@ -466,3 +467,18 @@ def test_a_live_viewer_goes_on_through_an_ffmpeg_crash(
     finally:
         rec.stop("test over")
         server.terminate()
+
+
+def test_a_layout_is_planned_once_while_kept() -> None:
+    cache, made = LayoutCache(size=2, ttl_s=60), []
+
+    def make() -> None:
+        made.append(1)
+
+    for _ in range(5):
+        cache.get(("day", 1), make)
+    assert len(made) == 1
+    cache.get(("day", 2), make)
+    cache.get(("day", 3), make)  # the oldest goes beyond two
+    cache.get(("day", 1), make)
+    assert len(made) == 4
