@@ -43,8 +43,12 @@ def run_mqtt(settings: Settings) -> None:
         PostgresCameraRows(reconnecting_connection(database_url)),
         settings.recordings_root,
         consumer,
-        BridgeConfig(discovery, settings.alert_labels, client_id=f"ronin-{consumer}",
-                     commands=settings.mqtt_commands),
+        BridgeConfig(
+            discovery,
+            settings.alert_labels,
+            client_id=f"ronin-{consumer}",
+            commands=settings.mqtt_commands,
+        ),
     )
     heartbeat = WorkerHeartbeat(store.client, "mqtt")
     try:
