@@ -8,6 +8,8 @@ import re
 import secrets
 import stat
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -192,3 +194,25 @@ def fold_notifications(store: RedisEventStore, database_url: str) -> None:
     with psycopg.connect(database_url) as conn, psycopg.connect(database_url) as archive:
         ProjectionRunner(notifications_projection(), store, EventLog(store, EventArchive(archive)),
                          PostgresReadModels(conn), "t").step()  # fmt: skip
+
+
+def test_an_event_stream_ends_within_seconds_of_a_change_of_access(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("api.live_events.RECHECK_S", 0.3)
+    viewer, admin = world.viewer(), world.admin()
+    ended = threading.Event()
+
+    def follow() -> None:
+        with world.client.stream("GET", "/api/events/stream", headers=viewer) as answer:
+            for _ in answer.iter_text():
+                pass
+        ended.set()
+
+    threading.Thread(target=follow, daemon=True).start()
+    time.sleep(1.0)
+    assert not ended.is_set()  # a quiet stream stays open
+    changed = world.client.put("/api/users/viewer/access", headers=admin,
+                               json={"role": "viewer", "cameras": []})  # fmt: skip
+    assert changed.status_code == 200
+    assert ended.wait(5), "the stream went on after the viewer's access changed"
