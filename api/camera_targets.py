@@ -44,5 +44,8 @@ def resolve(host: str) -> list[str]:
 
 
 def target_refusal(url: str, deny: Sequence[Network]) -> str | None:
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # "http://[/": urllib refuses a malformed IPv6 host
+        return "not a valid URL"
     return refusal([host, *resolve(host)], deny)

@@ -216,3 +216,15 @@ def test_an_event_stream_ends_within_seconds_of_a_change_of_access(
                                json={"role": "viewer", "cameras": []})  # fmt: skip
     assert changed.status_code == 200
     assert ended.wait(5), "the stream went on after the viewer's access changed"
+
+
+def test_a_malformed_host_is_a_clear_422_everywhere(world: World) -> None:
+    """``[`` opens an IPv6 host that urllib refuses: found by the fuzzer as a 500."""
+    admin = world.admin()
+    asked = [
+        world.client.post("/api/webhooks", headers=admin, json={"name": "x", "url": "http://[/"}),
+        world.client.post("/api/cameras/test", headers=admin, json={"rtsp_url": "rtsp://[/x"}),
+        world.client.post("/api/push/subscriptions", headers=admin,
+                          json={"endpoint": "https://[/x", "keys": {"p256dh": "a", "auth": "b"}}),
+    ]  # fmt: skip
+    assert [a.status_code for a in asked] == [422, 422, 422], [a.text for a in asked]

@@ -60,7 +60,11 @@ def test_notification(now: int) -> bytes:
 
 def endpoint_refusal(endpoint: str, allow_http: bool = False) -> str | None:
     """Why a push endpoint is not one to send to (push services are HTTPS), or None."""
-    parts = urlsplit(endpoint)
+    try:
+        parts = urlsplit(endpoint)
+        host = parts.hostname
+    except ValueError:  # a malformed IPv6 host
+        return "a push endpoint must be a valid URL"
     if parts.scheme == "https" or (allow_http and parts.scheme == "http"):
-        return None if parts.hostname else "a push endpoint needs a host"
+        return None if host else "a push endpoint needs a host"
     return "a push endpoint must be an https:// URL (a browser's push service)"
