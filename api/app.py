@@ -30,6 +30,7 @@ from api.footage import LayoutCache
 from api.footage import router as footage_router
 from api.health import HealthReport, check_health
 from api.http_headers import add_security_headers
+from api.known_cameras import KnownCameras
 from api.live import router as live_router
 from api.live_events import router as events_router
 from api.live_feed import LiveFeeds
@@ -131,6 +132,7 @@ def create_app(config: ApiConfig) -> FastAPI:
         app.state.connection_tests = set()
         app.state.stills = StillCutter()
         app.state.stream_quota = StreamQuota()
+        app.state.known_cameras = KnownCameras(pool)
         app.state.footage_layouts = LayoutCache()
         app.state.event_fanout = EventFanout(config.redis_url)
         app.state.cipher = CredentialCipher(config.encryption_key)

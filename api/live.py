@@ -31,7 +31,6 @@ from uuid import UUID
 import anyio
 from fastapi import APIRouter, HTTPException, Request, WebSocket
 from fastapi.responses import PlainTextResponse, Response
-from psycopg_pool import ConnectionPool
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
@@ -48,6 +47,7 @@ from api.deps import (
     socket_grant,
     still_valid,
 )
+from api.known_cameras import KnownCameras
 from api.live_feed import Ending, LiveFeeds, Viewer
 from api.media_resources import LIVE_TOKEN_S, live_resource
 from api.stream_quota import StreamQuota, TooManyStreams
@@ -133,9 +133,8 @@ async def live_file(
     if not grant.opens(live_resource(camera_id), camera_id):
         raise HTTPException(404, "no such camera")
     found = _LIVE_FILE.match(name)
-    if found is not None and not await run_in_threadpool(
-        _exists, request.app.state.pool, camera_id
-    ):
+    known: KnownCameras = request.app.state.known_cameras
+    if found is not None and not await run_in_threadpool(known.exists, camera_id):
         raise HTTPException(404, "no such camera")
     if found is None:
         raise HTTPException(404, "no such live file")
@@ -176,8 +175,9 @@ async def live_socket(
     except AuthError as e:
         await websocket.close(4401, str(e)[:120])
         return
+    known: KnownCameras = websocket.app.state.known_cameras
     if not grant.opens(live_resource(camera_id), camera_id) or not await run_in_threadpool(
-        _exists, websocket.app.state.pool, camera_id
+        known.exists, camera_id
     ):
         await websocket.close(4404, "no such camera")
         return
@@ -197,13 +197,6 @@ async def live_socket(
     finally:
         feeds.leave(viewer)
         quota.give_back("live", grant.user.username)
-
-
-def _exists(pool: ConnectionPool, camera_id: UUID) -> bool:
-    """Whether the camera is configured: no feed (a task reading 50 times a second) is
-    started for a made-up id."""
-    with pool.connection() as conn:
-        return cameras.camera(conn, camera_id) is not None
 
 
 async def _then_stop(step: Awaitable[None], scope: anyio.CancelScope) -> None:

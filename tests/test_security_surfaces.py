@@ -19,12 +19,14 @@ import httpx
 import psycopg
 import pytest
 from cryptography.fernet import Fernet
+from psycopg_pool import ConnectionPool
 from pydantic import ValidationError
 
 from api.app import ApiConfig, create_app
 from api.auth import Users
 from api.client_address import limit_key
 from api.exports import ExportJob
+from api.known_cameras import KnownCameras
 from detector.model_store import KNOWN
 from events.archive import EventArchive, EventLog
 from events.catalogue import CameraDisconnected, PushSubscribed
@@ -228,3 +230,13 @@ def test_a_malformed_host_is_a_clear_422_everywhere(world: World) -> None:
                           json={"endpoint": "https://[/x", "keys": {"p256dh": "a", "auth": "b"}}),
     ]  # fmt: skip
     assert [a.status_code for a in asked] == [422, 422, 422], [a.text for a in asked]
+
+
+def test_live_view_knows_its_cameras_through_a_database_restart(
+    world: World, database_url: str
+) -> None:
+    pool = ConnectionPool(database_url, open=True)
+    known = KnownCameras(pool, fresh_s=0)
+    assert known.exists(world.seen) and not known.exists(uuid4())
+    pool.close()  # PostgreSQL gone: the ids last read serve
+    assert known.exists(world.seen) and not known.exists(uuid4())
