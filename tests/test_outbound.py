@@ -80,10 +80,15 @@ def _sub(endpoint: str, browser: Browser) -> Subscription:
 
 def test_every_delivery_failure_is_an_answer_never_an_exception() -> None:
     config = PushConfig(policy=LOCAL_PUSH, timeout_s=1.0)
-    with misbehaving("reset") as reset, misbehaving("hang") as hang:
+    with (
+        misbehaving("reset") as reset,
+        misbehaving("hang") as hang,
+        posts_to(lambda *_: 201) as plain,
+    ):  # fmt: skip
         for endpoint in (f"https://127.0.0.1:{free_port()}/x",  # refused
                          f"https://127.0.0.1:{reset}/x",  # reset
                          f"https://127.0.0.1:{hang}/x",  # hangs
+                         plain.replace("http://", "https://") + "/x",  # TLS fails
                          "https://10.9.8.7/x"):  # fmt: skip
             answer = send_push(_sub(endpoint, Browser()), b"{}", PEM, config)
             assert not answer.ok and answer.reason, endpoint
