@@ -47,14 +47,16 @@ class EventFanout:
         """Per topic: the history holds every entry after this id."""
         self._news = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()  # streams opened together start one reader
 
     async def start(self) -> None:
         """Begin at the streams' ends (once; later calls do nothing)."""
-        if self._task is not None:
-            return
-        for topic in TOPICS:
-            self._complete_after[topic] = await self._last_id(topic)
-        self._task = asyncio.create_task(self._read())
+        async with self._starting:
+            if self._task is not None:
+                return
+            for topic in TOPICS:
+                self._complete_after[topic] = await self._last_id(topic)
+            self._task = asyncio.create_task(self._read())
 
     async def close(self) -> None:
         if self._task is not None:

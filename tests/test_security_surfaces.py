@@ -4,6 +4,7 @@ limit behind a local proxy."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import stat
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 from api.app import ApiConfig, create_app
 from api.auth import Users
 from api.client_address import limit_key
+from api.event_fanout import EventFanout
 from api.exports import ExportJob
 from api.known_cameras import KnownCameras
 from detector.model_store import KNOWN
@@ -240,3 +242,23 @@ def test_live_view_knows_its_cameras_through_a_database_restart(
     assert known.exists(world.seen) and not known.exists(uuid4())
     pool.close()  # PostgreSQL gone: the ids last read serve
     assert known.exists(world.seen) and not known.exists(uuid4())
+
+
+def test_event_streams_opened_together_share_one_reader(servers: Servers) -> None:
+    async def open_many() -> int:
+        fanout = EventFanout(servers.redis_url)
+        real, made = asyncio.create_task, []
+
+        def counted(coro: Any) -> Any:
+            made.append(coro)
+            return real(coro)
+
+        try:
+            asyncio.create_task = counted  # type: ignore[assignment]
+            await asyncio.gather(*(fanout.start() for _ in range(10)))
+        finally:
+            asyncio.create_task = real
+            await fanout.close()
+        return len(made)
+
+    assert asyncio.run(open_many()) == 1
