@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Annotated
 
 import psycopg
-import redis
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool, PoolTimeout
+from starlette.routing import Match, Mount
+from starlette.types import Scope
 
-from api.auth import AuthError, Forbidden, LoginLimiter, Tokens
+from api.auth import LoginLimiter, Tokens
 from api.camera_zones import router as camera_zones_router
 from api.cameras import router as cameras_router
 from api.client_address import Network
@@ -35,6 +36,7 @@ from api.live import router as live_router
 from api.live_events import router as events_router
 from api.live_feed import LiveFeeds
 from api.metrics import router as metrics_router
+from api.problems import add_problem_handlers, document
 from api.push import router as push_router
 from api.recordings import router as recordings_router
 from api.review import router as review_router
@@ -111,6 +113,16 @@ def ensure_read_models(pool: ConnectionPool) -> None:
             return
 
 
+class UiFiles(Mount):
+    """The built UI at ``/``, for every path the API does not own: an API path asked with
+    a method it does not have is the API's 405 (with its ``Allow``), not the UI's."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get("path", "").startswith(("/api/", "/metrics")):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def create_app(config: ApiConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -158,31 +170,8 @@ def create_app(config: ApiConfig) -> FastAPI:
         allow_headers=["*"],
     )
 
-    @app.exception_handler(StoreUnavailable)
-    @app.exception_handler(PoolTimeout)
-    @app.exception_handler(psycopg.OperationalError)
-    @app.exception_handler(redis.ConnectionError)
-    @app.exception_handler(redis.TimeoutError)
-    async def store_down(_request: Request, exc: Exception) -> JSONResponse:
-        """A store that is down (restarting) fails only the requests that need it."""
-        what = "Redis" if isinstance(exc, redis.RedisError) else "PostgreSQL"
-        if isinstance(exc, StoreUnavailable):
-            what = str(exc).split(" is ")[0]
-        return JSONResponse(
-            {"detail": f"{what} is unavailable right now; try again in a moment"},
-            status_code=503,
-            headers={"Retry-After": "2"},
-        )
-
-    @app.exception_handler(AuthError)
-    async def unauthorized(_request: Request, exc: AuthError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-        )
-
-    @app.exception_handler(Forbidden)
-    async def forbidden(_request: Request, exc: Forbidden) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=403)
+    add_problem_handlers(app)
+    app.openapi = lambda: document(app)  # type: ignore[method-assign]
 
     @app.get(
         "/api/health",
@@ -222,5 +211,5 @@ def create_app(config: ApiConfig) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(push_router)
     if config.ui_dist is not None and (config.ui_dist / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=config.ui_dist, html=True), name="ui")
+        app.router.routes.append(UiFiles("/", StaticFiles(directory=config.ui_dist, html=True)))
     return app

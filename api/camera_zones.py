@@ -46,7 +46,8 @@ def camera_zones(camera_id: VisibleCamera, conn: Connection) -> ZoneConfig:
 def set_camera_zones(
     camera_id: UUID, body: ZoneConfig, user: AdminUser, conn: Connection, store: EventStoreDep
 ) -> ZoneConfig:
-    """Replace the camera's zones and masks (CameraZonesChanged)."""
+    """Replace the camera's zones and masks (CameraZonesChanged). Zone names are unique,
+    and required zones must be zones of this camera (422 otherwise)."""
     if cameras.camera(conn, camera_id) is None:
         raise HTTPException(404, "no such camera")
     problem = zone_problem(body)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -22,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from api.camera_targets import target_refusal
 from api.deps import ADMIN_ONLY, SIGNED_IN, AdminUser, Connection, CurrentUser, EventStoreDep
+from api.inputs import CONTROL_FREE, Flag, Number, RtspUrl, Whole
 from events.catalogue import CameraAdded, CameraRemoved, CameraUpdated, RetentionTiers
 from ingest.camera_config.connection_test import ConnectionResult, test_connection
 from ingest.camera_config.credentials import (
@@ -36,15 +36,13 @@ from projector.readmodels import cameras
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"])
 
-RtspUrl = Annotated[str, Field(pattern=r"^rtsps?://[^\s/@]+(/[^\s]*)?$", max_length=2000)]
-
 
 class ConnectionTest(BaseModel):
     rtsp_url: RtspUrl
     sub_rtsp_url: RtspUrl | None = None
     """The camera's low-resolution second stream, if it has one (the same credentials)."""
-    username: str | None = Field(None, max_length=200)
-    password: str | None = Field(None, max_length=200)
+    username: str | None = Field(None, max_length=200, pattern=CONTROL_FREE)
+    password: str | None = Field(None, max_length=200, pattern=CONTROL_FREE)
 
     def urls(self) -> list[str]:
         return [self.rtsp_url] + ([self.sub_rtsp_url] if self.sub_rtsp_url else [])
@@ -67,16 +65,16 @@ def connection_answer(main: ConnectionResult, sub: ConnectionResult | None) -> C
 
 
 class CameraIn(ConnectionTest):
-    name: str = Field(min_length=1, max_length=200)
-    group: str | None = Field(None, max_length=200)
-    position: int = Field(0, ge=0, le=100_000)
-    enabled: bool = True
-    detection_enabled: bool = True
-    retention_days: float | None = Field(None, gt=0, le=36500)
-    retention_max_gb: float | None = Field(None, gt=0, le=1_000_000)
+    name: str = Field(min_length=1, max_length=200, pattern=CONTROL_FREE)
+    group: str | None = Field(None, max_length=200, pattern=CONTROL_FREE)
+    position: Whole = Field(0, ge=0, le=100_000)
+    enabled: Flag = True
+    detection_enabled: Flag = True
+    retention_days: Number | None = Field(None, gt=0, le=36500)
+    retention_max_gb: Number | None = Field(None, gt=0, le=1_000_000)
     retention_tiers: RetentionTiers | None = None
     """Longer limits for footage with review items (None: RETENTION_ALERT_DAYS etc.)."""
-    skip_test: bool = False
+    skip_test: Flag = False
 
 
 class CameraOut(BaseModel):
@@ -209,7 +207,9 @@ def list_cameras(user: CurrentUser, conn: Connection) -> list[CameraOut]:
     return [_out(row, user.is_admin) for row in cameras.all_cameras(conn, user.camera_filter())]
 
 
-@router.post("/test", response_model=ConnectionAnswer, **ADMIN_ONLY)
+@router.post("/test", response_model=ConnectionAnswer,
+             responses={429: {"description": "a connection test is running already"}},
+             **ADMIN_ONLY)  # fmt: skip
 async def test_camera(body: ConnectionTest, request: Request, user: AdminUser) -> ConnectionAnswer:
     """Open the stream once and say what is there, or what is wrong; saves nothing."""
     return await _check(request, user.username, body)
@@ -219,7 +219,10 @@ async def test_camera(body: ConnectionTest, request: Request, user: AdminUser) -
     "",
     response_model=Accepted,
     status_code=status.HTTP_202_ACCEPTED,
-    responses={422: {"description": "the connection test failed; the reason says why"}},
+    responses={
+        422: {"description": "the connection test failed; the reason says why"},
+        429: {"description": "a connection test is running already"},
+    },
     **ADMIN_ONLY,
 )
 async def add_camera(
@@ -240,7 +243,9 @@ async def add_camera(
     return Accepted(camera_id=event.camera_id, connection=answer)
 
 
-@router.put("/{camera_id}", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
+@router.put("/{camera_id:uuid}", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED,
+            responses={422: {"description": "the connection test failed; the reason says why"},
+                       429: {"description": "a connection test is running already"}},
             **ADMIN_ONLY)  # fmt: skip
 async def update_camera(
     camera_id: UUID,
@@ -273,7 +278,7 @@ async def update_camera(
     return Accepted(camera_id=camera_id, connection=answer)
 
 
-@router.delete("/{camera_id}", status_code=status.HTTP_202_ACCEPTED, **ADMIN_ONLY)
+@router.delete("/{camera_id:uuid}", status_code=status.HTTP_202_ACCEPTED, **ADMIN_ONLY)
 def remove_camera(camera_id: UUID, conn: Connection, store: EventStoreDep) -> dict[str, str]:
     """Remove a camera (CameraRemoved); its recordings stay until retention purges them."""
     _found(conn, camera_id)
@@ -285,7 +290,8 @@ class CameraOrder(BaseModel):
     camera_ids: list[UUID] = Field(max_length=10_000)
 
 
-@router.post("/order", status_code=status.HTTP_202_ACCEPTED, **ADMIN_ONLY)
+@router.post("/order", status_code=status.HTTP_202_ACCEPTED,
+             responses={404: {"description": "unknown camera"}}, **ADMIN_ONLY)  # fmt: skip
 def reorder_cameras(body: CameraOrder, conn: Connection, store: EventStoreDep) -> dict[str, int]:
     """Set the display order (position = index in ``camera_ids``); credentials are kept."""
     by_id = {c.camera_id: c for c in cameras.all_cameras(conn)}

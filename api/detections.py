@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, EventStoreDep, Media, ensure_visible
+from api.inputs import CONTROL_FREE, Instant
 from api.recordings import segment_file
 from events.catalogue import Topic
 from events.heartbeat import worker_statuses
@@ -97,10 +98,12 @@ def list_detections(
     user: CurrentUser,
     conn: Connection,
     camera_id: UUID | None = None,
-    label: str | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    model_id: str | None = Query(None, description="default: the primary model"),
+    label: str | None = Query(None, max_length=64, pattern=CONTROL_FREE),
+    start: Instant | None = None,
+    end: Instant | None = None,
+    model_id: str | None = Query(
+        None, description="default: the primary model", max_length=200, pattern=CONTROL_FREE
+    ),
     live: bool | None = None,
     limit: int = Query(200, ge=1, le=5000),
 ) -> list[Detection]:
@@ -145,7 +148,7 @@ def list_alerts(
     user: CurrentUser,
     conn: Connection,
     camera_id: UUID | None = None,
-    label: str | None = None,
+    label: str | None = Query(None, max_length=64, pattern=CONTROL_FREE),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[Alert]:
     """Newest first, of the cameras the user may see."""

@@ -11,7 +11,6 @@ its owner and admins, and by nobody who may no longer see its camera.
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID, uuid4
@@ -22,6 +21,7 @@ from pydantic import BaseModel
 
 from api.auth import User
 from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, Media, VisibleCamera
+from api.inputs import Instant
 from api.recordings import segment_file
 from events.errors import RoninError
 from ingest.lifecycle.export import ExportPiece, plan_export, run_export
@@ -31,8 +31,8 @@ router = APIRouter(prefix="/api", tags=["exports"])
 
 
 class ExportRequest(BaseModel):
-    start: datetime
-    end: datetime
+    start: Instant
+    end: Instant
 
 
 class ExportJob(BaseModel):
@@ -121,14 +121,19 @@ def _file(root: Path, export_id: UUID) -> Path:
 
 
 @router.post("/cameras/{camera_id}/exports", response_model=ExportJob,
-             status_code=status.HTTP_202_ACCEPTED, **SIGNED_IN)  # fmt: skip
+             status_code=status.HTTP_202_ACCEPTED,
+             responses={429: {"description": "this user's exports are running: wait"}},
+             **SIGNED_IN)  # fmt: skip
 def start_export(
     camera_id: VisibleCamera, body: ExportRequest, request: Request, user: CurrentUser,
     conn: Connection,
 ) -> ExportJob:  # fmt: skip
-    """Start cutting ``[start, end)`` into one MP4 (keyframe cut, no re-encoding)."""
-    if body.start.tzinfo is None or body.end.tzinfo is None or body.end <= body.start:
-        raise HTTPException(422, "start and end need a time zone, and end must follow start")
+    """Start cutting ``[start, end)`` into one MP4 (keyframe cut, no re-encoding).
+
+    ``end`` must follow ``start``, by at most ``EXPORT_MAX_HOURS``, and the cut must fit
+    the size limit (422 otherwise)."""
+    if body.end <= body.start:
+        raise HTTPException(422, "end must follow start")
     max_hours: float = request.app.state.config.export_max_hours
     if (body.end - body.start).total_seconds() > max_hours * 3600:
         raise HTTPException(422, f"an export spans at most {max_hours:g} hours")
@@ -179,7 +184,8 @@ def export_status(export_id: UUID, request: Request, user: CurrentUser) -> Expor
     return _load(request.app.state.store.client, export_id, user)
 
 
-@router.get("/exports/{export_id}/download", response_class=FileResponse, **MEDIA)
+@router.get("/exports/{export_id}/download", response_class=FileResponse,
+            responses={409: {"description": "the export is not done"}}, **MEDIA)  # fmt: skip
 def download_export(export_id: UUID, request: Request, grant: Media) -> FileResponse:
     job = _load(request.app.state.store.client, export_id, grant.user)
     if not grant.opens(f"export:{export_id}", job.camera_id):

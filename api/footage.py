@@ -35,6 +35,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 
 from api.deps import MEDIA, Connection, Media
+from api.inputs import Instant
 from api.recordings import byte_range, segment_file
 from api.stream_quota import StreamQuota, TooManyStreams
 from ingest.live.virtual_mp4 import FileIndex, Layout, Part, Source, index_file, plan_range
@@ -142,7 +143,9 @@ def _body(parts: Iterator[Part], release: Callable[[], None]) -> Iterator[bytes]
     "/cameras/{camera_id}/footage.mp4",
     response_class=Response,
     responses={206: {"description": "the requested byte range"},
-               404: {"description": "no recording in that range"}},
+               404: {"description": "no recording in that range"},
+               416: {"description": "the range asks for nothing there is"},
+               429: {"description": "this user has as many footage streams as allowed"}},
     **MEDIA,
 )  # fmt: skip
 def footage(
@@ -150,13 +153,15 @@ def footage(
     request: Request,
     conn: Connection,
     grant: Media,
-    start: datetime,
-    end: datetime,
+    start: Instant,
+    end: Instant,
 ) -> Response:
     """``[start, end)`` of the camera's footage as one fragmented, seekable MP4 (stream
-    copy, from the keyframe at or before ``start``); Range requests honoured."""
-    if start.tzinfo is None or end.tzinfo is None or end <= start:
-        raise HTTPException(422, "start and end need a time zone, and end must follow start")
+    copy, from the keyframe at or before ``start``); Range requests honoured.
+
+    ``end`` must follow ``start``, by at most a day (422 otherwise)."""
+    if end <= start:
+        raise HTTPException(422, "end must follow start")
     if (end - start).total_seconds() > MAX_SPAN_S:
         raise HTTPException(422, f"at most {MAX_SPAN_S // 3600} hours at once")
     user = grant.user.username

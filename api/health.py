@@ -29,10 +29,20 @@ class GroupLag(BaseModel):
     pending: int
 
 
+class GivenUp(BaseModel):
+    """Items a worker gave up on (dead-lettered) on one topic, and the newest's reason."""
+
+    topic: str
+    count: int
+    group: str
+    reason: str
+
+
 class HealthReport(BaseModel):
     status: str
     components: list[ComponentHealth]
     consumer_groups: list[GroupLag]
+    given_up: list[GivenUp] = []
 
 
 def _check(name: str, probe: Callable[[], str]) -> ComponentHealth:
@@ -51,6 +61,7 @@ def check_health(
         _check("duckdb", lambda: _duckdb(snapshot)),
     ]
     groups: list[GroupLag] = []
+    given_up: list[GivenUp] = []
     if components[0].ok:
         components.extend(_workers(store, expected_workers))
         for topic in Topic:
@@ -58,13 +69,23 @@ def check_health(
                 GroupLag(topic=topic.value, group=g.name, lag=g.lag, pending=g.pending)
                 for g in store.groups(topic)
             )
+            given_up.extend(_given_up(store, topic))
     else:
         components.extend(
             ComponentHealth(name=f"worker:{w}", ok=False, detail="unknown: Redis is down")
             for w in expected_workers
         )
     status = "ok" if all(c.ok for c in components) else "unavailable"
-    return HealthReport(status=status, components=components, consumer_groups=groups)
+    return HealthReport(status=status, components=components, consumer_groups=groups,
+                        given_up=given_up)  # fmt: skip
+
+
+def _given_up(store: RedisEventStore, topic: Topic) -> list[GivenUp]:
+    newest = store.newest_dead_letter(topic)
+    if newest is None:
+        return []
+    count = store.dead_letter_count(topic)
+    return [GivenUp(topic=topic.value, count=count, group=newest.group, reason=newest.reason)]
 
 
 def _postgres(database_url: str) -> str:

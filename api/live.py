@@ -26,10 +26,11 @@ import contextlib
 import json
 import re
 from collections.abc import Awaitable
+from typing import Annotated
 from uuid import UUID
 
 import anyio
-from fastapi import APIRouter, HTTPException, Request, WebSocket
+from fastapi import APIRouter, HTTPException, Path, Request, WebSocket
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -47,6 +48,7 @@ from api.deps import (
     socket_grant,
     still_valid,
 )
+from api.inputs import CONTROL_FREE
 from api.known_cameras import KnownCameras
 from api.live_feed import Ending, LiveFeeds, Viewer
 from api.media_resources import LIVE_TOKEN_S, live_resource
@@ -88,7 +90,8 @@ def rewrite_playlist(text: str, token: str, kind: LiveStreamKind = LiveStreamKin
     return "\n".join(out) + "\n"
 
 
-@router.post("/{camera_id}/stream/start", response_model=LiveStream, **SIGNED_IN)
+@router.post("/{camera_id}/stream/start", response_model=LiveStream,
+             responses={409: {"description": "the camera is disabled"}}, **SIGNED_IN)  # fmt: skip
 def start_stream(
     camera_id: VisibleCamera,
     request: Request,
@@ -123,7 +126,7 @@ def start_stream(
 )
 async def live_file(
     camera_id: UUID,
-    name: str,
+    name: Annotated[str, Path(max_length=200, pattern=CONTROL_FREE)],
     request: Request,
     grant: Media,
     stream: LiveStreamKind = LiveStreamKind.MAIN,

@@ -11,14 +11,19 @@ from __future__ import annotations
 import re
 
 _UUID = r"([0-9a-fA-F-]{36})"
-_KINDS = (
-    (re.compile(rf"^/api/cameras/{_UUID}/live/[^/]+$"), "live"),
-    (re.compile(rf"^/api/segments/{_UUID}/video$"), "segment"),
-    (re.compile(rf"^/api/alerts/{_UUID}/snapshot$"), "snapshot"),
-    (re.compile(rf"^/api/exports/{_UUID}/download$"), "export"),
-    (re.compile(rf"^/api/tracks/{_UUID}/thumbnail$"), "thumbnail"),
-    (re.compile(rf"^/api/cameras/{_UUID}/footage\.mp4$"), "footage"),
+_PATHS = (
+    (rf"/api/cameras/{_UUID}/live/[^/?#\x00-\x20\x7f]+", "live"),
+    (rf"/api/segments/{_UUID}/video", "segment"),
+    (rf"/api/alerts/{_UUID}/snapshot", "snapshot"),
+    (rf"/api/exports/{_UUID}/download", "export"),
+    (rf"/api/tracks/{_UUID}/thumbnail", "thumbnail"),
+    (rf"/api/cameras/{_UUID}/footage\.mp4", "footage"),
 )
+_KINDS = tuple((re.compile(f"^{path}$"), kind) for path, kind in _PATHS)
+
+MEDIA_PATH = "^(" + "|".join(path for path, _ in _PATHS) + r")(\?[^\x00-\x1f\x7f]*)?$"
+"""Every media URL's path (a query may follow), for the document: what a media token
+may be asked for."""
 
 LIVE_TOKEN_S = 300
 """A live stream's token: the player asks for a new one each few minutes."""

@@ -23,6 +23,7 @@ from py_vapid import Vapid, Vapid01
 from pydantic import BaseModel, Field
 
 from api.deps import SIGNED_IN, Connection, CurrentUser, EventStoreDep, ensure_visible
+from api.inputs import CONTROL_FREE, HttpUrl
 from events.catalogue import PushRule, PushSubscribed, PushUnsubscribed
 from projector.notify.outbound import OutboundPolicy, Refused, pinned_address
 from projector.notify.push import endpoint_refusal, test_notification
@@ -38,12 +39,12 @@ class PushKey(BaseModel):
 
 
 class BrowserKeys(BaseModel):
-    p256dh: str = Field(min_length=1, max_length=200)
-    auth: str = Field(min_length=1, max_length=100)
+    p256dh: str = Field(min_length=1, max_length=200, pattern=CONTROL_FREE)
+    auth: str = Field(min_length=1, max_length=100, pattern=CONTROL_FREE)
 
 
 class SubscriptionIn(BaseModel):
-    endpoint: str = Field(min_length=1, max_length=2000)
+    endpoint: HttpUrl
     keys: BrowserKeys
     rule: PushRule = PushRule()
 
@@ -139,7 +140,9 @@ def my_subscriptions(user: CurrentUser, conn: Connection) -> list[SubscriptionOu
             for r in push.of_user(conn, user.username)]  # fmt: skip
 
 
-@router.post("/subscriptions", status_code=status.HTTP_202_ACCEPTED, **SIGNED_IN)
+@router.post("/subscriptions", status_code=status.HTTP_202_ACCEPTED,
+             responses={409: {"description": "this user has as many browsers as allowed"}},
+             **SIGNED_IN)  # fmt: skip
 def subscribe(
     body: SubscriptionIn, request: Request, user: CurrentUser, conn: Connection,
     store: EventStoreDep,

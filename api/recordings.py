@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Annotated
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +18,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel
 
 from api.deps import MEDIA, SIGNED_IN, Connection, Media, VisibleCamera
+from api.inputs import CONTROL_FREE, Day, Instant, TimeZoneName
 from api.timeline import Span, day_bounds, gaps
 from projector.readmodels import detections, jobs, motion, segments, tracks
 
@@ -129,7 +131,7 @@ def _open_segment(conn: Connection, camera_id: UUID, root: Path) -> Segment | No
 
 @router.get("/cameras/{camera_id}/days", response_model=list[date], **SIGNED_IN)
 def days_with_footage(
-    camera_id: VisibleCamera, conn: Connection, timezone: str = "UTC"
+    camera_id: VisibleCamera, conn: Connection, timezone: TimeZoneName = "UTC"
 ) -> list[date]:
     """Calendar days (in ``timezone``) that hold footage of this camera."""
     return segments.days_with_footage(conn, camera_id, _zone(timezone).key)
@@ -140,9 +142,14 @@ def day_timeline(
     camera_id: VisibleCamera,
     request: Request,
     conn: Connection,
-    day: date = Query(..., description="YYYY-MM-DD"),
-    timezone: str = "UTC",
-    model_id: str | None = Query(None, description="whose detections; default the primary"),
+    day: Annotated[Day, Query(description="YYYY-MM-DD")],
+    timezone: TimeZoneName = "UTC",
+    model_id: str | None = Query(
+        None,
+        description="whose detections; default the primary",
+        max_length=200,
+        pattern=CONTROL_FREE,
+    ),
 ) -> DayTimeline:
     """A day's segments, the gaps between them, detection markers by class, tracked
     objects as bars, and when the picture moved."""
@@ -197,13 +204,13 @@ def list_segments(
     camera_id: VisibleCamera,
     request: Request,
     conn: Connection,
-    start: datetime,
-    end: datetime,
+    start: Instant,
+    end: Instant,
 ) -> list[Segment]:
     """Segments overlapping ``[start, end)`` (ISO 8601 with a time zone), the one being
     written included."""
-    if start.tzinfo is None or end.tzinfo is None or end <= start:
-        raise HTTPException(422, "start and end need a time zone, and end must follow start")
+    if end <= start:
+        return []  # no footage in an empty window
     return _segments(conn, camera_id, Span(start, end), request.app.state.storage_root)
 
 
@@ -219,7 +226,10 @@ def segment_file(root: Path, relative: str) -> Path:
 @router.get(
     "/segments/{segment_id}/video",
     response_class=FileResponse,
-    responses={206: {"description": "the requested byte range"}},
+    responses={
+        206: {"description": "the requested byte range"},
+        416: {"description": "the range asks for nothing there is"},
+    },
     **MEDIA,
 )
 def segment_video(segment_id: UUID, request: Request, grant: Media, conn: Connection) -> Response:

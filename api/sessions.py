@@ -12,16 +12,17 @@ from pydantic import BaseModel, Field
 from api.auth import AuthError, LoginLimiter, Outcome, Role, Tokens, User, Users
 from api.client_address import client_address, limit_key
 from api.deps import PUBLIC, SIGNED_IN, Connection, CurrentUser
+from api.inputs import CONTROL_FREE
 from api.known_cameras import KnownCameras
-from api.media_resources import MEDIA_TOKEN_S, resource_of
+from api.media_resources import MEDIA_PATH, MEDIA_TOKEN_S, resource_of
 from api.user_directory import UserDirectory
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 class Login(BaseModel):
-    username: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=200)
+    username: str = Field(min_length=1, max_length=100, pattern=CONTROL_FREE)
+    password: str = Field(min_length=1, max_length=200, pattern=CONTROL_FREE)
 
 
 class AccessToken(BaseModel):
@@ -38,13 +39,15 @@ class Me(BaseModel):
 
 class MediaTokenRequest(BaseModel):
     path: str = Field(
-        max_length=500, description="the media URL's path, e.g. /api/segments/ID/video"
+        max_length=500,
+        pattern=MEDIA_PATH,
+        description="the media URL's path, e.g. /api/segments/ID/video",
     )
 
 
 class PasswordChange(BaseModel):
-    current_password: str = Field(min_length=1, max_length=200)
-    new_password: str = Field(min_length=8, max_length=200)
+    current_password: str = Field(min_length=1, max_length=200, pattern=CONTROL_FREE)
+    new_password: str = Field(min_length=8, max_length=200, pattern=CONTROL_FREE)
 
 
 @router.post(
@@ -121,7 +124,9 @@ def logout(user: CurrentUser, request: Request, conn: Connection) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/media-token", response_model=AccessToken, **SIGNED_IN)
+@router.post("/media-token", response_model=AccessToken,
+             responses={404: {"description": "no such camera (or not this user's)"}},
+             **SIGNED_IN)  # fmt: skip
 def media_token(body: MediaTokenRequest, user: CurrentUser, request: Request) -> AccessToken:
     """A token for one media URL (``?token=``), where no header can be sent: it opens
     that resource only, for a few minutes (whether the user may see it is checked when
@@ -153,7 +158,10 @@ def me(user: CurrentUser) -> Me:
 @router.post(
     "/password",
     response_model=AccessToken,
-    responses={401: {"description": "the current password is wrong"}},
+    responses={
+        401: {"description": "the current password is wrong"},
+        429: {"description": "too many wrong passwords: wait"},
+    },
     **SIGNED_IN,
 )
 def change_password(

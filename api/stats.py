@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from api.deps import SIGNED_IN, Connection, CurrentUser, ensure_visible
+from api.inputs import CONTROL_FREE
 from events.errors import StoreUnavailable
 from projector.analytics import open_snapshot
 from projector.readmodels import detections, jobs, segments, tracks
@@ -71,7 +72,7 @@ def detections_per_hour(
     user: CurrentUser,
     days: int = Query(7, ge=1, le=366),
     camera_id: UUID | None = None,
-    model_id: str | None = None,
+    model_id: str | None = Query(None, max_length=200, pattern=CONTROL_FREE),
 ) -> list[HourlyDetections]:
     ensure_visible(user, camera_id)
     since = datetime.now(UTC) - timedelta(days=days)
@@ -102,10 +103,14 @@ def tracks_per_day(
     conn: Connection,
     days: int = Query(7, ge=1, le=366),
     camera_id: UUID | None = None,
-    label: str | None = Query(None, max_length=64),
-    zone: str | None = Query(None, max_length=64, description="entered this zone"),
+    label: str | None = Query(None, max_length=64, pattern=CONTROL_FREE),
+    zone: str | None = Query(
+        None, max_length=64, pattern=CONTROL_FREE, description="entered this zone"
+    ),
     min_duration_s: float | None = Query(None, ge=0, description="stayed at least this long"),
-    model_id: str | None = Query(None, description="default: the primary model"),
+    model_id: str | None = Query(
+        None, description="default: the primary model", max_length=200, pattern=CONTROL_FREE
+    ),
 ) -> list[DailyTracks]:
     ensure_visible(user, camera_id)
     model_id = model_id or jobs.primary_model(conn)

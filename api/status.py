@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from api.deps import ADMIN_ONLY, SIGNED_IN, Connection, CurrentUser
-from api.health import ComponentHealth, GroupLag, check_health
+from api.health import ComponentHealth, GivenUp, GroupLag, check_health
 from ingest.ffmpeg_log import redacted_reason
 from projector.readmodels import cameras, purges, segments
 
@@ -42,6 +42,8 @@ class StatusReport(BaseModel):
     components: list[ComponentHealth]
     """Admins only (empty for viewers), as for ``/api/health``."""
     consumer_groups: list[GroupLag]
+    given_up: list[GivenUp]
+    """Items workers gave up on, per topic (admins only)."""
 
 
 def camera_storage(
@@ -80,19 +82,21 @@ def status(request: Request, user: CurrentUser, conn: Connection) -> StatusRepor
     disk = shutil.disk_usage(root)
     components: list[ComponentHealth] = []
     groups: list[GroupLag] = []
+    given_up: list[GivenUp] = []
     if user.is_admin:
         config = request.app.state.config
         health = check_health(
             request.app.state.store, config.database_url, config.analytics_snapshot,
             config.expected_workers,
         )  # fmt: skip
-        components, groups = health.components, health.consumer_groups
+        components, groups, given_up = health.components, health.consumer_groups, health.given_up
     return StatusReport(
         cameras=shown,
         recordings_bytes=sum(c.bytes for c in shown),
         disk=Disk(total_bytes=disk.total, used_bytes=disk.used, free_bytes=disk.free),
         components=components,
         consumer_groups=groups,
+        given_up=given_up,
     )
 
 

@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from api.deps import MEDIA, SIGNED_IN, Connection, CurrentUser, Media, ensure_visible
+from api.inputs import CONTROL_FREE, Instant
 from api.recordings import segment_file
 from events.catalogue import BoundingBox
 from events.errors import MediaError
@@ -64,18 +65,22 @@ def list_tracks(
     user: CurrentUser,
     conn: Connection,
     camera_id: UUID | None = None,
-    label: str | None = Query(None, max_length=64),
-    start: datetime | None = None,
-    end: datetime | None = None,
+    label: str | None = Query(None, max_length=64, pattern=CONTROL_FREE),
+    start: Instant | None = None,
+    end: Instant | None = None,
     min_duration_s: float | None = Query(None, ge=0, description="stayed at least this long"),
-    zone: str | None = Query(None, max_length=64, description="entered this zone"),
-    model_id: str | None = Query(None, description="default: the primary model"),
+    zone: str | None = Query(
+        None, max_length=64, pattern=CONTROL_FREE, description="entered this zone"
+    ),
+    model_id: str | None = Query(
+        None, description="default: the primary model", max_length=200, pattern=CONTROL_FREE
+    ),
     limit: int = Query(200, ge=1, le=5000),
 ) -> list[Track]:
     """Newest first; filters combine."""
     ensure_visible(user, camera_id)
-    if (start and start.tzinfo is None) or (end and end.tzinfo is None):
-        raise HTTPException(422, "start and end need a time zone")
+    if start and end and start >= end:
+        return []  # nothing was tracked in an empty window
     where = tracks.TrackFilter(
         model_id=model_id or jobs.primary_model(conn), camera_id=camera_id,
         visible=user.camera_filter(), label=label, start=start, end=end,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import Role, User, Users
 from api.deps import ADMIN_ONLY, Connection, EventStoreDep
 from api.exports import remove_exports_of
+from api.inputs import CONTROL_FREE
 from api.user_directory import UserDirectory
 from events.catalogue import PushUnsubscribed
 from projector.readmodels import push
@@ -38,12 +39,12 @@ class Access(BaseModel):
 
 class UserIn(Access):
     username: str = _NAME
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(min_length=8, max_length=200, pattern=CONTROL_FREE)
 
 
 class PasswordReset(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    password: str = Field(min_length=8, max_length=200)
+    password: str = Field(min_length=8, max_length=200, pattern=CONTROL_FREE)
 
 
 def _out(user: User) -> UserOut:

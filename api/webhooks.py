@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, HTTPException, Request, status
@@ -20,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from api.camera_targets import target_refusal
 from api.deps import ADMIN_ONLY, Connection, EventStoreDep
+from api.inputs import CONTROL_FREE, Flag, HttpUrl
 from events.catalogue import (
     NotificationRule,
     WebhookConfigured,
@@ -35,14 +35,12 @@ from projector.readmodels import webhooks
 
 router = APIRouter(prefix="/api/webhooks", tags=["notifications"])
 
-HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s/@]+(/[^\s]*)?$", max_length=2000)]
-
 
 class WebhookIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=CONTROL_FREE)
     url: HttpUrl
     rule: NotificationRule = NotificationRule()
-    enabled: bool = True
+    enabled: Flag = True
 
 
 class WebhookOut(BaseModel):

@@ -9,6 +9,7 @@ first, then the live stream, with no gap and no duplicate.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -73,7 +74,7 @@ class EventArchive:
                             m.stream_id.seq,
                             _field_text(m, b"type"),
                             _field_int(m, b"v"),
-                            _field_text(m, b"data") or "null",
+                            _json_text(m),
                         )
                     )
 
@@ -131,7 +132,22 @@ class EventArchive:
 
 
 def _field_text(message: Message, name: bytes) -> str:
-    return message.fields.get(name, b"").decode(errors="replace")
+    """A field as text PostgreSQL takes (no NUL: a text column refuses it)."""
+    return message.fields.get(name, b"").decode(errors="replace").replace("\x00", "\ufffd")
+
+
+def _json_text(message: Message) -> str:
+    """The entry's data as JSON; an entry that is not JSON (written by something else, or
+    damaged) is archived as a JSON string of its text, so the archiver never stops on it
+    and the log keeps it whole (its readers dead-letter it as they did in the stream)."""
+    text = message.fields.get(b"data", b"").decode(errors="replace")
+    if not text:
+        return "null"
+    try:
+        json.loads(text)
+    except ValueError:
+        return json.dumps(text)
+    return text
 
 
 def _field_int(message: Message, name: bytes) -> int:

@@ -123,7 +123,10 @@ class CameraRemoved(CameraEvent):
 Point = tuple[UnitFloat, UnitFloat]
 """A place in the picture: (x, y), fractions of its width and height from the top left."""
 Polygon = Annotated[tuple[Point, ...], Field(min_length=3, max_length=100)]
-Label = Annotated[str, Field(min_length=1, max_length=64)]
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+"""Text without control characters (NUL, line breaks, escapes): names and labels."""
+
+Label = Annotated[str, Field(min_length=1, max_length=64, pattern=ONE_LINE)]
 
 
 class Zone(BaseModel):

@@ -289,8 +289,19 @@ class RedisEventStore:
 
         self._call(run)
 
+    def dead_letter_count(self, topic: Topic) -> int:
+        return int(self._call(lambda: self._redis.xlen(self.dead_key(topic))))
+
+    def newest_dead_letter(self, topic: Topic) -> DeadLetter | None:
+        entries = self._call(lambda: self._redis.xrevrange(self.dead_key(topic), count=1))
+        return self._letters(entries)[0] if entries else None
+
     def dead_letters(self, topic: Topic, count: int = 100) -> list[DeadLetter]:
         entries = self._call(lambda: self._redis.xrange(self.dead_key(topic), count=count))
+        return self._letters(entries)
+
+    @staticmethod
+    def _letters(entries: Any) -> list[DeadLetter]:
         letters = []
         for sid, fields in entries:
             original = {

@@ -71,3 +71,25 @@ def test_read_after_survives_trimming_while_reading(
     Archiver(store, archive).run_once(Topic.RECORDINGS)  # everything moves to the archive
     seen += [m.stream_id for chunk in reader for m in chunk]
     assert seen == ids
+
+
+@pytest.mark.parametrize("fields", [
+    {b"type": b"SegmentClosed", b"v": b"1", b"data": b"{not json"},
+    {b"type": b"Bad\x00Type", b"v": b"x", b"data": b'{"a": "\\u0000"}'},
+    {b"type": b"SegmentClosed", b"v": b"1", b"data": b"\x00\xff\xfe raw bytes"},
+    {b"junk": b"no type, no data"},
+])  # fmt: skip
+def test_an_entry_postgresql_would_refuse_is_archived_whole_and_stops_nothing(
+    store: RedisEventStore, archive: EventArchive, fields: dict[bytes, bytes]
+) -> None:
+    """Something else wrote to the stream, or an entry was damaged: the archiver keeps
+    it (as text) between the good ones and goes on trimming; readers dead-letter it."""
+    before = store.append(segment_closed(index=0))
+    store.client.xadd(store.key(Topic.RECORDINGS), fields)  # type: ignore[arg-type]
+    last = segment_closed(index=2)
+    after = store.append(last)
+    result = Archiver(store, archive).run_once(Topic.RECORDINGS)
+    assert (result.archived, result.trimmed) == (3, 3)
+    archived = read_all(EventLog(store, archive))
+    assert [m.stream_id for m in archived][::2] == [before, after]
+    assert decode(archived[2].fields) == last

@@ -10,11 +10,13 @@ from fastapi.testclient import TestClient
 
 from api.app import ApiConfig, create_app
 from api.auth import Tokens, User, Users
+from events.catalogue import Topic
 from events.heartbeat import WorkerHeartbeat
-from events.store import RedisEventStore
+from events.store import ZERO, RedisEventStore
 from projector.analytics import DuckDBReadModels
 from projector.readmodels import analytics_projections
 from tests.conftest import Servers
+from tests.factories import segment_closed
 
 
 def snapshot(tmp_path: Path) -> Path:
@@ -35,7 +37,8 @@ def get_health(config: ApiConfig):
         stranger = client.get("/api/health")
         answer = client.get("/api/health", headers={"Authorization": f"Bearer {token}"})
     assert stranger.status_code == answer.status_code
-    assert stranger.json() == {**answer.json(), "components": [], "consumer_groups": []}
+    hidden = {"components": [], "consumer_groups": [], "given_up": []}
+    assert stranger.json() == {**answer.json(), **hidden}
     return answer
 
 
@@ -106,3 +109,17 @@ def test_a_store_that_is_down_fails_only_what_needs_it_with_503(
         token = Tokens("s" * 40, 60).issue(alice)
         cameras = client.get("/api/cameras", headers={"Authorization": f"Bearer {token}"})
         assert cameras.status_code == 503 and "PostgreSQL" in cameras.json()["detail"]
+
+
+def test_items_a_worker_gave_up_on_are_counted_with_the_newest_reason(
+    servers: Servers, store: RedisEventStore, database_url: str, tmp_path: Path
+) -> None:
+    store.append_many([segment_closed(index=i) for i in range(3)])
+    store.ensure_group(Topic.RECORDINGS, "detector", start=ZERO)
+    first, second, _ = store.read_group(Topic.RECORDINGS, "detector", "c", 3, None)
+    store.dead_letter(Topic.RECORDINGS, "detector", first, "the file is gone")
+    store.dead_letter(Topic.RECORDINGS, "detector", second, "not an MP4: moov atom not found")
+    config = ApiConfig(servers.redis_url, database_url, snapshot(tmp_path), [])
+    given_up = get_health(config).json()["given_up"]
+    assert given_up == [{"topic": "recordings", "count": 2, "group": "detector",
+                         "reason": "not an MP4: moov atom not found"}]  # fmt: skip

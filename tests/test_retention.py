@@ -561,3 +561,27 @@ def test_a_segment_closing_at_this_moment_is_no_disagreement() -> None:
         assert find_disagreements(files, [], events, now=1010.0) == []
         later = find_disagreements(files, [], events, now=1100.0)
         assert Problem.FILE_WITHOUT_ROW in {d.problem for d in later}
+
+
+@pytest.mark.parametrize("path", ["../outside.mp4", "Door/../../outside.mp4", "Door/a\x00b.mp4",
+                                  "/ABSOLUTE/outside.mp4", ""])  # fmt: skip
+def test_a_segment_whose_path_leaves_the_root_deletes_nothing_and_the_others_go(
+    store: RedisEventStore, archive: EventArchive, database_url: str, camera: UUID,
+    tmp_path: Path, path: str,
+) -> None:  # fmt: skip
+    """A damaged row or a hostile event: the purge is recorded, no file outside the
+    storage root is touched, the worker does not stop, the good segment goes."""
+    root = tmp_path / "storage"
+    root.mkdir()
+    events = record(root, store, camera, 2)
+    project(store, database_url, archive)
+    outside = tmp_path / "outside.mp4"
+    outside.write_bytes(b"not ours")
+    worker = worker_for(store, database_url, root, RetentionPolicy(Limits()))
+    path = path.replace("/ABSOLUTE", str(tmp_path))  # an absolute path outside the root
+    bad = StoredSegment(uuid4(), camera, NOW, NOW, 1, path=path)
+    worker.purge(bad, PurgeReason.AGE)
+    good = StoredSegment(events[0].segment_id, camera, NOW, NOW, 1, path=events[0].path)
+    worker.purge(good, PurgeReason.AGE)
+    assert outside.read_bytes() == b"not ours"
+    assert not (root / events[0].path).exists() and (root / events[1].path).exists()

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from api.app import ApiConfig, create_app
 from api.auth import Users
 from events.archive import EventArchive, EventLog
-from events.catalogue import NotificationRule, TrackStarted, TrackUpdated
+from events.catalogue import NotificationRule, TrackStarted, TrackUpdated, WebhookConfigured
 from events.store import RedisEventStore
 from ingest.camera_config.credentials import CredentialCipher, SecretCipher
 from projector.notify.reviews import LiveItem
@@ -186,3 +186,33 @@ def test_a_webhook_that_keeps_failing_is_given_up_with_the_reason(
     metadata = {"name": "Meta", "url": "http://169.254.169.254/latest"}
     refused = client.post("/api/webhooks", headers=headers, json=metadata)
     assert refused.status_code == 422
+
+
+@pytest.mark.parametrize("bad_url", ["http://🏠.home/hook", "http://xn--/hook", "http://[/"])
+def test_a_webhook_no_library_can_call_fells_nothing_and_the_good_one_is_delivered(
+    api, store: RedisEventStore, database_url: str, bad_url: str
+) -> None:
+    """Saved before the API parsed URLs at the door (an event from an older version):
+    its deliveries fail with the reason, the worker goes on, the other webhook gets its
+    alert. The API refuses the same URL today."""
+    client, headers = api
+    assert client.post("/api/webhooks", headers=headers,
+                       json={"name": "Bad", "url": bad_url}).status_code == 422  # fmt: skip
+    secret = SecretCipher(KEY).encrypt("s" * 32)
+    bad = WebhookConfigured(webhook_id=uuid4(), name="Bad", url=bad_url,
+                            secret_ciphertext=secret)  # fmt: skip
+    store.append(bad)
+    receiver = Receiver()
+    with receiver.serving() as url:
+        client.post("/api/webhooks", headers=headers, json={"name": "Good", "url": url})
+        project(store, database_url)
+        worker = sender(store, database_url, max_attempts=2)
+        steps(worker, 0.5)
+        store.append(track(TrackStarted, uuid4(), 0, t0=datetime.now(UTC)))
+        steps(worker, 10, lambda: worker.failed == 1 and worker.delivered == 1)
+    assert (worker.delivered, worker.failed, len(receiver.got)) == (1, 1, 1)
+    project(store, database_url)
+    [entry] = client.get(f"/api/webhooks/{bad.webhook_id}/deliveries", headers=headers).json()
+    assert not entry["delivered"] and entry["reason"]  # why, in words
+    test = client.post(f"/api/webhooks/{bad.webhook_id}/test", headers=headers)
+    assert test.status_code == 200 and test.json()["ok"] is False

@@ -367,14 +367,19 @@ class RetentionWorker:
         return floor is not None and self._disk_free(self.root) < floor
 
     def _delete(self, relative: str) -> None:
+        """Delete a segment's file: only under the storage root, whatever the path says
+        (an event or a row that names ``../`` or holds a NUL deletes nothing)."""
         path = self.root / relative
         try:
+            if not path.resolve().is_relative_to(self.root.resolve()):
+                log.error("retention: %r is not under the storage root: left alone", relative)
+                return
             path.unlink(missing_ok=True)
             day = path.parent
             if day != self.root and not any(day.iterdir()):
                 day.rmdir()
-        except OSError as e:
-            log.warning("retention: cannot delete %s: %s", relative, e)
+        except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+            log.warning("retention: cannot delete %r: %s", relative, e)
 
     def _announce(self, orphans: Sequence[DiskFile], report: ReconcileReport) -> None:
         directories = self._catalog.camera_directories()

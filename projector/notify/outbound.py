@@ -126,9 +126,9 @@ def post(
     """POST to the checked address of ``url``'s host; the answer or why there is none."""
     try:
         target = httpx.URL(url)
-    except httpx.InvalidURL:
+        host, service = target.host, target.netloc.decode()  # the host is IDNA-decoded here
+    except (httpx.InvalidURL, ValueError):  # an invalid IDNA host name is a ValueError
         return Answer(None, "not a URL")
-    host, service = target.host, target.netloc.decode()
     if target.scheme not in ("http", "https") or not host:
         return Answer(None, "not an http(s) URL")
     if dead is not None and dead.resting(service):

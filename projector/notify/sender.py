@@ -253,7 +253,12 @@ class WebhookSender:
             if not future.done():
                 continue
             del self._flying[key]
-            self._answered(self._queue[key], future.result())
+            try:
+                answer = future.result()
+            except Exception as e:  # one delivery's failure, never the notifier's exit
+                log.exception("webhook delivery %s could not be sent", key)
+                answer = Answer(None, f"could not be sent: {type(e).__name__}")
+            self._answered(self._queue[key], answer)
 
     def _answered(self, delivery: Delivery, answer: Answer) -> None:
         tried = replace(delivery, attempts=delivery.attempts + 1)

@@ -231,13 +231,11 @@ export class Api {
   }
 }
 
+/** Every error is RFC 9457 problem details: `detail` says what went wrong, in words. */
 async function errorText(response: Response): Promise<string> {
   try {
     const body = (await response.json()) as { detail?: unknown };
     if (typeof body.detail === "string") return body.detail;
-    if (Array.isArray(body.detail)) {
-      return body.detail.map((d: { msg?: string }) => d.msg ?? "invalid").join("; ");
-    }
   } catch {
     /* not JSON */
   }

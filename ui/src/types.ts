@@ -116,6 +116,7 @@ export interface StatusReport {
   disk: { total_bytes: number; used_bytes: number; free_bytes: number };
   components: { name: string; ok: boolean; detail: string }[];
   consumer_groups: { topic: string; group: string; lag: number | null; pending: number }[];
+  given_up: { topic: string; count: number; group: string; reason: string }[];
 }
 
 export interface MlStatus {

@@ -71,6 +71,9 @@ export function Status({ api }: { api: Api }) {
               ))}
             </tbody>
           </table>
+          {report.given_up.map((g) => (
+            <p key={g.topic} className="small error">{g.count} {g.topic} item(s) given up; newest by {g.group}: {g.reason}</p>
+          ))}
         </div>
       </div>
       <div className="card">
