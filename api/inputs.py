@@ -113,7 +113,7 @@ TimeZoneName = Annotated[str, AfterValidator(_known_zone), _ZoneNames()]
 """An IANA time zone known to this machine."""
 
 
-_HOST = r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?"
+_HOST = r"([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])"  # a name, IPv4, [IPv6]
 _PORT = r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
 _PATH = r"([/?#][^\x00-\x20\x7f]*)?"
 HTTP_URL = rf"^https?://{_HOST}{_PORT}{_PATH}$"
@@ -153,7 +153,8 @@ RtspUrl = Annotated[
 
 PATTERN_MEANINGS = {
     CONTROL_FREE: "must not contain control characters (such as NUL or a line break)",
-    HTTP_URL: "not an http(s) URL with an ASCII host name",
-    RTSP_URL: "not an rtsp(s) URL with an ASCII host name (credentials go in their fields)",
+    HTTP_URL: "not an http(s) URL with an ASCII host name or an IP address",
+    RTSP_URL: "not an rtsp(s) URL with an ASCII host name or an IP address (credentials go "
+    "in their fields)",
 }
 """What a refused pattern means, said to the user instead of the pattern."""

@@ -12,7 +12,7 @@ import annotated_types
 from hypothesis import strategies as st
 from pydantic import AwareDatetime, BaseModel
 
-from events.catalogue import EVENT_TYPES, BoundingBox, Event
+from events.catalogue import EVENT_TYPES, ONE_LINE, BoundingBox, Event
 
 offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 aware_datetimes = st.builds(
@@ -62,10 +62,13 @@ def _for_annotation(annotation: Any, metadata: list[Any]) -> st.SearchStrategy[A
             allow_nan=False,
             allow_infinity=False,
         )
+    sizes = {"min_size": bounds.get("min_length", 0), "max_size": bounds.get("max_length", 50)}
+    if annotation is str and bounds.get("pattern") == ONE_LINE:  # one line: no control chars
+        return st.text(st.characters(exclude_categories=["Cc", "Cs"]), **sizes)
     if annotation is str and "pattern" in bounds:
         return st.from_regex(bounds["pattern"], fullmatch=True)
     if annotation is str:
-        return st.text(min_size=bounds.get("min_length", 0), max_size=bounds.get("max_length", 50))
+        return st.text(**sizes)
     raise NotImplementedError(f"no strategy for {annotation!r}")
 
 

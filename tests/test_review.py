@@ -102,7 +102,7 @@ def test_overlapping_tracks_are_one_item_with_a_severity_and_marks_are_per_user(
         (["car", "person"], "alert", 2),
     ]
     backwards = {"start": "2000-01-01T00:00:00Z", "end": "1999-01-01T00:00:00Z"}
-    assert client.get("/api/review", headers=alice, params=backwards).status_code == 422
+    assert client.get("/api/review", headers=alice, params=backwards).json() == []  # empty window
     ages = {"start": "0001-01-01T00:00:00Z", "end": "9999-12-31T00:00:00Z"}
     assert len(client.get("/api/review", headers=alice, params=ages).json()) == len(items) + 1
     long_ones = client.get(
