@@ -100,7 +100,9 @@ class MediaGrant:
 def media_grant(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    token: Annotated[str | None, Query(description="a media token")] = None,
+    token: Annotated[
+        str | None, Query(description="a media token", max_length=2000, pattern=r"^[\w.=-]*$")
+    ] = None,
 ) -> MediaGrant:
     """Media (recordings, live, snapshots) opened by a ``<video>`` or ``<img>`` element: a
     short-lived media token in the query, or an access token in the header."""

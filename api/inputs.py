@@ -1,8 +1,9 @@
 """What the API accepts at the door, declared once and named in the OpenAPI document.
 
 - Text never holds control characters (NUL, line breaks, escapes): PostgreSQL refuses
-  NUL in a text column, and a name or label is one line. :data:`Text` says so in the
-  schema (a pattern), so a client learns it from the document.
+  NUL in a text column, and a name or label is one line. Every text field and
+  parameter carries :data:`CONTROL_FREE` as its pattern, so a client learns it from the
+  document.
 - A day is ``YYYY-MM-DD`` and an instant ISO 8601 (``2026-12-07T14:32:00Z``): pydantic
   alone would read ``0`` as 1 January 1970.
 - A URL that Ronin will call (a webhook, a push service) is parsed here by httpx, the
@@ -27,12 +28,6 @@ from events.catalogue import ONE_LINE
 
 CONTROL_FREE = ONE_LINE
 """Text without C0 control characters or DEL (the schema's pattern for every text)."""
-
-Text = Annotated[str, Field(pattern=CONTROL_FREE)]
-"""Any text a user gives: one line, no control characters."""
-
-ShortText = Annotated[str, Field(pattern=CONTROL_FREE, max_length=200)]
-"""A name, a label, a zone: at most 200 characters."""
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")

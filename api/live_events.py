@@ -120,7 +120,7 @@ def _event(user: User, fields: dict[bytes, bytes], ident: str) -> bytes | None:
 async def event_stream(
     request: Request,
     user: CurrentUser,
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[str | None, Header()] = None,  # malformed: from now on
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> StreamingResponse:
     """AlertRaised and camera events as server-sent events (text/event-stream), of the

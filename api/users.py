@@ -6,9 +6,10 @@ change ends the user's sessions at once. The last admin cannot be removed or dem
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Role, User, Users
@@ -21,7 +22,10 @@ from projector.readmodels import push
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
-_NAME = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
+_NAME_PATTERN = r"^[A-Za-z0-9_.@-]+$"
+_NAME = Field(min_length=1, max_length=100, pattern=_NAME_PATTERN)
+UserName = Annotated[str, Path(min_length=1, max_length=100, pattern=_NAME_PATTERN)]
+"""A user named in the path: the same rule as when the user was made."""
 
 
 class UserOut(BaseModel):
@@ -79,7 +83,7 @@ def add_user(body: UserIn, conn: Connection) -> UserOut:
 
 
 @router.put("/{username}/access", response_model=UserOut, **ADMIN_ONLY)
-def set_access(username: str, body: Access, request: Request, conn: Connection) -> UserOut:
+def set_access(username: UserName, body: Access, request: Request, conn: Connection) -> UserOut:
     """Role and cameras; the user's sessions end (they log in again with the new ones)."""
     changed = Users(conn).set_access(username, body.role, _cameras(body))
     return _changed(request, changed, username)
@@ -87,14 +91,14 @@ def set_access(username: str, body: Access, request: Request, conn: Connection) 
 
 @router.put("/{username}/password", response_model=UserOut, **ADMIN_ONLY)
 def reset_password(
-    username: str, body: PasswordReset, request: Request, conn: Connection
+    username: UserName, body: PasswordReset, request: Request, conn: Connection
 ) -> UserOut:
     return _changed(request, Users(conn).set_password(username, body.password), username)
 
 
 @router.delete("/{username}", status_code=status.HTTP_204_NO_CONTENT, **ADMIN_ONLY)
 def remove_user(
-    username: str, request: Request, conn: Connection, store: EventStoreDep
+    username: UserName, request: Request, conn: Connection, store: EventStoreDep
 ) -> Response:
     """Remove a user, and with them their sessions (their account id is gone with them:
     a later user of the same name is another account), browsers' push subscriptions and

@@ -514,7 +514,7 @@ class PushRule(NotificationRule):
 
     quiet_from: Clock | None = None
     quiet_until: Clock | None = None
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
+    timezone: Annotated[str, Field(min_length=1, max_length=64, pattern=ONE_LINE)] = "UTC"
     cooldown_s: Annotated[int, Field(ge=0, le=86_400)] = 60
 
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -118,3 +119,14 @@ def test_a_url_no_library_can_call_is_refused_where_it_is_given(admin, url: str)
 def test_nothing_hostile_was_saved(admin) -> None:
     client, headers = admin
     assert [u["username"] for u in client.get("/api/users", headers=headers).json()] == ["alice"]
+
+
+@given(value=hostile_text)
+@FAST
+def test_hostile_text_in_a_path_or_a_media_token_is_a_422(admin, value: str) -> None:
+    client, headers = admin
+    _refused(client.delete(f"/api/users/{quote(value, safe='')}", headers=headers),
+             "path.username")  # fmt: skip
+    video = client.get(f"/api/cameras/{CAMERA}/footage.mp4", params={"token": value,
+                       "start": "2026-12-07T00:00:00Z", "end": "2026-12-07T00:01:00Z"})  # fmt: skip
+    _refused(video, "query.token")
