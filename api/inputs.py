@@ -8,7 +8,7 @@
   alone would read ``0`` as 1 January 1970.
 - A URL that Ronin will call (a webhook, a push service) is parsed here by httpx, the
   library that will call it, so what is saved is what can be called:
-  :func:`http_url_refusal`.
+  :func:`url_refusal`.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ Instant = Annotated[datetime, BeforeValidator(_iso_instant), AfterValidator(_awa
 """An ISO 8601 instant with its offset (RFC 3339's date-time)."""
 
 
-def http_url_refusal(url: str, schemes: frozenset[str] = frozenset({"http", "https"})) -> str:
+def url_refusal(url: str, schemes: frozenset[str]) -> str:
     """Why httpx could not call ``url`` ("" when it could): a host that is no valid
     name (``🏠.home``, ``xn--``), no host, another scheme. Camera URLs are held to the
     same host rules (ffmpeg would only fail later, at the camera's first connection)."""
@@ -115,25 +115,23 @@ HTTP_URL = rf"^https?://{_HOST}{_PORT}{_PATH}$"
 RTSP_URL = rf"^rtsps?://{_HOST}{_PORT}{_PATH}$"
 
 
-def _callable(url: str) -> str:
-    refused = http_url_refusal(url)
-    if refused:
-        raise ValueError(refused)
-    return url
+def _parsed_as(*schemes: str) -> AfterValidator:
+    """A validator that refuses what :func:`url_refusal` refuses for these schemes."""
 
+    def check(url: str) -> str:
+        refused = url_refusal(url, frozenset(schemes))
+        if refused:
+            raise ValueError(refused)
+        return url
 
-def _streamable(url: str) -> str:
-    refused = http_url_refusal(url, frozenset({"rtsp", "rtsps"}))
-    if refused:
-        raise ValueError(refused)
-    return url
+    return AfterValidator(check)
 
 
 HttpUrl = Annotated[
     str,
     Field(pattern=HTTP_URL, max_length=2000,
           description="http(s)://host[:port]/path; a host name in ASCII (an IDN in its xn-- form)"),
-    AfterValidator(_callable),
+    _parsed_as("http", "https"),
 ]  # fmt: skip
 """A URL Ronin will call (a webhook, a push service), as httpx will call it."""
 
@@ -141,7 +139,7 @@ RtspUrl = Annotated[
     str,
     Field(pattern=RTSP_URL, max_length=2000,
           description="rtsp(s)://host[:port]/path, without credentials (they have fields)"),
-    AfterValidator(_streamable),
+    _parsed_as("rtsp", "rtsps"),
 ]  # fmt: skip
 """A camera's stream."""
 
