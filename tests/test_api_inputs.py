@@ -125,8 +125,8 @@ def test_nothing_hostile_was_saved(admin) -> None:
 @FAST
 def test_hostile_text_in_a_path_or_a_media_token_is_a_422(admin, value: str) -> None:
     client, headers = admin
-    _refused(client.delete(f"/api/users/{quote(value, safe='')}", headers=headers),
-             "path.username")  # fmt: skip
+    name = quote(value.replace("/", ""), safe="")  # a "/" is another path (the router's 404)
+    _refused(client.delete(f"/api/users/{name}", headers=headers), "path.username")
     video = client.get(f"/api/cameras/{CAMERA}/footage.mp4", params={"token": value,
                        "start": "2026-12-07T00:00:00Z", "end": "2026-12-07T00:01:00Z"})  # fmt: skip
     _refused(video, "query.token")
