@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, model_validator
 
 
 class Topic(StrEnum):
@@ -32,7 +32,8 @@ def utc_now() -> datetime:
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-UnitFloat = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+UnitFloat = Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)]
+"""A fraction or a coordinate in [0, 1]: a JSON number (not `false`, not "0.5")."""
 NonNegativeInt = Annotated[int, Field(ge=0, le=2**63 - 1)]
 Text = Annotated[str, Field(max_length=4096)]
 ModelId = Annotated[str, Field(min_length=1, max_length=200)]

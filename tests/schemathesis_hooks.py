@@ -2,8 +2,9 @@
 what schemathesis sends stays on this machine, and the run's own users and camera stay.
 
 - Every URL that Ronin would connect to (a camera's stream, a webhook, a push service)
-  is pointed at this machine: a camera at the simulated camera's RTSP server
-  (``CONTRACT_CAMERA_HOST``), a webhook or push service at a closed loopback port.
+  is pointed at a closed loopback port: nothing leaves the machine, and the simulated
+  camera that records during the run is not buried under dozens of fuzzed cameras
+  (its RTSP server stopped answering under them: the run then recorded nothing).
   Only URLs that parse are rewritten, so what schemathesis meant as invalid stays so.
 - The signed-in users and the recording camera are not removed, demoted or given a new
   password (the run would end its own sessions): such a case is pointed at another
@@ -60,10 +61,7 @@ def _local(url: str, pattern: str) -> str:
     found = _HOST.match(url)
     if found is None or not re.match(pattern, url):
         return url
-    host = os.environ.get("CONTRACT_CAMERA_HOST", "127.0.0.1:9")
-    if found["scheme"].startswith("http"):
-        host = "127.0.0.1:9"  # discard: nothing listens, nothing leaves the machine
-    return f"{found['scheme']}://{host}{found['rest']}"
+    return f"{found['scheme']}://127.0.0.1:9{found['rest']}"  # discard: nothing listens
 
 
 @schemathesis.hook
