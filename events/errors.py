@@ -11,6 +11,7 @@ driver errors (redis, psycopg, duckdb, subprocess) into these at the boundary wi
     │   ├── UnsupportedSchemaVersion
     │   └── MalformedEvent
     ├── StoreUnavailable          Redis or PostgreSQL cannot be reached (retry later)
+    ├── SchemaTooNew              the database was migrated by a newer Ronin (a downgrade)
     ├── ProjectionError           a handler failed on one event (retried, then dead-lettered)
     ├── LeaseLost                 another worker holds the lease this worker needed
     ├── EmbeddedServiceError      an embedded server (redis-server, postgres) failed to start
@@ -45,6 +46,11 @@ class MalformedEvent(CodecError):
 
 class StoreUnavailable(RoninError):
     """Redis or PostgreSQL cannot be reached; the operation may succeed later."""
+
+
+class SchemaTooNew(RoninError):
+    """The database holds migrations this version does not know: it was upgraded by a
+    newer Ronin, which this one must not write under."""
 
 
 class ProjectionError(RoninError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 from redis import exceptions as redis_errors
@@ -26,10 +27,15 @@ class WorkerStatus:
 
 
 class WorkerHeartbeat:
-    """Refreshes ``ronin:worker:{name}`` every call to :meth:`beat` (throttled)."""
+    """Refreshes ``ronin:worker:{name}`` every call to :meth:`beat` (throttled), and
+    ``beat_file``'s modification time after each beat that reached Redis: a container's
+    healthcheck reads the file's age without starting Python or asking Redis."""
 
-    def __init__(self, client: redis.Redis, name: str, ttl_s: float = 15.0) -> None:
+    def __init__(
+        self, client: redis.Redis, name: str, ttl_s: float = 15.0, beat_file: Path | None = None
+    ) -> None:
         self._redis, self.name, self._ttl = client, name, ttl_s
+        self._beat_file = beat_file
         self._last = 0.0
 
     def beat(self, **detail: object) -> None:
@@ -46,6 +52,8 @@ class WorkerHeartbeat:
         except (redis_errors.ConnectionError, redis_errors.TimeoutError) as e:
             raise StoreUnavailable(f"Redis is unreachable: {e}") from e
         self._last = now  # a failed beat is tried again at the next call
+        if self._beat_file is not None:
+            self._beat_file.touch()
 
     def stop(self) -> None:
         try:

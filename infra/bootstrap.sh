@@ -5,6 +5,7 @@
 #   bash infra/bootstrap.sh test        set up and run the whole test suite (ruff, mypy,
 #                                       vitest, pytest with the browser end-to-end test)
 #   bash infra/bootstrap.sh setup       only install
+#   bash infra/bootstrap.sh compose-init  write .env for Docker Compose (installs nothing)
 #
 # System packages (apt-get, needs root or sudo): the embedded servers, ffmpeg, and
 # GStreamer's RTSP server for simulated cameras. Python packages go into .venv from
@@ -19,7 +20,10 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav  # simulated cameras (a real RTSP server)
 )
-TEST_APT_PACKAGES=(chromium)                  # the web UI's end-to-end test (headless)
+TEST_APT_PACKAGES=(
+  chromium                                    # the web UI's end-to-end test (headless)
+  docker.io docker-compose debootstrap        # the compose stack, built and run
+)
 PYTHON=${PYTHON:-python3}
 
 missing_apt() {
@@ -89,6 +93,9 @@ run_tests() {
 
 command=${1:-up}
 shift || true
+if [ "$command" = compose-init ]; then  # Python's standard library only
+  exec "$PYTHON" -m infra.compose_env "$@"
+fi
 install_system_packages "${APT_PACKAGES[@]}"
 [ "$command" = test ] && install_system_packages "${TEST_APT_PACKAGES[@]}"
 install_python_packages

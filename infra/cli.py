@@ -97,6 +97,7 @@ def transcode() -> None:
 def sim_camera(
     count: int = typer.Option(1, help="how many cameras"),
     port: int = typer.Option(8554, help="first port; camera N listens on port + N - 1"),
+    host: str = typer.Option("127.0.0.1", help="the address to listen on"),
     codec: str = typer.Option("h264", help="h264 or h265"),
     width: int = typer.Option(1280),
     height: int = typer.Option(720),
@@ -114,7 +115,7 @@ def sim_camera(
     cameras = [
         SimCamera(
             port=port + i, path=f"cam{i + 1}", codec=codec, width=width, height=height,  # type: ignore[arg-type]
-            fps=fps, gop=gop, audio=audio, user=user, password=password,  # type: ignore[arg-type]
+            fps=fps, gop=gop, audio=audio, user=user, password=password, host=host,  # type: ignore[arg-type]
         )
         for i in range(count)
     ]  # fmt: skip
@@ -208,11 +209,23 @@ def user_add(
     console.print(f"user {username} saved ({role})")
 
 
+@app.command()
+def init(
+    path: Path = typer.Argument(Path(".env"), help="where compose.yaml reads its secrets"),
+) -> None:
+    """Write .env for Docker Compose with generated secrets (never overwrites one)."""
+    from infra.compose_env import main as write
+
+    raise typer.Exit(write([str(path)]))
+
+
 @app.command(name="migrate")
 def migrate_command() -> None:
-    """Apply pending PostgreSQL migrations."""
+    """Apply pending PostgreSQL migrations; on a database without users, make ``admin``
+    (ADMIN_PASSWORD, or a random password shown here once)."""
     import psycopg
 
+    from api.auth import Users, ensure_first_admin
     from infra.embedded import stores_for
     from projector.migrations import migrate
 
@@ -222,7 +235,12 @@ def migrate_command() -> None:
         psycopg.connect(urls[1]) as conn,
     ):
         applied = migrate(conn)
+        chosen = settings.admin_password.get_secret_value() if settings.admin_password else None
+        password = ensure_first_admin(Users(conn), chosen or None)
     console.print(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
+    if password is not None:
+        shown = "(ADMIN_PASSWORD)" if chosen else password
+        console.print(f"first run: user admin, password {shown} (shown once)")
 
 
 @app.command()

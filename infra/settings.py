@@ -133,6 +133,11 @@ class Settings(BaseSettings):
     alert_classes: str = "person,car,truck,bus,motorcycle,bicycle,dog,cat,bird,horse"
     """Classes that raise alerts (comma-separated; empty: every class detected)."""
     ui_dist: Path | None = None
+    heartbeat_file: Path | None = None
+    """Touched at each worker heartbeat (containers' healthchecks read its age)."""
+    bundled_model_path: Path | None = None
+    """A model built into the image: used when neither ML_MODEL_PATH nor ``ronin model``
+    chose one, if the file is there (an image may be built without it)."""
     """The built web UI; default: ``ui/dist`` beside the code, when it exists."""
     demo_scene_period_s: int = Field(60, ge=10)
     """How often the demo camera's person walks in (``ronin up --demo``)."""
@@ -211,12 +216,16 @@ class Settings(BaseSettings):
         return self.data_dir / "models"
 
     def model_path(self) -> Path | None:
-        """ML_MODEL_PATH, else the model chosen with ``ronin model`` (None: none)."""
+        """ML_MODEL_PATH, else the model chosen with ``ronin model``, else the image's
+        (None: none)."""
         if self.ml_model_path is not None:
             return self.ml_model_path
         from detector.model_store import ModelStore
 
-        return ModelStore(self.models_dir).default()
+        chosen = ModelStore(self.models_dir).default()
+        if chosen is None and self.bundled_model_path and self.bundled_model_path.is_file():
+            return self.bundled_model_path
+        return chosen
 
     @property
     def log_dir(self) -> Path:

@@ -31,6 +31,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 from uuid import UUID
 
@@ -117,6 +118,7 @@ class IngestWorker:
         client: redis.Redis,
         emit: Callable[[Event], object],
         lease_ttl_ms: int = 5000,
+        heartbeat_file: Path | None = None,
     ) -> None:
         self.name = name
         self._catalog, self._store, self._settings = catalog, store, settings
@@ -135,7 +137,8 @@ class IngestWorker:
         self._reread_due = 0.0
         self._redis_run_id: str | None = None
         # liveness counts for the fair share: it must expire about as fast as a lease
-        self._heartbeat = WorkerHeartbeat(client, name, ttl_s=max(2.0, 2 * lease_ttl_ms / 1000))
+        ttl_s = max(2.0, 2 * lease_ttl_ms / 1000)
+        self._heartbeat = WorkerHeartbeat(client, name, ttl_s, beat_file=heartbeat_file)
 
     def run(self, stop: threading.Event) -> None:
         try:

@@ -11,7 +11,7 @@ from importlib import resources
 
 import psycopg
 
-from events.errors import StoreUnavailable
+from events.errors import SchemaTooNew, StoreUnavailable
 
 _LOCK_ID = 0x524F4E494E  # "RONIN"
 
@@ -21,6 +21,18 @@ def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("projector") / "migrations"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [(f.name, f.read_text()) for f in files]
+
+
+def refuse_newer_schema(applied: set[str], known: list[str]) -> None:
+    """A database migrated by a newer Ronin would be misread (or damaged) by this one."""
+    unknown = sorted(applied - set(known))
+    if unknown:
+        raise SchemaTooNew(
+            f"the database was migrated by a newer Ronin ({', '.join(unknown)}); this"
+            " version knows up to "
+            f"{known[-1] if known else 'none'}. Run the newer version, or restore a backup"
+            " made by this one."
+        )
 
 
 def migrate(conn: psycopg.Connection) -> list[str]:
@@ -34,7 +46,9 @@ def migrate(conn: psycopg.Connection) -> list[str]:
                 " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
             )
             done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
-            for name, statements in migration_files():
+            files = migration_files()
+            refuse_newer_schema(done, [name for name, _ in files])
+            for name, statements in files:
                 if name in done:
                     continue
                 conn.execute(statements.encode())

@@ -61,7 +61,7 @@ def analysis_config(settings: Settings) -> AnalysisConfig:
 def run_detector(settings: Settings) -> None:
     redis_url, database_url = settings.require_urls()
     store = RedisEventStore.from_url(redis_url)
-    heartbeat = WorkerHeartbeat(store.client, "detector")
+    heartbeat = WorkerHeartbeat(store.client, "detector", beat_file=settings.heartbeat_file)
     detector = load_detector(settings)
     if detector is None:
         DetectionWorker(
@@ -134,7 +134,7 @@ def run_alerts(settings: Settings) -> None:
         consumer_name("alerts"),
         AlertsConfig(policy=policy, classes=classes),
     )
-    heartbeat = WorkerHeartbeat(store.client, "alerts")
+    heartbeat = WorkerHeartbeat(store.client, "alerts", beat_file=settings.heartbeat_file)
     stop = stop_on_signals()
     try:
         while not stop.is_set():

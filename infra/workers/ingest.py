@@ -37,5 +37,6 @@ def run_ingest(settings: Settings, name: str = "ingest") -> None:
         ),
         client=store.client,
         emit=store.append,
+        heartbeat_file=settings.heartbeat_file,
     )
     worker.run(stop_on_signals())

@@ -50,7 +50,7 @@ def run_mqtt(settings: Settings) -> None:
             commands=settings.mqtt_commands,
         ),
     )
-    heartbeat = WorkerHeartbeat(store.client, "mqtt")
+    heartbeat = WorkerHeartbeat(store.client, "mqtt", beat_file=settings.heartbeat_file)
     try:
         bridge.run(stop_on_signals(), lambda: heartbeat.beat(
             broker="connected" if bridge.connected else "unreachable",
@@ -84,7 +84,10 @@ def run_notifier(settings: Settings) -> None:
                    policy=OutboundPolicy(deny=deny, public_only=True,
                                          allow=settings.push_allow_network_list)),
     )  # fmt: skip
-    heartbeat, stop = WorkerHeartbeat(store.client, "notifier"), stop_on_signals()
+    heartbeat, stop = (
+        WorkerHeartbeat(store.client, "notifier", beat_file=settings.heartbeat_file),
+        stop_on_signals(),
+    )
     try:
         while not stop.is_set():
             for sender in (hooks, pushes):

@@ -77,7 +77,7 @@ def run_projector(settings: Settings) -> None:
     store = RedisEventStore.from_url(redis_url)
     sink = PostgresReadModels(reconnecting_connection(database_url))
     runners = build_runners(settings, store, postgres_projections(), sink, "projector")
-    heartbeat = WorkerHeartbeat(store.client, "projector")
+    heartbeat = WorkerHeartbeat(store.client, "projector", beat_file=settings.heartbeat_file)
     run_projection_loop(runners, store, heartbeat, stop_on_signals())
 
 
@@ -87,7 +87,7 @@ def run_analytics(settings: Settings) -> None:
     sink = DuckDBReadModels(settings.analytics_path)
     projections = analytics_projections()
     runners = build_runners(settings, store, projections, sink, "analytics")
-    heartbeat = WorkerHeartbeat(store.client, "analytics")
+    heartbeat = WorkerHeartbeat(store.client, "analytics", beat_file=settings.heartbeat_file)
     for runner in runners:
         sink.ensure(runner.projection)
     replays = ReplayRequests(store.client)
@@ -143,7 +143,7 @@ def run_archiver(settings: Settings) -> None:
     redis_url, database_url = settings.require_urls()
     store = RedisEventStore.from_url(redis_url)
     archiver = Archiver(store, EventArchive(reconnecting_connection(database_url)))
-    heartbeat = WorkerHeartbeat(store.client, "archiver")
+    heartbeat = WorkerHeartbeat(store.client, "archiver", beat_file=settings.heartbeat_file)
     stop = stop_on_signals()
     try:
         while not stop.is_set():

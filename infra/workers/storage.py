@@ -64,7 +64,7 @@ def run_retention(settings: Settings) -> None:
             export_max_bytes=int(settings.export_max_gb * 1e9),
         ),
     )
-    heartbeat = WorkerHeartbeat(store.client, "retention")
+    heartbeat = WorkerHeartbeat(store.client, "retention", beat_file=settings.heartbeat_file)
     stop = stop_on_signals()
     while not stop.is_set():
         try:
@@ -78,7 +78,7 @@ def run_retention(settings: Settings) -> None:
 def run_transcoder(settings: Settings) -> None:
     redis_url, database_url = settings.require_urls()
     store = RedisEventStore.from_url(redis_url)
-    heartbeat = WorkerHeartbeat(store.client, "transcoder")
+    heartbeat = WorkerHeartbeat(store.client, "transcoder", beat_file=settings.heartbeat_file)
     stop = stop_on_signals()
     if not settings.transcode_enabled:
         log.info("transcoding is off (TRANSCODE_ENABLED=false)")

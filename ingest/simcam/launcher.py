@@ -37,11 +37,14 @@ class SimCamera:
     """With ``sub_height``: a second, smaller stream of the same scene at ``{path}_sub``
     (a camera's sub-stream)."""
     sub_height: int | None = None
+    host: str = "127.0.0.1"
+    """The address it listens on (and its URL names): another than loopback for
+    recorders elsewhere, such as Ronin in containers."""
 
     @property
     def url(self) -> str:
         """The camera's URL without credentials (as a user types it)."""
-        return f"rtsp://127.0.0.1:{self.port}/{self.path}"
+        return f"rtsp://{self.host}:{self.port}/{self.path}"
 
     @property
     def sub_url(self) -> str | None:

@@ -179,7 +179,7 @@ def protect(server, factory, cam):
 def serve(cam):
     """One RTSP server per camera (its own port), like one device per camera."""
     server = GstRtspServer.RTSPServer()
-    server.set_address("127.0.0.1")
+    server.set_address(cam.get("host", "127.0.0.1"))
     server.set_service(str(cam["port"]))
     factory = make_factory(cam)
     if cam["user"]:

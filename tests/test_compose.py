@@ -1,0 +1,277 @@
+"""The compose stack as shipped, built and run on a real Docker engine: images from a
+Debian base made with debootstrap, `.env` from `compose-init`, a simulated camera on the
+host added through nginx, live view in headless Chromium over the WebSocket, crashed
+containers measured as holes on the timeline, and `down` / `up` keeping the footage."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from api.timeline import Span
+from ingest.simcam.launcher import SimCamera, start_sim_cameras
+from tests.compose_support import (
+    ADMIN_PASSWORD,
+    BASE_IMAGE,
+    MODEL,
+    ROOT,
+    Compose,
+    copy_project,
+    docker_engine,
+    footage,
+    now,
+    signed_in,
+    wait_answering,
+    wait_footage_until,
+)
+from tests.stack_support import missing_s
+from tests.test_up import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+SERVICES = ("redis", "postgres", "api", "proxy", "projector", "analytics", "archiver",
+            "ingest", "detector", "alerts", "retention", "notifier")  # fmt: skip
+
+
+@dataclass
+class Deployed:
+    compose: Compose
+    client: httpx.Client
+    camera_id: str
+    tls_dir: Path
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    with docker_engine() as missing:
+        if missing:
+            pytest.skip(missing)
+        folder = copy_project(tmp_path_factory.mktemp("compose") / "ronin")
+        tls_dir = tmp_path_factory.mktemp("tls")
+        compose = Compose(folder, "ronintest", free_port(), free_port())
+        _configure(compose, tls_dir)
+        try:
+            _build(compose)
+            print(compose.run("up", "-d"))
+            wait_answering(compose.base_url)
+            yield _with_camera(compose, tls_dir)
+        finally:
+            print(compose.run("logs", "--tail=20", timeout=120)[-20_000:])
+            compose.run("down", "-v", "--remove-orphans", timeout=300)
+
+
+def _configure(compose: Compose, tls_dir: Path) -> None:
+    """`compose-init` as a user runs it, then this machine's choices."""
+    init = subprocess.run(["bash", "infra/bootstrap.sh", "compose-init"], cwd=compose.folder,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert "docker compose up -d" in init.stdout
+    env = compose.folder / ".env"
+    assert env.stat().st_mode & 0o777 == 0o600
+    with env.open("a") as file:
+        file.write(
+            f"BASE_IMAGE={BASE_IMAGE}\nHTTP_PORT={compose.http_port}\n"
+            f"HTTPS_PORT={compose.https_port}\nTLS_DIR={tls_dir}\n"
+            f"ADMIN_PASSWORD={ADMIN_PASSWORD}\nSEGMENT_SECONDS=10\n"
+            + ("" if MODEL.is_file() else "MODEL_URL=\n")
+        )
+
+
+def _build(compose: Compose) -> None:
+    """The base image (kept when there), then every image; a rebuild with nothing changed
+    comes from the cache."""
+    subprocess.run(["bash", "infra/docker/base-image.sh", BASE_IMAGE], cwd=compose.folder,
+                   check=True, timeout=900)  # fmt: skip
+    started = time.monotonic()
+    compose.run("build", timeout=1800)
+    built = time.monotonic() - started
+    compose.run("build", timeout=600)
+    print(f"images built in {built:.0f} s, rebuilt from the cache in "
+          f"{time.monotonic() - started - built:.0f} s")  # fmt: skip
+    for image in ("ronin-nvr", "ronin-redis", "ronin-postgres", "ronin-proxy"):
+        size = int(subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", image],
+                                  capture_output=True, text=True, check=True).stdout)  # fmt: skip
+        print(f"{image}: {size / 1e6:.0f} MB")
+
+
+def _with_camera(compose: Compose, tls_dir: Path) -> Deployed:
+    camera = SimCamera(port=free_port(), path="door", host=compose.gateway())
+    server = start_sim_cameras([camera])
+    _SIM_SERVERS.append(server)
+    client = signed_in(compose.base_url)
+    added = client.post("/api/cameras", json={"name": "Door", "rtsp_url": camera.url})
+    assert added.status_code == 202, added.text
+    camera_id = added.json()["camera_id"]
+    wait_footage_until(client, camera_id, now() + dt.timedelta(seconds=5))
+    return Deployed(compose, client, camera_id, tls_dir)
+
+
+_SIM_SERVERS: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_sim_cameras() -> Iterator[None]:
+    yield
+    for server in _SIM_SERVERS:
+        server.terminate()
+        server.wait(10)
+
+
+def test_the_first_admin_and_every_service_healthy(deployed: Deployed) -> None:
+    logs = deployed.compose.run("logs", "migrate")
+    assert "first run: user admin, password (ADMIN_PASSWORD)" in logs
+    deadline = time.monotonic() + 150  # the workers' first check comes after 30 s
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        states = {s: _health(deployed.compose, s) for s in SERVICES}
+        if set(states.values()) == {"healthy"}:
+            return
+        time.sleep(5)
+    raise AssertionError(states)
+
+
+def _health(compose: Compose, service: str) -> str:
+    container = compose.container(service)
+    found = json.loads(subprocess.run(["docker", "inspect", container], capture_output=True,
+                                      text=True, check=True).stdout)  # fmt: skip
+    return str(found[0]["State"].get("Health", {}).get("Status", "none"))
+
+
+@pytest.mark.skipif(
+    not (ROOT / "ui" / "node_modules" / "playwright-core").is_dir()
+    or not Path("/usr/bin/chromium").exists(),
+    reason="needs the UI's node packages and chromium (bash infra/bootstrap.sh test)",
+)
+def test_live_view_plays_through_nginx_over_the_websocket(deployed: Deployed) -> None:
+    run = subprocess.run(
+        ["node", "e2e/latency.mjs"], cwd=ROOT / "ui", capture_output=True, text=True,
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "BASE_URL": deployed.compose.base_url,
+             "PASSWORD": ADMIN_PASSWORD, "LIVE_PATH": "mse", "SAMPLES": "10"},
+        timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    measured = json.loads(run.stdout.strip().splitlines()[-1])
+    print(f"live latency through nginx: median {statistics.median(measured['latencies'])} s")
+    assert measured["path"] == "mse", measured  # not the HLS fallback
+    proxy_log = deployed.compose.run("logs", "proxy")
+    assert f'/api/cameras/{deployed.camera_id}/live/socket HTTP/1.1" 101' in proxy_log
+    assert "token=" not in proxy_log  # media tokens stay out of the access log
+
+
+def test_the_proxy_streams_events_and_refuses_large_bodies(deployed: Deployed) -> None:
+    client = deployed.client
+    started = time.monotonic()
+    with client.stream("GET", "/api/events/stream", timeout=15) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        next(stream.iter_bytes())  # the first bytes arrive unbuffered
+    assert time.monotonic() - started < 10
+    large = client.post("/api/cameras", content=b"x" * 2_000_000,
+                        headers={"Content-Type": "application/json"})  # fmt: skip
+    assert large.status_code == 413
+    segment = client.get(
+        f"/api/cameras/{deployed.camera_id}/segments",
+        params={"start": (now() - dt.timedelta(minutes=5)).isoformat(), "end": now().isoformat()},
+    ).json()[0]
+    ranged = client.get(f"/api/segments/{segment['segment_id']}/video",
+                        headers={"Range": "bytes=0-99"})  # fmt: skip
+    assert ranged.status_code == 206 and len(ranged.content) == 100
+
+
+def test_https_with_the_users_certificate(deployed: Deployed) -> None:
+    _self_signed(deployed.tls_dir)
+    compose = deployed.compose
+    try:
+        compose.run("restart", "proxy")
+        https = f"https://127.0.0.1:{compose.https_port}"
+        answer = _retry(lambda: httpx.get(f"{https}/api/health", verify=False, timeout=5))
+        assert answer.status_code == 200
+        assert answer.headers["strict-transport-security"].startswith("max-age=")
+        plain = _retry(lambda: httpx.get(f"{compose.base_url}/api/health", timeout=5))
+        assert plain.status_code == 301 and plain.headers["location"].startswith("https://")
+    finally:
+        for name in ("cert.pem", "key.pem"):
+            (deployed.tls_dir / name).unlink(missing_ok=True)
+        compose.run("restart", "proxy")
+        wait_answering(compose.base_url)
+
+
+def _retry(call: object, timeout_s: float = 30) -> httpx.Response:
+    assert callable(call)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()  # type: ignore[no-any-return]
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _self_signed(folder: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    start = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(start + dt.timedelta(days=1))
+            .sign(key, hashes.SHA256()))  # fmt: skip
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
+    (folder / "key.pem").write_bytes(key.private_bytes(pem, pkcs8, serialization.NoEncryption()))
+    (folder / "key.pem").chmod(0o644)  # read by nginx's master (root) in the container
+
+
+@pytest.mark.parametrize(
+    ("service", "allowed_s"),
+    [("ingest", 3.5), ("redis", 0.5), ("postgres", 0.5)],
+)
+def test_a_crashed_container_is_restarted_and_loses_no_more_than_embedded(
+    deployed: Deployed, service: str, allowed_s: float
+) -> None:
+    """The embedded default loses 0 s to a killed Redis or PostgreSQL and up to 3.5 s to a
+    killed ingest worker (tests/test_faults.py); the containers are held to the same."""
+    compose, before = deployed.compose, deployed.compose.restarts(service)
+    start = now()
+    time.sleep(10)
+    compose.crash(service)
+    time.sleep(25)
+    window = Span(start, now())
+    wait_answering(compose.base_url, timeout_s=120)
+    spans = wait_footage_until(deployed.client, deployed.camera_id, window.end)
+    lost = missing_s(spans, window)
+    print(f"{service} crashed: {lost:.2f} s of {window.end - window.start} missing")
+    assert compose.restarts(service) == before + 1
+    assert lost <= allowed_s, (service, lost)
+
+
+def test_down_and_up_keep_the_footage_and_down_leaves_nothing_running(
+    deployed: Deployed,
+) -> None:
+    compose, window = deployed.compose, Span(now() - dt.timedelta(hours=1), now())
+    before = [s for s in footage(deployed.client, deployed.camera_id, window) if s.end < window.end]
+    compose.run("down", timeout=300)
+    assert compose.running() == []
+    compose.run("up", "-d")
+    wait_answering(compose.base_url)
+    deployed.client = signed_in(compose.base_url)  # (sessions survive; a new one is simpler)
+    after = footage(deployed.client, deployed.camera_id, window)
+    lost = [(s.start, s.end) for s in before if missing_s(after, s) > 0]
+    assert before and not lost, f"footage lost across down/up: {lost}"
+    wait_footage_until(deployed.client, deployed.camera_id, now() + dt.timedelta(seconds=5))
+
+
+def test_the_compose_file_is_valid_with_every_profile(deployed: Deployed) -> None:
+    for profile in ("gpu", "mqtt", "transcode"):
+        assert "services:" in deployed.compose.run("--profile", profile, "config")
