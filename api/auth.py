@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -19,6 +21,7 @@ import psycopg
 import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
+from pydantic import BaseModel, ConfigDict
 
 from events.errors import RoninError
 
@@ -60,6 +63,20 @@ class User:
 
 
 _COLUMNS = "username, role, cameras, generation, user_id"
+
+
+class StoredUser(BaseModel):
+    """An account as the table stores it (a backup's line); tokens issued before a restore
+    stop working (its generation is bumped)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    username: str
+    password_hash: str
+    role: Role
+    cameras: list[UUID] | None
+    generation: int
+    user_id: UUID
+    created_at: datetime
 
 
 def _user(row: tuple[Any, ...]) -> User:
@@ -123,6 +140,31 @@ class Users:
 
     def count(self) -> int:
         return len(self.all())
+
+    def export_all(self) -> list[StoredUser]:
+        """Every account as stored (password hashes included), for a backup."""
+        with self._conn.transaction():
+            rows = self._conn.execute(
+                "SELECT username, password_hash, role, cameras, generation, user_id, created_at"
+                " FROM users ORDER BY username"
+            ).fetchall()
+        return [
+            StoredUser(username=r[0], password_hash=r[1], role=r[2], cameras=r[3],
+                       generation=r[4], user_id=r[5], created_at=r[6])
+            for r in rows
+        ]  # fmt: skip
+
+    def replace_all(self, users: Sequence[StoredUser]) -> None:
+        """Exactly these accounts (a restore), in one transaction."""
+        with self._conn.transaction():
+            self._conn.execute("DELETE FROM users")
+            for u in users:
+                self._conn.execute(
+                    "INSERT INTO users (username, password_hash, role, cameras, generation,"
+                    " user_id, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (u.username, u.password_hash, u.role, u.cameras, u.generation + 1,
+                     u.user_id, u.created_at),
+                )  # fmt: skip
 
     def verify(self, username: str, password: str) -> User:
         with self._conn.transaction():

@@ -20,7 +20,7 @@ from redis import exceptions as redis_errors
 
 from events.catalogue import Event, Topic
 from events.codec import encode
-from events.errors import StoreUnavailable
+from events.errors import RoninError, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -181,6 +181,34 @@ class RedisEventStore:
             except redis_errors.ResponseError as e:
                 if "BUSYGROUP" not in str(e):
                     raise
+
+        self._call(run)
+
+    def restore(
+        self,
+        topic: Topic,
+        tail: Sequence[Message],
+        groups: Sequence[tuple[str, StreamId]],
+        last: StreamId,
+    ) -> None:
+        """Onto an empty stream (a restore): ``tail`` under its original ids, each group
+        at its position, and the stream's last id at ``last``, so that new entries sort
+        after every restored one whatever this machine's clock says."""
+        key = self.key(topic)
+
+        def run() -> None:
+            if self._redis.xlen(key):
+                raise RoninError(
+                    f"the stream {topic.value} is not empty: restore needs a new install"
+                )
+            pipe = self._redis.pipeline(transaction=True)
+            for m in tail:
+                pipe.xadd(key, dict(m.fields), id=str(m.stream_id))
+            for name, position in groups:
+                pipe.xgroup_create(key, name, id=str(position), mkstream=True)
+            pipe.execute()
+            if tail or groups:
+                self._redis.execute_command("XSETID", key, str(last))
 
         self._call(run)
 

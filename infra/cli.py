@@ -219,6 +219,82 @@ def init(
     raise typer.Exit(write([str(path)]))
 
 
+@app.command()
+def backup(
+    path: Path = typer.Argument(..., help="the backup file to write"),
+    passphrase_file: Path | None = typer.Option(None, help="read the passphrase from here"),
+    unencrypted: bool = typer.Option(
+        False,
+        "--unencrypted",
+        help="do not seal it (it then holds the key to the camera passwords in the clear)",
+    ),
+) -> None:
+    """Back up the event log, users and secrets (not footage, not read models), while
+    Ronin runs or with it stopped."""
+    from infra.backup.backup_file import Stores, write_backup
+    from infra.backup.contents import Secrets
+    from infra.embedded import stores_for
+
+    settings = _settings()
+    chosen = None if unencrypted else _passphrase(settings, passphrase_file, confirm=True)
+    if chosen is None:
+        console.print("[yellow]warning:[/yellow] unencrypted: anyone with this file can read"
+                      " the camera passwords; keep it as safe as the cameras")  # fmt: skip
+    secrets = Secrets(encryption_key=settings.encryption_key_value(),
+                      vapid_private_pem=settings.vapid_private_pem())  # fmt: skip
+    with stores_for(settings.data_dir, settings.redis_url, settings.database_url) as urls:
+        manifest = write_backup(Stores(*urls), secrets, path, chosen)
+    total = sum(manifest.events.values())
+    console.print(f"{path}: {total} events, {manifest.users} users"
+                  f"{'' if chosen is None else ', sealed with the passphrase'}")  # fmt: skip
+
+
+@app.command()
+def restore(
+    path: Path = typer.Argument(..., help="a file `ronin backup` wrote"),
+    passphrase_file: Path | None = typer.Option(None, help="read the passphrase from here"),
+) -> None:
+    """Restore a backup onto a new install (no events yet; Ronin's workers stopped): the
+    read models are then rebuilt from the events when Ronin starts."""
+    from infra.backup.backup_file import Stores, restore_backup
+    from infra.backup.sealing import MAGIC, is_sealed
+    from infra.embedded import stores_for
+    from infra.secret_files import replace_secret_file
+
+    settings = _settings()
+    with path.open("rb") as file:
+        sealed = is_sealed(file.read(len(MAGIC)))
+    chosen = _passphrase(settings, passphrase_file, confirm=False) if sealed else None
+    with stores_for(settings.data_dir, settings.redis_url, settings.database_url) as urls:
+        restored, secrets = restore_backup(
+            Stores(*urls), path, chosen, settings.encryption_key_value()
+        )
+    if secrets.vapid_private_pem:
+        replace_secret_file(settings.data_dir / "vapid.pem", secrets.vapid_private_pem)
+    total = sum(restored.events.values())
+    console.print(
+        f"restored {total} events and {restored.users} users; start Ronin and the read"
+        " models rebuild from them. Footage: copy the recordings folder to"
+        f" {settings.recordings_root} (the same paths). Everyone signs in again."
+    )
+
+
+def _passphrase(settings: Settings, path: Path | None, confirm: bool) -> str:
+    if path is not None:
+        return path.read_text().strip()
+    if settings.backup_passphrase is not None:
+        return settings.backup_passphrase.get_secret_value()
+    if not sys.stdin.isatty():
+        raise RoninError(
+            "a backup needs a passphrase: --passphrase-file, BACKUP_PASSPHRASE, or a"
+            " terminal to type it in (or --unencrypted for ronin backup)"
+        )
+    chosen = typer.prompt("passphrase", hide_input=True, confirmation_prompt=confirm)
+    if confirm and len(chosen) < 12:
+        raise RoninError("choose a passphrase of at least 12 characters")
+    return str(chosen)
+
+
 @app.command(name="migrate")
 def migrate_command() -> None:
     """Apply pending PostgreSQL migrations; on a database without users, make ``admin``

@@ -21,3 +21,13 @@ def secret_file(path: Path, make: Callable[[], str] = lambda: secrets.token_urls
         with os.fdopen(fd, "w") as f:
             f.write(make())
     return path.read_text().strip()
+
+
+def replace_secret_file(path: Path, secret: str) -> None:
+    """``path`` holds ``secret`` (0600), written beside it and renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret)
+    partial.replace(path)

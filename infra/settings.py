@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     """Classes that raise alerts (comma-separated; empty: every class detected)."""
     ui_dist: Path | None = None
     heartbeat_file: Path | None = None
+    backup_passphrase: SecretStr | None = None
+    """Seals ``ronin backup`` files and opens them in ``ronin restore``."""
     """Touched at each worker heartbeat (containers' healthchecks read its age)."""
     bundled_model_path: Path | None = None
     """A model built into the image: used when neither ML_MODEL_PATH nor ``ronin model``

@@ -23,6 +23,12 @@ def migration_files() -> list[tuple[str, str]]:
     return [(f.name, f.read_text()) for f in files]
 
 
+def applied_migrations(conn: psycopg.Connection) -> list[str]:
+    with conn.transaction():
+        rows = conn.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()
+    return [r[0] for r in rows]
+
+
 def refuse_newer_schema(applied: set[str], known: list[str]) -> None:
     """A database migrated by a newer Ronin would be misread (or damaged) by this one."""
     unknown = sorted(applied - set(known))

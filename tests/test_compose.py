@@ -256,6 +256,114 @@ def test_a_crashed_container_is_restarted_and_loses_no_more_than_embedded(
     assert lost <= allowed_s, (service, lost)
 
 
+def _state(deployed: Deployed) -> dict[str, object]:
+    """What a user set up and sees: users, cameras, zones, webhooks, and closed footage."""
+    client, camera = deployed.client, deployed.camera_id
+    window = Span(now() - dt.timedelta(hours=1), now())
+    return {
+        "users": client.get("/api/users").json(),
+        "cameras": [
+            {k: v for k, v in c.items() if not k.startswith("status") and k != "last_error"}
+            for c in client.get("/api/cameras").json()
+        ],
+        "zones": client.get(f"/api/cameras/{camera}/zones").json(),
+        "webhooks": client.get("/api/webhooks").json(),
+        "footage": [s for s in footage(client, camera, window) if s.end < window.end - _OPEN],
+    }
+
+
+_OPEN = dt.timedelta(seconds=15)  # the segment being written, and the one just closed
+
+
+def _same_or_more(before: dict[str, object], after: dict[str, object]) -> None:
+    for key in ("users", "cameras", "zones", "webhooks"):
+        assert after[key] == before[key], key
+    spans, now_spans = before["footage"], after["footage"]
+    assert isinstance(spans, list) and isinstance(now_spans, list) and spans
+    lost = [(s.start, s.end) for s in spans if missing_s(now_spans, s) > 0]
+    assert not lost, f"footage lost from the timeline: {lost}"
+
+
+def _configure_more(deployed: Deployed) -> None:
+    client, camera = deployed.client, deployed.camera_id
+    zone = {"name": "Porch", "points": [[0.1, 0.5], [0.6, 0.5], [0.6, 0.9]]}
+    assert client.put(f"/api/cameras/{camera}/zones", json={"zones": [zone]}).status_code < 300
+    hook = {"name": "Phone", "url": "http://192.0.2.1:9/hook"}
+    assert client.post("/api/webhooks", json=hook).status_code == 202
+    viewer = {"username": "guest", "password": "guest password 1", "role": "viewer",
+              "cameras": [camera]}  # fmt: skip
+    assert client.post("/api/users", json=viewer).status_code == 201
+    time.sleep(2)  # projected
+
+
+def _patch(folder: Path, relative: str, old: str, new: str) -> None:
+    path = folder / relative
+    text = path.read_text()
+    assert old in text, (relative, old)
+    path.write_text(text.replace(old, new))
+
+
+def test_an_upgrade_rebuilds_the_read_models_and_keeps_everything(deployed: Deployed) -> None:
+    """A new image whose read models changed (every projection's version raised) and
+    with a new migration; then the old image again, which must refuse the newer schema."""
+    compose, folder = deployed.compose, deployed.compose.folder
+    _configure_more(deployed)
+    before = _state(deployed)
+    projection = "projector/readmodels/__init__.py"
+    built_with = "tables=tables, handlers=handlers)"
+    _patch(folder, projection, built_with, "tables=tables, handlers=handlers, version=2)")
+    migration = folder / "projector" / "migrations" / "900_upgrade_probe.sql"
+    migration.write_text("CREATE TABLE IF NOT EXISTS upgrade_probe (x integer);\n")
+    compose.run("build", timeout=1200)
+    compose.run("up", "-d")
+    wait_answering(compose.base_url)
+    time.sleep(5)  # the projectors' rebuild
+    assert "applied: 900_upgrade_probe.sql" in compose.run("logs", "migrate")
+    assert "rebuilding it from the event log" in compose.run("logs", "projector")
+    deployed.client = signed_in(compose.base_url)
+    _same_or_more(before, _state(deployed))
+    # the old image on the newer database: migrate refuses, so nothing else starts
+    _patch(folder, projection, "tables=tables, handlers=handlers, version=2)", built_with)
+    migration.unlink()
+    compose.run("build", timeout=1200)
+    refused = subprocess.run([*compose.command, "-p", compose.name, "run", "--rm", "migrate"],
+                             cwd=folder, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert refused.returncode != 0
+    said = " ".join((refused.stdout + refused.stderr).split())  # (rich wraps long lines)
+    assert "migrated by a newer Ronin" in said and "900_upgrade_probe.sql" in said, said
+    migration.write_text("CREATE TABLE IF NOT EXISTS upgrade_probe (x integer);\n")
+    compose.run("build", timeout=1200)
+    compose.run("up", "-d")
+    wait_answering(compose.base_url)
+
+
+def test_backup_then_a_new_install_restored_from_it_shows_the_same(deployed: Deployed) -> None:
+    """`ronin backup` while Ronin runs; the databases and secrets wiped (a new machine
+    with a new .env; the footage kept on its disk); `ronin restore`; the same users,
+    cameras, zones, webhooks and timeline, and recording goes on."""
+    compose, folder = deployed.compose, deployed.compose.folder
+    backups = folder / "backups"
+    backups.mkdir(mode=0o777)
+    backups.chmod(0o777)  # written by the container's user
+    before = _state(deployed)
+    passphrase = ["-e", "BACKUP_PASSPHRASE=a passphrase for the test"]
+    mount = ["-v", f"{backups}:/backup"]
+    print(compose.run("run", "--rm", *mount, *passphrase, "migrate", "backup", "/backup/r.bak"))
+    compose.run("down")
+    for volume in ("redis-data", "postgres-data", "ronin-data"):
+        subprocess.run(["docker", "volume", "rm", f"{compose.name}_{volume}"], check=True)
+    (folder / ".env").unlink()
+    _configure(compose, deployed.tls_dir)  # new secrets, as on a new machine
+    compose.run("up", "-d", "redis", "postgres")
+    print(compose.run("run", "--rm", *mount, *passphrase, "migrate", "restore", "/backup/r.bak"))
+    compose.run("up", "-d")
+    wait_answering(compose.base_url)
+    time.sleep(5)  # the projectors' rebuild from the restored events
+    deployed.client = signed_in(compose.base_url)
+    _same_or_more(before, _state(deployed))
+    wait_footage_until(deployed.client, deployed.camera_id, now() + dt.timedelta(seconds=5))
+
+
 def test_down_and_up_keep_the_footage_and_down_leaves_nothing_running(
     deployed: Deployed,
 ) -> None:

@@ -117,7 +117,7 @@ def test_production_refuses_a_weak_signing_secret(tmp_path: Path) -> None:
 
 
 def test_the_image_checks_the_models_pinned_sha256() -> None:
-    dockerfile = (Path(__file__).parent.parent / "infra" / "Dockerfile").read_text()
+    dockerfile = (Path(__file__).parents[1] / "infra" / "docker" / "ronin.Dockerfile").read_text()
     pinned = re.search(r"ARG MODEL_SHA256=([0-9a-f]{64})", dockerfile)
     assert pinned and pinned.group(1) == KNOWN["yolox-nano"].sha256
     assert "sha256sum -c" in dockerfile
