@@ -148,6 +148,41 @@ class Compose:
         ).split()
 
 
+def configure(compose: Compose, tls_dir: Path, **settings: str) -> None:
+    """`.env` from `compose-init`, as a user makes it, then this machine's choices and
+    ``settings`` (any of Ronin's, as a user adds them)."""
+    init = subprocess.run(["bash", "infra/bootstrap.sh", "compose-init"], cwd=compose.folder,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert "docker compose up -d" in init.stdout
+    env = compose.folder / ".env"
+    assert env.stat().st_mode & 0o777 == 0o600
+    chosen = {"BASE_IMAGE": BASE_IMAGE, "HTTP_PORT": str(compose.http_port),
+              "HTTPS_PORT": str(compose.https_port), "TLS_DIR": str(tls_dir),
+              "ADMIN_PASSWORD": ADMIN_PASSWORD, **({} if MODEL.is_file() else {"MODEL_URL": ""}),
+              **settings}  # fmt: skip
+    with env.open("a") as file:
+        file.write("".join(f"{name}={value}\n" for name, value in chosen.items()))
+
+
+def build(compose: Compose, cold: bool = False) -> tuple[float, float]:
+    """The base image (kept when there), then every image (``cold``: without the
+    cache), then again (from the cache): the seconds each build took."""
+    subprocess.run(["bash", "infra/docker/base-image.sh", BASE_IMAGE], cwd=compose.folder,
+                   check=True, timeout=900)  # fmt: skip
+    started = time.monotonic()
+    compose.run("build", *(["--no-cache"] if cold else []), timeout=1800)
+    built = time.monotonic() - started
+    compose.run("build", timeout=600)
+    return built, time.monotonic() - started - built
+
+
+def image_sizes() -> dict[str, int]:
+    return {
+        image: int(docker("image", "inspect", "-f", "{{.Size}}", image))
+        for image in ("ronin-nvr", "ronin-redis", "ronin-postgres", "ronin-proxy")
+    }
+
+
 def wait_answering(base_url: str, timeout_s: float = 300) -> None:
     deadline, last = time.monotonic() + timeout_s, "no answer"
     while time.monotonic() < deadline:

@@ -25,13 +25,14 @@ from api.timeline import Span
 from ingest.simcam.launcher import SimCamera, start_sim_cameras
 from tests.compose_support import (
     ADMIN_PASSWORD,
-    BASE_IMAGE,
-    MODEL,
     ROOT,
     Compose,
+    build,
+    configure,
     copy_project,
     docker_engine,
     footage,
+    image_sizes,
     now,
     signed_in,
     wait_answering,
@@ -61,48 +62,17 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         folder = copy_project(tmp_path_factory.mktemp("compose") / "ronin")
         tls_dir = tmp_path_factory.mktemp("tls")
         compose = Compose(folder, "ronintest", free_port(), free_port())
-        _configure(compose, tls_dir)
+        configure(compose, tls_dir, SEGMENT_SECONDS="10")
         try:
-            _build(compose)
+            built, cached = build(compose)
+            print(f"images built in {built:.0f} s, rebuilt from the cache in {cached:.0f} s")
+            print(", ".join(f"{k}: {v / 1e6:.0f} MB" for k, v in image_sizes().items()))
             print(compose.run("up", "-d"))
             wait_answering(compose.base_url)
             yield _with_camera(compose, tls_dir)
         finally:
             print(compose.run("logs", "--tail=20", timeout=120)[-20_000:])
             compose.run("down", "-v", "--remove-orphans", timeout=300)
-
-
-def _configure(compose: Compose, tls_dir: Path) -> None:
-    """`compose-init` as a user runs it, then this machine's choices."""
-    init = subprocess.run(["bash", "infra/bootstrap.sh", "compose-init"], cwd=compose.folder,
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    assert "docker compose up -d" in init.stdout
-    env = compose.folder / ".env"
-    assert env.stat().st_mode & 0o777 == 0o600
-    with env.open("a") as file:
-        file.write(
-            f"BASE_IMAGE={BASE_IMAGE}\nHTTP_PORT={compose.http_port}\n"
-            f"HTTPS_PORT={compose.https_port}\nTLS_DIR={tls_dir}\n"
-            f"ADMIN_PASSWORD={ADMIN_PASSWORD}\nSEGMENT_SECONDS=10\n"
-            + ("" if MODEL.is_file() else "MODEL_URL=\n")
-        )
-
-
-def _build(compose: Compose) -> None:
-    """The base image (kept when there), then every image; a rebuild with nothing changed
-    comes from the cache."""
-    subprocess.run(["bash", "infra/docker/base-image.sh", BASE_IMAGE], cwd=compose.folder,
-                   check=True, timeout=900)  # fmt: skip
-    started = time.monotonic()
-    compose.run("build", timeout=1800)
-    built = time.monotonic() - started
-    compose.run("build", timeout=600)
-    print(f"images built in {built:.0f} s, rebuilt from the cache in "
-          f"{time.monotonic() - started - built:.0f} s")  # fmt: skip
-    for image in ("ronin-nvr", "ronin-redis", "ronin-postgres", "ronin-proxy"):
-        size = int(subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", image],
-                                  capture_output=True, text=True, check=True).stdout)  # fmt: skip
-        print(f"{image}: {size / 1e6:.0f} MB")
 
 
 def _with_camera(compose: Compose, tls_dir: Path) -> Deployed:
@@ -353,7 +323,7 @@ def test_backup_then_a_new_install_restored_from_it_shows_the_same(deployed: Dep
     for volume in ("redis-data", "postgres-data", "ronin-data"):
         subprocess.run(["docker", "volume", "rm", f"{compose.name}_{volume}"], check=True)
     (folder / ".env").unlink()
-    _configure(compose, deployed.tls_dir)  # new secrets, as on a new machine
+    configure(compose, deployed.tls_dir, SEGMENT_SECONDS="10")  # new secrets: a new machine
     compose.run("up", "-d", "redis", "postgres")
     print(compose.run("run", "--rm", *mount, *passphrase, "migrate", "restore", "/backup/r.bak"))
     compose.run("up", "-d")

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Makes the cluster on the first start, then runs PostgreSQL in the foreground.
+# Makes the cluster on the first start, then runs PostgreSQL in the foreground (with the
+# arguments given: `-c name=value` settings).
 set -eu
 : "${POSTGRES_USER:=ronin}" "${POSTGRES_DB:=ronin}"
 : "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}"
@@ -16,4 +17,4 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   echo "made the database $POSTGRES_DB for $POSTGRES_USER"
 fi
-exec postgres -D "$PGDATA"
+exec postgres -D "$PGDATA" "$@"
