@@ -9,7 +9,7 @@ ARG BASE_IMAGE=debian:bookworm-slim
 FROM ${BASE_IMAGE} AS ui
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
 # A TLS-inspecting proxy's CA (infra/docker/extra-ca/*.crt; none by default).
 COPY infra/docker/extra-ca/ /usr/local/share/ca-certificates/
 RUN update-ca-certificates
@@ -30,7 +30,7 @@ FROM ${BASE_IMAGE}
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv ffmpeg ca-certificates \
         curl passwd \
-    && rm -rf /var/lib/apt/lists/* \
+    && apt-get clean && rm -rf /var/lib/apt/lists/* \
     && useradd --uid 1000 --home-dir /data --no-create-home --shell /usr/sbin/nologin ronin \
     && mkdir -p /data /recordings /live /models && chown 1000:1000 /data /recordings /live
 COPY infra/docker/extra-ca/ /usr/local/share/ca-certificates/
